@@ -1,0 +1,1 @@
+"""One module per pipeline stage: plain functions plus thin Dagster wrappers."""

@@ -1,0 +1,258 @@
+"""Turn one inbox file into a header and records of text, whatever its format and encoding.
+
+Every record comes out either as cells aligned to the header, or as a problem with the reason and the
+raw text, so that nothing is lost. A file that cannot be read at all raises `FileFailed`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import json
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
+PARQUET_SUFFIXES = (".parquet",)
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+DATA_SUFFIXES = TEXT_SUFFIXES + PARQUET_SUFFIXES + JSONL_SUFFIXES
+DELIMITERS = (",", ";", "\t", "|")
+SNIFF_RECORDS = 200
+# Control bytes other than TAB/LF/CR/FF in the first block: text files have next to none.
+BINARY_SAMPLE = 8192
+BINARY_CONTROL_SHARE = 0.05
+csv.field_size_limit(64 * 1024 * 1024)
+
+
+class FileFailed(Exception):
+    """The whole file is unreadable; the message is the reason recorded in the ledger."""
+
+
+@dataclass
+class RowProblem:
+    row_number: int
+    detail: str
+    raw: str
+
+
+@dataclass
+class ParsedFile:
+    header: list[str]
+    records: list[list[str | None]]  # aligned to header; None for a missing cell
+    row_numbers: list[int]
+    problems: list[RowProblem] = field(default_factory=list)
+    encoding: str | None = None
+    delimiter: str | None = None
+
+    @property
+    def rows_total(self) -> int:
+        return len(self.records) + len(self.problems)
+
+
+def data_suffix(path: Path) -> str | None:
+    """The format suffix that decides how to read the file (`.csv` for `x.csv.gz`), or None."""
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    for suffix in DATA_SUFFIXES:
+        if name.endswith(suffix):
+            return suffix
+    return None
+
+
+def read_file(path: Path, data: bytes | None = None) -> ParsedFile:
+    data = path.read_bytes() if data is None else data
+    suffix = data_suffix(path)
+    if suffix is None:
+        raise FileFailed(f"unsupported file type {path.suffix!r}; expected one of {', '.join(DATA_SUFFIXES)} (optionally .gz)")
+    if path.name.lower().endswith(".gz"):
+        data = _gunzip(data)
+    if suffix in PARQUET_SUFFIXES:
+        return _read_parquet(data)
+    text, encoding = decode_text(data)
+    if suffix in JSONL_SUFFIXES:
+        parsed = _read_jsonl(text)
+    else:
+        parsed = _read_delimited(text, default_delimiter="\t" if suffix == ".tsv" else None)
+    parsed.encoding = encoding
+    return parsed
+
+
+def _gunzip(data: bytes) -> bytes:
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise FileFailed(f"not a readable gzip file: {exc}") from None
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """Decode with the BOM if there is one, else UTF-8, else cp1252, else latin-1.
+
+    A file that is UTF-8 except for a few bad bytes stays UTF-8: its other rows keep their accents and
+    the rows holding the bad bytes become problems (lone surrogates mark them). Only a file with no valid
+    multi-byte UTF-8 at all is taken as cp1252/latin-1.
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        return data[len(codecs.BOM_UTF8):].decode("utf-8", "surrogateescape"), "utf-8-sig"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise FileFailed(f"undecodable UTF-16 (byte {exc.start}): {exc.reason}") from None
+    if looks_binary(data[:BINARY_SAMPLE]):
+        raise FileFailed("binary content (control or NUL bytes), not a text file; UTF-16 files need a byte-order mark")
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    lenient = data.decode("utf-8", "surrogateescape")
+    if any(ord(ch) > 0x7F and not 0xDC80 <= ord(ch) <= 0xDCFF for ch in lenient):
+        return lenient, "utf-8"
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
+
+
+def looks_binary(sample: bytes) -> bool:
+    if not sample:
+        return False
+    controls = sum(1 for byte in sample if byte < 0x20 and byte not in (0x09, 0x0A, 0x0C, 0x0D))
+    return controls / len(sample) > BINARY_CONTROL_SHARE
+
+
+def row_defect(cells: list[str]) -> str | None:
+    """Why a record's text cannot be trusted: undecodable bytes or NUL bytes."""
+    for cell in cells:
+        if "\x00" in cell:
+            return "contains a NUL byte"
+        if any(0xDC80 <= ord(ch) <= 0xDCFF for ch in cell):
+            return "contains bytes that are not valid UTF-8"
+    return None
+
+
+def printable_raw(text: str) -> str:
+    """Raw text for the rejects table: undecodable bytes as \\xNN, NUL as \\x00."""
+    escaped = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return escaped.replace("\x00", "\\x00")
+
+
+def sniff_delimiter(text: str) -> str:
+    """Pick the delimiter that splits the header into the most columns consistently across records."""
+    sample = text[: 256 * 1024]
+    best, best_score = ",", (-1.0, 0)
+    for delimiter in DELIMITERS:
+        widths = []
+        try:
+            for record in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter):
+                if any(cell.strip() for cell in record):
+                    widths.append(len(record))
+                if len(widths) >= SNIFF_RECORDS:
+                    break
+        except csv.Error:
+            continue
+        if not widths or widths[0] < 2:
+            continue
+        consistent = sum(1 for width in widths if width == widths[0]) / len(widths)
+        score = (consistent, widths[0])
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _read_delimited(text: str, default_delimiter: str | None) -> ParsedFile:
+    delimiter = default_delimiter or sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    header: list[str] | None = None
+    records: list[list[str | None]] = []
+    row_numbers: list[int] = []
+    problems: list[RowProblem] = []
+    row_number = 0
+    try:
+        for cells in reader:
+            if not any(cell.strip() for cell in cells):
+                continue  # blank lines are not rows
+            if header is None:
+                defect = row_defect(cells)
+                if defect:
+                    raise FileFailed(f"the header row {defect}")
+                header = [cell.strip() for cell in cells]
+                continue
+            row_number += 1
+            defect = row_defect(cells)
+            if defect is None and len(cells) > len(header) and any(c.strip() for c in cells[len(header):]):
+                defect = f"has {len(cells)} fields but the header has {len(header)}"
+            if defect:
+                problems.append(RowProblem(row_number, defect, printable_raw(delimiter.join(cells))))
+                continue
+            # Short rows are common in exports (trailing cells left off): the missing cells are empty.
+            records.append(cells[: len(header)] + [None] * (len(header) - len(cells)))
+            row_numbers.append(row_number)
+    except csv.Error as exc:
+        raise FileFailed(f"malformed CSV near line {reader.line_num}: {exc} (check for an unbalanced quote)") from None
+    if header is None:
+        raise FileFailed("empty file: a header row is required")
+    return ParsedFile(header, records, row_numbers, problems, delimiter=delimiter)
+
+
+def _jsonl_cell(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return ",".join("" if item is None else str(item) for item in value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _read_jsonl(text: str) -> ParsedFile:
+    header: list[str] = []
+    positions: dict[str, int] = {}
+    objects: list[tuple[int, dict]] = []
+    problems: list[RowProblem] = []
+    row_number = 0
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        row_number += 1
+        defect = row_defect([line])
+        if defect is None:
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                defect = f"invalid JSON: {exc.msg} at column {exc.colno}"
+            else:
+                if not isinstance(value, dict):
+                    defect = f"expected a JSON object, got {type(value).__name__}"
+        if defect:
+            problems.append(RowProblem(row_number, defect, printable_raw(line)))
+            continue
+        for key in value:
+            if key not in positions:
+                positions[key] = len(header)
+                header.append(key)
+        objects.append((row_number, value))
+    if row_number == 0:
+        raise FileFailed("empty file: no JSON objects")
+    records = [[_jsonl_cell(obj.get(key)) for key in header] for _, obj in objects]
+    return ParsedFile(header, records, [number for number, _ in objects], problems)
+
+
+def _read_parquet(data: bytes) -> ParsedFile:
+    try:
+        frame = pl.read_parquet(io.BytesIO(data))
+    except Exception as exc:  # polars raises several types for corrupt files
+        raise FileFailed(f"not a readable Parquet file: {exc}") from None
+    as_text = frame.select(
+        pl.col(name).list.eval(pl.element().cast(pl.Utf8)).list.join(",")
+        if isinstance(dtype, pl.List)
+        else pl.col(name).cast(pl.Utf8)
+        for name, dtype in frame.schema.items()
+    )
+    records = [list(row) for row in as_text.iter_rows()]
+    return ParsedFile(list(frame.columns), records, list(range(1, len(records) + 1)))

@@ -1,0 +1,205 @@
+"""From a parsed file to three frames: validated rows, rejected rows and field issues (DESIGN 5.1).
+
+Pure functions over polars frames; the pandera schemas below state the contract of each frame.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandera.polars as pa
+import polars as pl
+
+from assets.headers import BUILTIN_FIELDS, HeaderMapping
+from assets.readers import ParsedFile, printable_raw
+from assets.validation import (
+    EmailValidatorCache,
+    blank_to_null,
+    normalise_status,
+    parse_tags,
+    parse_timestamps,
+    prepare_email,
+    typed_fields,
+)
+from pipelines.config import ContactsConfig
+
+REJECT_MISSING = "missing_email"
+REJECT_INVALID = "invalid_email"
+REJECT_UNPARSEABLE = "unparseable"
+REJECT_ERASED = "erased"
+REJECT_REASONS = (REJECT_MISSING, REJECT_INVALID, REJECT_ERASED, REJECT_UNPARSEABLE)
+
+REJECT_SCHEMA = {"file_id": pl.Int64, "row_number": pl.Int64, "reason": pl.Utf8, "detail": pl.Utf8, "raw": pl.Utf8}
+ISSUE_SCHEMA = {"file_id": pl.Int64, "row_number": pl.Int64, "field": pl.Utf8, "raw_value": pl.Utf8, "reason": pl.Utf8}
+UTC_DATETIME = pl.Datetime("us", "UTC")
+
+
+def staged_text_schema(text_columns: list[str]) -> pa.DataFrameSchema:
+    """The raw frame: one row per parsed record, every mapped column still text."""
+    columns = {
+        "file_id": pa.Column(pl.Int64, nullable=False),
+        "row_number": pa.Column(pl.Int64, pa.Check.ge(1), nullable=False, unique=True),
+    }
+    columns.update({name: pa.Column(pl.Utf8, nullable=True) for name in text_columns})
+    return pa.DataFrameSchema(columns, strict=True)
+
+
+def validated_schema(config: ContactsConfig) -> pa.DataFrameSchema:
+    """Accepted rows: a valid, normalised, lower-case email and typed fields."""
+    columns = {
+        "file_id": pa.Column(pl.Int64, nullable=False),
+        "row_number": pa.Column(pl.Int64, pa.Check.ge(1), nullable=False, unique=True),
+        "email": pa.Column(
+            pl.Utf8,
+            [pa.Check.str_contains("@"), pa.Check(lambda d: d.lazyframe.select(pl.col(d.key) == pl.col(d.key).str.to_lowercase()))],
+            nullable=False,
+        ),
+        "email_ascii": pa.Column(pl.Utf8, nullable=True),
+        "email_domain": pa.Column(pl.Utf8, nullable=False),
+        "first_name": pa.Column(pl.Utf8, nullable=True),
+        "last_name": pa.Column(pl.Utf8, nullable=True),
+        "tags": pa.Column(pl.List(pl.Utf8), nullable=False),
+        "status": pa.Column(pl.Utf8, pa.Check.isin(["subscribed", "unconfirmed", "unsubscribed", "bounced", "complained"]), nullable=True),
+        "created_at": pa.Column(UTC_DATETIME, nullable=True),
+    }
+    for typed in typed_fields(config):
+        columns[typed.name] = pa.Column(typed.dtype, nullable=True)
+    return pa.DataFrameSchema(columns, strict=True, ordered=True)
+
+
+@dataclass
+class StagedFile:
+    rows: pl.DataFrame
+    rejects: pl.DataFrame
+    field_issues: pl.DataFrame
+
+
+def _text_frame(parsed: ParsedFile, mapping: HeaderMapping, file_id: int, text_columns: list[str]) -> pl.DataFrame:
+    data: dict[str, list] = {
+        "file_id": [file_id] * len(parsed.records),
+        "row_number": parsed.row_numbers,
+    }
+    for name in text_columns:
+        index = mapping.field_to_index.get(name)
+        data[name] = [None] * len(parsed.records) if index is None else [record[index] for record in parsed.records]
+    schema = {"file_id": pl.Int64, "row_number": pl.Int64} | {name: pl.Utf8 for name in text_columns}
+    return pl.DataFrame(data, schema=schema)
+
+
+def _raw_line(record: list[str | None], delimiter: str | None) -> str:
+    return printable_raw((delimiter or ",").join("" if cell is None else cell for cell in record))
+
+
+def stage_file(
+    parsed: ParsedFile,
+    mapping: HeaderMapping,
+    file_id: int,
+    config: ContactsConfig,
+    cache: EmailValidatorCache,
+    now: dt.datetime,
+) -> StagedFile:
+    custom = list(config.fields)
+    text_columns = list(BUILTIN_FIELDS) + custom
+    frame = staged_text_schema(text_columns).validate(_text_frame(parsed, mapping, file_id, text_columns))
+
+    # Verdicts once per distinct raw address; the join spreads them over the rows.
+    distinct_raw = frame.get_column("email").drop_nulls().unique()
+    prepared = pl.DataFrame(
+        {"email_raw": distinct_raw, "prepared": [prepare_email(value) for value in distinct_raw.to_list()]},
+        schema={"email_raw": pl.Utf8, "prepared": pl.Utf8},
+    )
+    verdicts = cache.verdict_frame(prepared.get_column("prepared").filter(prepared.get_column("prepared") != ""))
+    frame = (
+        frame.rename({"email": "email_raw"})
+        .join(prepared, on="email_raw", how="left")
+        .join(verdicts, on="prepared", how="left")
+    )
+    frame = frame.with_columns(
+        pl.when(pl.col("prepared").is_null() | (pl.col("prepared") == ""))
+        .then(pl.lit(REJECT_MISSING))
+        .when(pl.col("email").is_null())
+        .then(pl.lit(REJECT_INVALID))
+        .alias("reject_reason")
+    )
+
+    rejects = _rejects(frame, parsed)
+    accepted = frame.filter(pl.col("reject_reason").is_null())
+    rows, issues = _typed_rows(accepted, config, now)
+    rows = validated_schema(config).validate(rows)
+    return StagedFile(rows=rows, rejects=rejects, field_issues=issues)
+
+
+def _rejects(frame: pl.DataFrame, parsed: ParsedFile) -> pl.DataFrame:
+    rejected = frame.filter(pl.col("reject_reason").is_not_null())
+    index_of = {number: index for index, number in enumerate(parsed.row_numbers)} if rejected.height else {}
+    rows = [
+        {
+            "file_id": file_id,
+            "row_number": number,
+            "reason": reason,
+            "detail": error if reason == REJECT_INVALID else "no email address in the row",
+            "raw": _raw_line(parsed.records[index_of[number]], parsed.delimiter),
+        }
+        for file_id, number, reason, error in rejected.select("file_id", "row_number", "reject_reason", "email_error").iter_rows()
+    ]
+    file_id = frame.get_column("file_id")[0] if frame.height else None
+    rows += [
+        {"file_id": file_id, "row_number": p.row_number, "reason": REJECT_UNPARSEABLE, "detail": p.detail, "raw": p.raw}
+        for p in parsed.problems
+    ]
+    return pl.DataFrame(rows, schema=REJECT_SCHEMA).sort("row_number")
+
+
+def _typed_rows(accepted: pl.DataFrame, config: ContactsConfig, now: dt.datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
+    fields = typed_fields(config)
+    trimmed = accepted.with_columns(
+        blank_to_null(name) for name in ["first_name", "last_name", "tags", "status", "created_at", *config.fields]
+    )
+    timestamps = parse_timestamps(trimmed.get_column("created_at").drop_nulls().unique().to_list(), config.timezone, now)
+    statuses = {value: normalise_status(value) for value in trimmed.get_column("status").drop_nulls().unique().to_list()}
+
+    typed = trimmed.with_columns(
+        pl.col("email").str.split("@").list.last().alias("email_domain"),
+        parse_tags(pl.col("tags")).fill_null(pl.lit([], dtype=pl.List(pl.Utf8))).alias("tags"),
+        pl.col("status").replace_strict(statuses, default=None, return_dtype=pl.Utf8).alias("status_typed"),
+        pl.col("created_at")
+        .replace_strict({k: v[0] for k, v in timestamps.items()}, default=None, return_dtype=UTC_DATETIME)
+        .alias("created_at_typed"),
+        pl.col("created_at")
+        .replace_strict({k: v[1] for k, v in timestamps.items()}, default=None, return_dtype=pl.Utf8)
+        .alias("created_at_problem"),
+        *[typed_field.parsed.alias(f"{typed_field.name}_typed") for typed_field in fields],
+    )
+
+    issue_frames = [
+        typed.filter(pl.col("status").is_not_null() & pl.col("status_typed").is_null()).select(
+            "file_id", "row_number", pl.lit("status").alias("field"), pl.col("status").alias("raw_value"),
+            pl.lit("not a status (subscribed, unconfirmed, unsubscribed, bounced, complained)").alias("reason"),
+        ),
+        typed.filter(pl.col("created_at_problem").is_not_null()).select(
+            "file_id", "row_number", pl.lit("created_at").alias("field"), pl.col("created_at").alias("raw_value"),
+            pl.col("created_at_problem").alias("reason"),
+        ),
+    ]
+    for typed_field in fields:
+        if typed_field.dtype == pl.Utf8:
+            continue
+        issue_frames.append(
+            typed.filter(pl.col(typed_field.name).is_not_null() & pl.col(f"{typed_field.name}_typed").is_null()).select(
+                "file_id", "row_number", pl.lit(typed_field.name).alias("field"),
+                pl.col(typed_field.name).alias("raw_value"), pl.lit(typed_field.reason).alias("reason"),
+            )
+        )
+    issues = pl.concat(issue_frames).cast(ISSUE_SCHEMA).sort("row_number", "field")
+
+    rows = typed.select(
+        "file_id", "row_number", "email", "email_ascii", "email_domain", "first_name", "last_name", "tags",
+        pl.col("status_typed").alias("status"),
+        pl.col("created_at_typed").alias("created_at"),
+        *[
+            pl.col(f"{f.name}_typed" if f.dtype != pl.Utf8 else f.name).cast(f.dtype).alias(f.name)
+            for f in fields
+        ],
+    )
+    return rows, issues

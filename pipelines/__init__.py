@@ -1,0 +1,1 @@
+"""Orchestration glue for the contacts pipeline: settings, config, warehouse helpers, Dagster definitions, CLI."""

@@ -1,0 +1,158 @@
+"""`contacts` command line: run the pipeline in process against the persistent Dagster instance."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from pipelines.config import ConfigError, load_config
+from pipelines.settings import PROJECT_ROOT, Paths, paths_from_env
+
+EXAMPLE_QUERY = "select status, count(*) from contacts group by status"
+
+
+def dagster_home() -> Path:
+    """DAGSTER_HOME, by default `.dagster_home` in the project, holding the shipped dagster.yaml."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    shipped = PROJECT_ROOT / "dagster.yaml"
+    target = home / "dagster.yaml"
+    if not target.exists() or target.read_bytes() != shipped.read_bytes():
+        shutil.copyfile(shipped, target)
+    return home
+
+
+def inbox_is_empty(paths: Paths) -> bool:
+    return not any(path.is_file() for path in paths.inbox.rglob("*")) if paths.inbox.exists() else True
+
+
+def copy_samples(paths: Paths, only_if_empty: bool) -> int:
+    """Copy the bundled sample files into the inbox; never overwrites a file already there."""
+    if only_if_empty and not inbox_is_empty(paths):
+        return 0
+    copied = 0
+    for source in sorted(paths.samples.rglob("*")):
+        if not source.is_file():
+            continue
+        target = paths.inbox / source.relative_to(paths.samples)
+        if target.exists():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        copied += 1
+    return copied
+
+
+def summarise(paths: Paths) -> str:
+    from pipelines.warehouse import connect
+
+    con = connect(paths.warehouse, read_only=True)
+    try:
+        by_status = dict(con.execute("select status, count(*) from import_files group by status").fetchall())
+        accepted, rejected, merged = con.execute(
+            "select coalesce(sum(rows_accepted), 0), coalesce(sum(rows_rejected), 0), coalesce(sum(rows_merged), 0) from import_files"
+        ).fetchone()
+        contacts, = con.execute("select count(*) from contacts").fetchone()
+        attention = con.execute(
+            "select path, status, reason from import_files where status in ('held', 'failed') order by file_id"
+        ).fetchall()
+    finally:
+        con.close()
+    files = ", ".join(f"{by_status.get(status, 0)} {status}" for status in ("loaded", "held", "failed", "skipped"))
+    lines = [
+        f"files:     {files}",
+        f"rows:      {accepted} accepted, {rejected} rejected, {merged} merged into existing contacts",
+        f"contacts:  {contacts}",
+    ]
+    for path, status, reason in attention:
+        lines.append(f"  {status}: {path}: {reason}")
+    lines += [
+        f"warehouse: {paths.warehouse}",
+        f"query:     contacts sql \"{EXAMPLE_QUERY}\"",
+    ]
+    return "\n".join(lines)
+
+
+def command_run(args: argparse.Namespace) -> int:
+    paths = paths_from_env()
+    try:
+        load_config(paths.config_path)  # fail before Dagster starts, with file, key and reason
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.samples_if_empty:
+        copied = copy_samples(paths, only_if_empty=True)
+        if copied:
+            print(f"inbox was empty: copied {copied} sample files into {paths.inbox}")
+    dagster_home()
+
+    import dagster as dg
+
+    from pipelines.definitions import REFRESH_JOB, defs
+
+    with dg.DagsterInstance.get() as instance:
+        result = defs.resolve_job_def(REFRESH_JOB).execute_in_process(instance=instance, raise_on_error=False)
+    print()
+    print(f"run {result.run_id} {'succeeded' if result.success else 'FAILED'} (see it with `make ui`)")
+    if paths.warehouse.exists():
+        print(summarise(paths))
+    return 0 if result.success else 1
+
+
+def command_sample(args: argparse.Namespace) -> int:
+    paths = paths_from_env()
+    copied = copy_samples(paths, only_if_empty=args.if_empty)
+    print(f"copied {copied} sample files into {paths.inbox}")
+    return 0
+
+
+def command_sql(args: argparse.Namespace) -> int:
+    """Run one query on a read-only connection and print the result as a table."""
+    import duckdb
+
+    from pipelines.warehouse import connect
+
+    paths = paths_from_env()
+    if not paths.warehouse.exists():
+        print(f"error: no warehouse at {paths.warehouse}; run `make run` first", file=sys.stderr)
+        return 2
+    con = connect(paths.warehouse, read_only=True)
+    try:
+        con.sql(args.query).show(max_rows=args.max_rows, max_width=200)
+    except duckdb.Error as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        con.close()
+    return 0
+
+
+def command_prepare_home(args: argparse.Namespace) -> int:
+    print(f"DAGSTER_HOME={dagster_home()}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="contacts", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="materialize every asset in process, then print a summary")
+    run.add_argument("--samples-if-empty", action="store_true", help="copy the bundled samples into an empty inbox first")
+    run.set_defaults(handler=command_run)
+    sample = commands.add_parser("sample", help="copy the bundled sample files into the inbox")
+    sample.add_argument("--if-empty", action="store_true", help="only when the inbox holds no files")
+    sample.set_defaults(handler=command_sample)
+    sql = commands.add_parser("sql", help="run a read-only SQL query on the warehouse and print the result")
+    sql.add_argument("query")
+    sql.add_argument("--max-rows", type=int, default=40)
+    sql.set_defaults(handler=command_sql)
+    home = commands.add_parser("prepare-home", help="create DAGSTER_HOME with the shipped dagster.yaml")
+    home.set_defaults(handler=command_prepare_home)
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

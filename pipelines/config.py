@@ -1,0 +1,118 @@
+"""`contacts.yaml`: loaded and validated once; a bad file fails with the file, the key and the reason."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+FieldType = Literal["text", "integer", "float", "boolean", "date"]
+# Names that custom fields may not take: they are contact columns already.
+RESERVED_FIELDS = frozenset(
+    {
+        "contact_id", "email", "email_ascii", "email_domain", "first_name", "last_name", "tags",
+        "status", "status_changed_at", "consent_source", "consent_at", "created_at", "updated_at",
+    }
+)
+IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+LIST_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+class ConfigError(ValueError):
+    """A configuration or manifest problem, phrased for the person who wrote the file."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CustomField(_Strict):
+    type: FieldType
+    format: str | None = None  # strptime format for dates that are not ISO 8601
+
+
+class ListConfig(_Strict):
+    name: str
+    test: bool = False
+
+
+class Rules(_Strict):
+    soft_bounce_limit: int = Field(3, ge=1)
+    soft_bounce_window_days: int = Field(30, ge=1)
+    engaged_window_days: int = Field(30, ge=1)
+    inactive_after_days: int = Field(180, ge=1)
+    fold_provider_aliases: bool = False
+
+
+class ContactsConfig(_Strict):
+    timezone: str = "UTC"
+    fields: dict[str, CustomField] = Field(default_factory=dict)
+    lists: dict[str, ListConfig] = Field(default_factory=dict)
+    rules: Rules = Field(default_factory=Rules)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name such as 'Europe/Berlin')") from None
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _field_names(cls, value: dict[str, CustomField]) -> dict[str, CustomField]:
+        for name, spec in value.items():
+            if not IDENTIFIER.match(name):
+                raise ValueError(f"field name {name!r} must be lower-case letters, digits and _")
+            if name in RESERVED_FIELDS:
+                raise ValueError(f"field name {name!r} is a built-in contact column")
+            if spec.format and spec.type != "date":
+                raise ValueError(f"field {name!r}: `format` applies only to date fields")
+        return value
+
+    @field_validator("lists")
+    @classmethod
+    def _list_ids(cls, value: dict[str, ListConfig]) -> dict[str, ListConfig]:
+        for list_id in value:
+            if not LIST_ID.match(list_id):
+                raise ValueError(f"list id {list_id!r} must match [a-z0-9][a-z0-9_-]*")
+            if list_id in {"all", "subscribed", "suppressed"}:
+                raise ValueError(f"list id {list_id!r} is a system list")
+        return value
+
+
+def describe_validation_error(source: Path | str, error: ValidationError) -> str:
+    """One line per problem: `<file>: key 'a.b': reason`."""
+    lines = []
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"{source}: key '{key}': {message}")
+    return "\n".join(lines)
+
+
+def read_yaml_mapping(path: Path) -> dict:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys to values, got {type(loaded).__name__}")
+    return loaded
+
+
+def load_config(path: Path) -> ContactsConfig:
+    raw = read_yaml_mapping(path)
+    try:
+        return ContactsConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(path, exc)) from None

@@ -1,0 +1,22 @@
+"""The one Definitions object of the `contacts` code location."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.contacts_assets import contact_files, contacts
+from pipelines.resources import ContactsWarehouse
+from pipelines.settings import Paths, paths_from_env
+
+REFRESH_JOB = "refresh_contacts"
+
+
+def build_definitions(paths: Paths) -> dg.Definitions:
+    return dg.Definitions(
+        assets=[contact_files, contacts],
+        jobs=[dg.define_asset_job(REFRESH_JOB, selection=dg.AssetSelection.all(), description="Materialize every asset and check.")],
+        resources={"warehouse": ContactsWarehouse(data_dir=str(paths.data_dir), config_path=str(paths.config_path))},
+    )
+
+
+defs = build_definitions(paths_from_env())

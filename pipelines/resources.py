@@ -1,0 +1,52 @@
+"""The one resource every asset uses: where the data lives, the validated config, and DuckDB connections."""
+
+from __future__ import annotations
+
+import functools
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import dagster as dg
+import duckdb
+
+from pipelines.config import ContactsConfig, load_config
+from pipelines.settings import Paths
+from pipelines.warehouse import connect, ensure_schema
+
+DUCKDB_POOL = "duckdb"  # every asset and check that opens the warehouse runs in this pool (limit 1)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_config(path: str, mtime_ns: int) -> ContactsConfig:
+    return load_config(Path(path))
+
+
+class ContactsWarehouse(dg.ConfigurableResource):
+    """The data directory, the `contacts.yaml` in force, and the DuckDB file under the data directory.
+
+    Used instead of dagster-duckdb's DuckDBResource, which leaves its connection open when the body
+    raises and does not create the data directory.
+    """
+
+    data_dir: str
+    config_path: str
+
+    @property
+    def paths(self) -> Paths:
+        return Paths(Path(self.data_dir), Path(self.config_path))
+
+    def config(self) -> ContactsConfig:
+        """Loaded and validated once per process (and again only if the file changes)."""
+        path = Path(self.config_path)
+        mtime = path.stat().st_mtime_ns if path.exists() else 0
+        return _cached_config(str(path), mtime)
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = connect(self.paths.warehouse)
+        try:
+            ensure_schema(con, self.config())
+            yield con
+        finally:
+            con.close()

@@ -1,0 +1,62 @@
+"""DuckDB warehouse helpers: connecting, creating the schema, loading SQL files, adding custom fields."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+from pipelines.config import ConfigError, ContactsConfig
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+DUCKDB_TYPES = {"text": "VARCHAR", "integer": "BIGINT", "float": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE"}
+# Tables that carry one column per custom field.
+CUSTOM_FIELD_TABLES = ("staging.contact_rows", "contacts")
+
+
+def load_sql(relative: str) -> str:
+    return (SQL_DIR / relative).read_text(encoding="utf-8")
+
+
+def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(str(path), read_only=read_only)
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All or nothing: a file's rows are applied together or not at all."""
+    con.execute("begin transaction")
+    try:
+        yield con
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
+
+
+def column_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    schema, _, name = table.rpartition(".")
+    rows = con.execute(
+        "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ?",
+        [schema or "main", name],
+    ).fetchall()
+    return dict(rows)
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection, config: ContactsConfig) -> None:
+    """Create the relations, then add a typed column per custom field (a changed type is an error)."""
+    con.execute(load_sql("models/schema.sql"))
+    for table in CUSTOM_FIELD_TABLES:
+        existing = column_types(con, table)
+        for name, spec in config.fields.items():
+            wanted = DUCKDB_TYPES[spec.type]
+            if name not in existing:
+                con.execute(f'alter table {table} add column "{name}" {wanted}')
+            elif existing[name] != wanted:
+                raise ConfigError(
+                    f"contacts.yaml: key 'fields.{name}.type': the warehouse already holds {name} as "
+                    f"{existing[name]}; changing it to {spec.type} needs a migration"
+                )
