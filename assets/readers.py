@@ -129,10 +129,15 @@ def looks_binary(sample: bytes) -> bool:
 def row_defect(cells: list[str]) -> str | None:
     """Why a record's text cannot be trusted: undecodable bytes or NUL bytes."""
     for cell in cells:
+        if cell is None:
+            continue
         if "\x00" in cell:
             return "contains a NUL byte"
-        if any(0xDC80 <= ord(ch) <= 0xDCFF for ch in cell):
-            return "contains bytes that are not valid UTF-8"
+        for ch in cell:
+            if 0xDC80 <= ord(ch) <= 0xDCFF:
+                return "contains bytes that are not valid UTF-8"
+            if 0xD800 <= ord(ch) <= 0xDFFF:
+                return "contains an unpaired surrogate (not valid Unicode)"
     return None
 
 
@@ -229,6 +234,8 @@ def _read_jsonl(text: str) -> ParsedFile:
             else:
                 if not isinstance(value, dict):
                     defect = f"expected a JSON object, got {type(value).__name__}"
+                else:  # escapes such as \u0000 or a lone \ud800 only show up once decoded
+                    defect = row_defect([_jsonl_cell(v) for v in value.values()] + list(value))
         if defect:
             problems.append(RowProblem(row_number, defect, printable_raw(line)))
             continue

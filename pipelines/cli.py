@@ -51,13 +51,22 @@ def summarise(paths: Paths) -> str:
 
     con = connect(paths.warehouse, read_only=True)
     try:
-        by_status = dict(con.execute("select status, count(*) from import_files group by status").fetchall())
+        # A file fixed and dropped again has a newer ledger row for the same path: count only the latest.
+        by_status = dict(
+            con.execute(
+                """select status, count(*) from (
+                       select status from import_files qualify row_number() over (partition by path order by file_id desc) = 1
+                   ) group by status"""
+            ).fetchall()
+        )
         accepted, rejected, merged = con.execute(
             "select coalesce(sum(rows_accepted), 0), coalesce(sum(rows_rejected), 0), coalesce(sum(rows_merged), 0) from import_files"
         ).fetchone()
         contacts, = con.execute("select count(*) from contacts").fetchone()
         attention = con.execute(
-            "select path, status, reason from import_files where status in ('held', 'failed') order by file_id"
+            """select path, status, reason from import_files
+               qualify row_number() over (partition by path order by file_id desc) = 1 and status in ('held', 'failed')
+               order by file_id"""
         ).fetchall()
     finally:
         con.close()

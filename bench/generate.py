@@ -1,0 +1,178 @@
+"""Synthetic contact files with known answers, for the benchmark.
+
+The files look like real exports from several tools: the same person appears in more than one file,
+often spelled with different capitals or padded with spaces, and about 2% of rows carry an address
+that cannot be used. Because we write the rows, we also know what the pipeline must end up with
+(distinct valid addresses, rejected rows, distinct strings the email validator must see), which lets
+the bench check correctness as well as speed.
+
+Plain `random` with a fixed seed: numpy is not a project dependency, and a per-row Python loop writes
+a million rows in a few seconds, which is small next to what is being measured.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SEED = 20260101
+HEADER = ["email", "first_name", "last_name", "tags", "company", "signup date"]  # "signup date" -> created_at
+MANIFEST = "consent: confirmed\nmode: subscribe\nlists: [newsletter]\n"
+
+INVALID_SHARE = 0.02    # rows whose address must be rejected
+DUPLICATE_SHARE = 0.15  # rows that repeat an address already written (same file or an earlier one)
+PADDED_SHARE = 0.03     # rows whose address has leading/trailing spaces
+
+FIRST = ("james mary robert patricia john jennifer michael linda david elizabeth william barbara richard susan "
+         "joseph jessica thomas sarah charles karen christopher lisa daniel nancy matthew betty anthony sandra "
+         "mark margaret donald ashley steven kimberly andrew emily paul donna joshua michelle kenneth carol "
+         "kevin amanda brian melissa george deborah timothy stephanie ronald rebecca jason sharon edward laura "
+         "jeffrey cynthia ryan amy jacob kathleen gary angela nicholas shirley eric emma jonathan brenda "
+         "stephen pamela larry nicole justin anna scott samantha brandon katherine benjamin christine").split()
+LAST = ("smith johnson williams brown jones garcia miller davis rodriguez martinez hernandez lopez gonzalez "
+        "wilson anderson thomas taylor moore jackson martin lee perez thompson white harris sanchez clark "
+        "ramirez lewis robinson walker young allen king wright scott torres nguyen hill flores green adams "
+        "nelson baker hall rivera campbell mitchell carter roberts gomez phillips evans turner diaz parker "
+        "cruz edwards collins reyes stewart morris morales murphy cook rogers gutierrez ortiz morgan cooper "
+        "peterson bailey reed kelly howard ramos kim cox ward richardson watson brooks chavez wood").split()
+# A few non-ASCII names (already NFC) so that internationalised addresses are part of the load.
+UNICODE_FIRST = ("zoë", "josé", "søren", "jürgen", "anaïs", "björn", "çelik", "łukasz")
+UNICODE_LAST = ("müller", "núñez", "østergård", "dvořák", "öztürk", "françois", "sørensen", "żak")
+PROVIDERS = ("gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "icloud.com", "gmx.de", "orange.fr", "web.de")
+COMPANIES = [f"{word}{suffix}" for word in ("acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne",
+                                              "tyrell", "cyberdyne", "soylent", "vandelay", "wonka")
+             for suffix in ("", "-labs", "-corp", "-group", "-systems")]
+TAGS = ("", "", "customer", "customer, VIP", "newsletter", "webinar,lead", "Lead", "partner, customer, beta")
+SIGNUP_START = dt.datetime(2019, 1, 1)
+SIGNUP_SPAN_SECONDS = 7 * 365 * 86400  # 2019..2025: never in the future
+
+
+@dataclass
+class Generated:
+    """The files written and the answers the pipeline must reproduce."""
+
+    files: list[Path]
+    rows: int = 0
+    invalid_rows: int = 0            # malformed or empty address: must be rejected
+    empty_rows: int = 0              # subset of invalid_rows: no address at all (missing_email)
+    duplicate_rows: int = 0
+    valid_distinct: int = 0          # distinct lower-cased valid addresses = expected contacts
+    prepared_distinct: int = 0       # distinct trimmed non-empty address strings = expected validator calls
+    seconds: float = 0.0
+    bytes: int = 0
+    invalid_kinds: dict[str, int] = field(default_factory=dict)
+
+
+def _split(total: int, parts: int) -> list[int]:
+    base, extra = divmod(total, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]
+
+
+def _new_address(rng: random.Random, serial: int) -> tuple[str, str, str]:
+    """A unique valid address (the serial guarantees uniqueness), with the names it was built from."""
+    if rng.random() < 0.01:
+        first, last = rng.choice(UNICODE_FIRST), rng.choice(UNICODE_LAST)
+    else:
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+    pattern = rng.random()
+    if pattern < 0.5:
+        local = f"{first}.{last}{serial}"
+    elif pattern < 0.75:
+        local = f"{first[0]}{last}{serial}"
+    else:
+        local = f"{first}_{serial}"
+    domain = rng.choice(PROVIDERS) if rng.random() < 0.7 else f"{rng.choice(COMPANIES)}.com"
+    # A third of sources keep the capitals people typed: "Mary.Smith12@Gmail.com".
+    if rng.random() < 0.33:
+        local = local.title()
+        domain = domain.capitalize()
+    return f"{local}@{domain}", first.capitalize(), last.capitalize()
+
+
+def _case_variant(rng: random.Random, address: str) -> str:
+    """The same address as another tool would export it."""
+    pick = rng.random()
+    if pick < 0.4:
+        return address
+    if pick < 0.7:
+        return address.lower()
+    if pick < 0.85:
+        return address.upper()
+    local, _, domain = address.partition("@")
+    return f"{local.capitalize()}@{domain.upper()}"
+
+
+INVALID_KINDS = ("missing_at", "double_at", "bad_domain", "empty")
+
+
+def _invalid_address(rng: random.Random, serial: int) -> tuple[str, str]:
+    kind = INVALID_KINDS[serial % len(INVALID_KINDS)]
+    user = f"{rng.choice(FIRST)}{serial}"
+    domain = rng.choice(PROVIDERS)
+    if kind == "missing_at":
+        return f"{user}.{domain}", kind
+    if kind == "double_at":
+        return rng.choice((f"{user}@@{domain}", f"{user}@{rng.choice(LAST)}@{domain}")), kind
+    if kind == "bad_domain":
+        name = domain.split(".")[0]
+        return rng.choice((f"{user}@{name}", f"{user}@{name}..com", f"{user}@-{name}.com")), kind
+    return rng.choice(("", "   ")), kind
+
+
+def generate(inbox: Path, contacts: int, files: int, seed: int = SEED) -> Generated:
+    """Write `files` CSV files (+ manifests) holding `contacts` rows in total into `inbox`."""
+    started = time.perf_counter()
+    rng = random.Random(seed)
+    inbox.mkdir(parents=True, exist_ok=True)
+    result = Generated(files=[])
+    seen: list[str] = []          # valid addresses as first written, for duplicate picks
+    valid: set[str] = set()       # ground truth: lower-cased valid addresses
+    prepared: set[str] = set()    # ground truth: distinct strings the validator is asked about
+    serial = 0
+
+    for index, count in enumerate(_split(contacts, files), start=1):
+        path = inbox / f"bench-{index:02d}.csv"
+        path.with_suffix(".yaml").write_text(MANIFEST, encoding="utf-8")
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(HEADER)
+            for _ in range(count):
+                serial += 1
+                roll = rng.random()
+                first = last = ""
+                if roll < INVALID_SHARE:
+                    address, kind = _invalid_address(rng, serial)
+                    result.invalid_rows += 1
+                    result.invalid_kinds[kind] = result.invalid_kinds.get(kind, 0) + 1
+                    if kind == "empty":
+                        result.empty_rows += 1
+                elif seen and roll < INVALID_SHARE + DUPLICATE_SHARE:
+                    address = _case_variant(rng, rng.choice(seen))
+                    result.duplicate_rows += 1
+                else:
+                    address, first, last = _new_address(rng, serial)
+                    seen.append(address)
+                    valid.add(address.lower())
+                if address.strip():
+                    prepared.add(address)
+                if address and rng.random() < PADDED_SHARE:
+                    address = rng.choice((" ", "  ", "")) + address + rng.choice((" ", "   "))
+                if rng.random() < 0.05:
+                    first = last = ""  # partial rows: later non-empty values must win in the merge
+                signup = SIGNUP_START + dt.timedelta(seconds=rng.randrange(SIGNUP_SPAN_SECONDS))
+                writer.writerow([
+                    address, first, last, rng.choice(TAGS), rng.choice(COMPANIES) if rng.random() < 0.6 else "",
+                    signup.date().isoformat() if rng.random() < 0.2 else signup.isoformat(sep=" "),
+                ])
+        result.files.append(path)
+        result.rows += count
+        result.bytes += path.stat().st_size
+
+    result.valid_distinct = len(valid)
+    result.prepared_distinct = len(prepared)
+    result.seconds = time.perf_counter() - started
+    return result

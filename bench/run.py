@@ -1,0 +1,242 @@
+"""Benchmark: the pipeline's ingest + validate + merge against DuckDB's own CSV load of the same files.
+
+    .venv/bin/python -m bench.run [--contacts N] [--files K] [--quick] [--keep]
+
+Both measurements run in one process on one set of generated files, so the ratio between them is
+meaningful on any machine even when the absolute times are not. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+import assets.ingest
+from assets.ingest import ingest_contact_files
+from assets.merge import merge_pending_files
+from assets.validation import EmailValidatorCache
+from bench.generate import SEED, generate
+from pipelines.config import load_config
+from pipelines.warehouse import connect, ensure_schema
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+QUICK_CONTACTS = 20_000
+log = logging.getLogger("bench")
+
+
+def peak_rss_mb() -> float:
+    # Linux reports ru_maxrss in KiB. It is the process-wide peak so far, never a per-stage figure.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextmanager
+def stage_timers(cache: EmailValidatorCache, timings: dict[str, float]):
+    """Split ingest time into parse / email validation / other staging without editing the pipeline.
+
+    ingest.py calls `read_file` and `stage_file` through its own module globals, and staging calls
+    `cache.verdict_frame`, so wrapping those three names is enough; they are restored afterwards.
+    """
+
+    def timed(name, function):
+        def wrapper(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
+        return wrapper
+
+    originals = assets.ingest.read_file, assets.ingest.stage_file
+    assets.ingest.read_file = timed("read_file", originals[0])
+    assets.ingest.stage_file = timed("stage_file", originals[1])
+    cache.verdict_frame = timed("validate_emails", cache.verdict_frame)
+    try:
+        yield
+    finally:
+        assets.ingest.read_file, assets.ingest.stage_file = originals
+        del cache.verdict_frame
+
+
+def run_pipeline(data_dir: Path, database: Path) -> dict:
+    """The real ingest and merge functions, called as the Dagster assets call them, on a fresh warehouse."""
+    config = load_config(ROOT / "contacts.yaml")
+    cache = EmailValidatorCache(config.rules.fold_provider_aliases)
+    now = dt.datetime.now(dt.timezone.utc)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    con = connect(database)
+    try:
+        ensure_schema(con, config)
+        with stage_timers(cache, timings):
+            t0 = time.perf_counter()
+            outcomes = ingest_contact_files(con, data_dir, data_dir / "inbox" / "contacts", config, cache, now, log)
+            timings["ingest"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        merged = merge_pending_files(con, config, log)
+        timings["merge"] = time.perf_counter() - t0
+        contacts = con.execute("select count(*) from contacts").fetchone()[0]
+        distinct_emails = con.execute("select count(distinct email) from contacts").fetchone()[0]
+        rejects = dict(con.execute("select reason, count(*) from rejected_rows group by reason").fetchall())
+        field_issues = con.execute("select count(*) from field_issues").fetchone()[0]
+    finally:
+        con.close()  # included in the time: closing checkpoints the WAL into the file, as the floor's does
+    seconds = time.perf_counter() - started
+    # Parsing, validation and the rest of staging are parts of ingest; what remains of ingest is hashing,
+    # the ledger and DuckDB inserts of the staged frames.
+    timings["validate_emails"] = timings.get("validate_emails", 0.0)
+    timings["stage_other"] = timings.get("stage_file", 0.0) - timings["validate_emails"]
+    timings["ingest_other"] = timings["ingest"] - timings.get("read_file", 0.0) - timings.get("stage_file", 0.0)
+    timings["setup_and_close"] = seconds - timings["ingest"] - timings["merge"]
+    return {
+        "seconds": seconds,
+        "stages": {key: round(value, 3) for key, value in timings.items()},
+        "file_statuses": sorted({o.status for o in outcomes}),
+        "rows_total": sum(o.rows_total for o in outcomes),
+        "rows_accepted": sum(o.rows_accepted for o in outcomes),
+        "rows_rejected": sum(o.rows_rejected for o in outcomes),
+        "rejects_by_reason": rejects,
+        "field_issues": field_issues,
+        "validator_calls": cache.calls,
+        "contacts": contacts,
+        "contacts_distinct_emails": distinct_emails,
+        "contacts_created": sum(m.contacts_created for m in merged),
+        "rows_merged": sum(m.rows_merged for m in merged),
+        "database_mb": database.stat().st_size / 2**20,
+    }
+
+
+def run_floor(files: list[Path], database: Path) -> dict:
+    """What DuckDB alone needs to land the same bytes in a persistent table: the lower bound for any load."""
+    started = time.perf_counter()
+    con = duckdb.connect(str(database))
+    try:
+        listed = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)
+        con.execute(f"create table t as select * from read_csv([{listed}], header = true, all_varchar = true)")
+        rows = con.execute("select count(*) from t").fetchone()[0]
+    finally:
+        con.close()
+    return {"seconds": time.perf_counter() - started, "rows": rows, "database_mb": database.stat().st_size / 2**20}
+
+
+def check(name: str, got, expected) -> dict:
+    ok = got == expected
+    print(f"  {'OK      ' if ok else 'MISMATCH'} {name}: {got:,} (expected {expected:,})")
+    return {"name": name, "ok": ok, "got": got, "expected": expected}
+
+
+def git_commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=None, help="rows to generate (default 1,000,000; --quick: 20,000)")
+    parser.add_argument("--files", type=int, default=5, help="CSV files to spread them over (default 5)")
+    parser.add_argument("--quick", action="store_true", help=f"smoke run with {QUICK_CONTACTS:,} contacts")
+    parser.add_argument("--keep", action="store_true", help="keep the generated files and DuckDB databases")
+    parser.add_argument("--seed", type=int, default=SEED, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    contacts = args.contacts or (QUICK_CONTACTS if args.quick else 1_000_000)
+    if contacts < 1 or args.files < 1:
+        parser.error("--contacts and --files must be positive")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    work = OUT / f"run-{stamp}"  # bench/out/ is git-ignored
+    data_dir = work / "data"
+    try:
+        log.info("generating %d contacts in %d files under %s", contacts, args.files, work)
+        generated = generate(data_dir / "inbox" / "contacts", contacts, args.files, args.seed)
+        rss_generate = peak_rss_mb()
+        # Pipeline before floor, so that the peak memory read after it is the pipeline's (plus generation's).
+        log.info("pipeline: ingest + validate + merge")
+        pipeline = run_pipeline(data_dir, work / "pipeline.duckdb")
+        rss_pipeline = peak_rss_mb()
+        log.info("floor: DuckDB read_csv into a table")
+        floor = run_floor(generated.files, work / "floor.duckdb")
+        rss_floor = peak_rss_mb()
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+    rows = generated.rows
+    ratio = pipeline["seconds"] / floor["seconds"]
+    stages = pipeline["stages"]
+    print()
+    print(f"Contacts benchmark: {rows:,} rows in {len(generated.files)} CSV files ({generated.bytes / 2**20:.1f} MB), seed {args.seed}")
+    print(f"  generated in {generated.seconds:.1f} s: {generated.duplicate_rows:,} repeated addresses, "
+          f"{generated.invalid_rows:,} invalid ({', '.join(f'{k} {v:,}' for k, v in generated.invalid_kinds.items())})")
+    print()
+    print(f"  floor    (DuckDB read_csv -> table) {floor['seconds']:8.2f} s  {rows / floor['seconds']:>12,.0f} rows/s")
+    print(f"  pipeline (ingest+validate+merge)    {pipeline['seconds']:8.2f} s  {rows / pipeline['seconds']:>12,.0f} rows/s")
+    print(f"  ratio pipeline / floor              {ratio:8.1f} x")
+    print()
+    print("  pipeline stages (s):")
+    for label, key in (("ingest total", "ingest"), ("  read_file (decode + csv parse)", "read_file"),
+                       ("  email validation (verdict_frame)", "validate_emails"), ("  other staging (polars, pandera)", "stage_other"),
+                       ("  hash, ledger, DuckDB inserts", "ingest_other"), ("merge", "merge"), ("connect, schema, close", "setup_and_close")):
+        share = 100 * stages.get(key, 0.0) / pipeline["seconds"]
+        print(f"    {label:<36} {stages.get(key, 0.0):8.2f}  {share:5.1f}%")
+    calls = pipeline["validator_calls"]
+    per_call = stages["validate_emails"] / calls * 1e6 if calls else 0.0
+    print()
+    print(f"  distinct addresses validated: {calls:,} ({per_call:.0f} us each, incl. frame building)")
+    print(f"  rows accepted {pipeline['rows_accepted']:,}, rejected {pipeline['rows_rejected']:,} {pipeline['rejects_by_reason']}, "
+          f"field issues {pipeline['field_issues']:,}")
+    print(f"  contacts {pipeline['contacts']:,}; DuckDB files: pipeline {pipeline['database_mb']:.1f} MB, floor {floor['database_mb']:.1f} MB")
+    print(f"  peak RSS (whole process, cumulative): after generation {rss_generate:,.0f} MB, "
+          f"after pipeline {rss_pipeline:,.0f} MB, after floor {rss_floor:,.0f} MB")
+    print()
+    print("  sanity checks:")
+    checks = [
+        check("accepted + rejected = rows generated", pipeline["rows_accepted"] + pipeline["rows_rejected"], rows),
+        check("rejected = invalid rows generated", pipeline["rows_rejected"], generated.invalid_rows),
+        check("contacts = distinct valid lower-cased addresses", pipeline["contacts"], generated.valid_distinct),
+        check("contacts have distinct emails", pipeline["contacts_distinct_emails"], pipeline["contacts"]),
+        check("validator calls = distinct trimmed addresses", calls, generated.prepared_distinct),
+        check("floor rows = rows generated", floor["rows"], rows),
+    ]
+    files_ok = pipeline["file_statuses"] == ["loaded"]
+    print(f"  {'OK      ' if files_ok else 'MISMATCH'} every file loaded: statuses {pipeline['file_statuses']}")
+    checks.append({"name": "every file loaded", "ok": files_ok, "got": pipeline["file_statuses"], "expected": ["loaded"]})
+    all_ok = all(c["ok"] for c in checks)
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    results = OUT / f"results-{stamp}.json"
+    results.write_text(json.dumps({
+        "timestamp": stamp,
+        "commit": git_commit(),
+        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
+                    "duckdb": duckdb.__version__},
+        "args": {"contacts": contacts, "files": args.files, "seed": args.seed, "quick": args.quick},
+        "generated": {k: v for k, v in vars(generated).items() if k != "files"},
+        "floor": floor | {"rows_per_second": rows / floor["seconds"]},
+        "pipeline": pipeline | {"rows_per_second": rows / pipeline["seconds"]},
+        "ratio": ratio,
+        "peak_rss_mb": {"after_generation": rss_generate, "after_pipeline": rss_pipeline, "after_floor": rss_floor},
+        "checks": checks,
+        "ok": all_ok,
+    }, indent=2, default=str), encoding="utf-8")
+    print(f"\n  results: {results.relative_to(ROOT)}" + (f"; files kept in {work.relative_to(ROOT)}" if args.keep else ""))
+    return 0 if all_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Shared fixtures: a data directory and a contacts.yaml in tmp_path, and real Dagster runs against them."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from pipelines.definitions import REFRESH_JOB, build_definitions
+from pipelines.settings import PROJECT_ROOT, Paths
+
+CORPORA = PROJECT_ROOT.parent / "shared" / "corpora"
+SAMPLES = PROJECT_ROOT / "data" / "samples"
+
+TEST_CONFIG = textwrap.dedent(
+    """
+    timezone: Europe/Berlin
+    fields:
+      company: {type: text}
+      birthday: {type: date}
+      purchase_total: {type: float}
+      vip: {type: boolean}
+      employees: {type: integer}
+      renewal: {type: date, format: "%d/%m/%Y"}
+    lists:
+      newsletter: {name: Newsletter}
+      webinar-2026: {name: Webinar attendees}
+      customers: {name: Customers}
+      seed-tests: {name: Internal test addresses, test: true}
+    """
+)
+
+SUBSCRIBE_MANIFEST = "consent: confirmed\nmode: subscribe\nlists: [newsletter]\nsource: test form\n"
+
+
+@dataclass
+class Workspace:
+    """A data directory with an inbox, a config file, and helpers to drop files and run the pipeline."""
+
+    paths: Paths
+
+    @property
+    def inbox(self) -> Path:
+        return self.paths.contact_inbox
+
+    def drop(self, name: str, content: bytes | str, manifest: str | None = SUBSCRIBE_MANIFEST) -> Path:
+        self.inbox.mkdir(parents=True, exist_ok=True)
+        path = self.inbox / name
+        path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+        if manifest is not None:
+            stem = name[:-3] if name.endswith(".gz") else name
+            (self.inbox / (stem.rsplit(".", 1)[0] + ".yaml")).write_text(manifest, encoding="utf-8")
+        return path
+
+    def copy_samples(self) -> None:
+        shutil.copytree(SAMPLES, self.paths.inbox, dirs_exist_ok=True)
+
+    def run(self) -> dg.ExecuteInProcessResult:
+        defs = build_definitions(self.paths)
+        result = defs.resolve_job_def(REFRESH_JOB).execute_in_process(
+            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+        )
+        assert result.success, [event.message for event in result.all_events if event.is_failure]
+        return result
+
+    def query(self, sql: str, parameters: list | None = None) -> list[tuple]:
+        con = duckdb.connect(str(self.paths.warehouse), read_only=True)
+        try:
+            return con.execute(sql, parameters or []).fetchall()
+        finally:
+            con.close()
+
+    def one(self, sql: str, parameters: list | None = None):
+        rows = self.query(sql, parameters)
+        assert len(rows) == 1, rows
+        return rows[0]
+
+    def snapshot(self) -> dict[str, list[tuple]]:
+        """Every public relation, sorted, for comparing two states of the warehouse."""
+        tables = ["contacts", "import_files", "rejected_rows", "field_issues", "suppressions", "staging.contact_rows"]
+        return {table: sorted(self.query(f"select * from {table}"), key=repr) for table in tables}
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    config_path = tmp_path / "contacts.yaml"
+    config_path.write_text(TEST_CONFIG, encoding="utf-8")
+    data_dir = tmp_path / "data"
+    (data_dir / "inbox" / "contacts").mkdir(parents=True)
+    return Workspace(Paths(data_dir=data_dir, config_path=config_path))

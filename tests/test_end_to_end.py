@@ -1,0 +1,114 @@
+"""The bundled samples through real Dagster materializations into a DuckDB file in tmp_path."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import dagster as dg
+
+from assets.contacts_assets import contact_files, contacts
+from pipelines.resources import ContactsWarehouse
+
+
+def test_samples_materialize_with_exact_counts(workspace):
+    workspace.copy_samples()
+    result = dg.materialize(
+        [contact_files, contacts],
+        resources={"warehouse": ContactsWarehouse(data_dir=str(workspace.paths.data_dir), config_path=str(workspace.paths.config_path))},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    checks = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {("import_files", "nothing_lost_per_file"): True, ("contacts", "one_contact_per_email"): True}
+
+    ledger = {
+        path.rsplit("/", 1)[1]: (status, encoding, delimiter, total, accepted, rejected, merged)
+        for path, status, encoding, delimiter, total, accepted, rejected, merged in workspace.query(
+            "select path, status, encoding, delimiter, rows_total, rows_accepted, rows_rejected, rows_merged from import_files"
+        )
+    }
+    assert ledger == {
+        # alice twice (merged), erin@@ invalid, one row without an address
+        "2026-01-newsletter-signups.csv": ("loaded", "utf-8", ",", 9, 7, 2, 1),
+        # cp1252, semicolons, German headers mapped by the manifest; bob and CAROL already known
+        "2026-02-webinar-attendees.csv": ("loaded", "cp1252", ";", 5, 4, 1, 2),
+        # one line of broken JSON; dave already known
+        "2026-03-crm-export.jsonl": ("loaded", "utf-8", None, 5, 4, 1, 1),
+        "2026-04-unsubscribes.csv": ("loaded", "utf-8", ",", 2, 2, 0, 1),
+        "2026-05-shop-customers.parquet": ("loaded", None, None, 3, 3, 0, 2),
+        "legacy-export.csv": ("failed", None, None, None, None, None, None),
+        "partner-leads.csv": ("held", None, None, None, None, None, None),
+    }
+    assert workspace.one("select count(*) from contacts") == (13,)
+    assert dict(workspace.query("select status, count(*) from contacts group by status")) == {
+        "subscribed": 10, "unconfirmed": 1, "unsubscribed": 2,
+    }
+    assert sorted(workspace.query("select reason, count(*) from rejected_rows group by reason")) == [
+        ("invalid_email", 2), ("missing_email", 1), ("unparseable", 1),
+    ]
+    assert sorted(workspace.query("select field, raw_value from field_issues")) == [
+        ("birthday", "1985-13-01"), ("employees", "twelve"), ("purchase_total", "abc"),
+    ]
+
+    alice = workspace.one(
+        "select first_name, last_name, tags, company, birthday, vip, purchase_total, consent_source from contacts where email = 'alice@example.com'"
+    )
+    # later non-empty values win, empty cells never blank, tags union; the parquet row had no total
+    assert alice == ("Alice", "Archer-Smith", ["early-adopter", "newsletter", "vip"], "Acme GmbH", dt.date(1990, 4, 12), True, 120.5, "Website newsletter form")
+    bob = workspace.one("select last_name, company, status from contacts where email = 'bob@example.org'")
+    assert bob == ("Bäcker", "Bäckerei Bob", "unsubscribed")
+    assert workspace.one("select first_name, last_name from contacts where email = 'carol@example.com'") == ("Carol", "Cooper")
+    assert workspace.one("select email_domain, email_ascii from contacts where email = 'grace@bücher.example'") == (
+        "bücher.example", "grace@xn--bcher-kva.example",
+    )
+    # a naive created_at is in the configured timezone (Europe/Berlin, UTC+1 in November)
+    kim_created = workspace.one("select created_at from contacts where email = 'kim@example.com'")[0]
+    assert kim_created.astimezone(dt.timezone.utc) == dt.datetime(2025, 11, 20, 8, 15, tzinfo=dt.timezone.utc)
+    # formulas are data: stored as given, neutralised only when exported
+    assert workspace.one("select company from contacts where email = 'heidi@example.com'") == ('=HYPERLINK("http://x")',)
+
+
+def test_contact_ids_are_stable_across_runs_and_new_files(workspace):
+    workspace.copy_samples()
+    workspace.run()
+    before = dict(workspace.query("select email, contact_id from contacts"))
+    workspace.drop("zz-late.csv", "email,first_name\nnew.person@example.com,New\nALICE@example.com,Alicia\n")
+    workspace.run()
+    after = dict(workspace.query("select email, contact_id from contacts"))
+    assert {email: after[email] for email in before} == before
+    assert after["new.person@example.com"] == max(before.values()) + 1
+    assert workspace.one("select first_name from contacts where email = 'alice@example.com'") == ("Alicia",)
+
+
+def test_rerun_and_redropped_file_change_nothing(workspace):
+    workspace.copy_samples()
+    workspace.run()
+    first = workspace.snapshot()
+
+    workspace.run()
+    assert workspace.snapshot() == first
+
+    # the same bytes under another name: recorded once as skipped, nothing else moves
+    shutil.copyfile(workspace.inbox / "2026-01-newsletter-signups.csv", workspace.inbox / "copy-of-signups.csv")
+    shutil.copyfile(workspace.inbox / "2026-01-newsletter-signups.yaml", workspace.inbox / "copy-of-signups.yaml")
+    workspace.run()
+    second = workspace.snapshot()
+    for table in first:
+        if table != "import_files":
+            assert second[table] == first[table], table
+    new_rows = [row for row in second["import_files"] if row not in first["import_files"]]
+    assert [(row[1], row[4]) for row in new_rows] == [("inbox/contacts/copy-of-signups.csv", "skipped")]
+
+    workspace.run()
+    assert workspace.snapshot() == second
+
+
+def test_held_file_loads_once_its_manifest_is_fixed(workspace):
+    workspace.copy_samples()
+    workspace.run()
+    assert workspace.one("select status from import_files where path like '%partner-leads.csv'") == ("held",)
+    (workspace.inbox / "partner-leads.yaml").write_text("consent: confirmed\nsource: Partner\n", encoding="utf-8")
+    workspace.run()
+    assert workspace.query("select status from import_files where path like '%partner-leads.csv' order by file_id") == [("held",), ("loaded",)]
+    assert workspace.one("select status, consent_source from contacts where email = 'peggy@partner.example'") == ("subscribed", "Partner")
