@@ -221,7 +221,9 @@ def _read_jsonl(text: str) -> ParsedFile:
     objects: list[tuple[int, dict]] = []
     problems: list[RowProblem] = []
     row_number = 0
-    for line in text.splitlines():
+    # Split on LF only: str.splitlines() would also split inside strings holding U+2028, U+0085 or \x1c-\x1e.
+    for line in text.split("\n"):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         row_number += 1

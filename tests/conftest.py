@@ -65,7 +65,10 @@ class Workspace:
         result = defs.resolve_job_def(REFRESH_JOB).execute_in_process(
             instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
         )
-        assert result.success, [event.message for event in result.all_events if event.is_failure]
+        failures = [
+            event.step_failure_data.error.to_string() for event in result.all_events if event.is_step_failure
+        ]
+        assert result.success, failures
         return result
 
     def query(self, sql: str, parameters: list | None = None) -> list[tuple]:

@@ -209,3 +209,11 @@ def test_typed_fields_and_field_issues(workspace):
         (2, "purchase_total", "1,5"), (2, "renewal", "2026-12-31"), (2, "vip", "maybe"), (3, "status", "Subscribed-ish"),
     ]
     assert workspace.one("select status from contacts where email = 't2@example.com'") == ("unconfirmed",)
+
+
+def test_jsonl_values_may_hold_unicode_line_separators(workspace):
+    raw = '{"email": "ls@example.com", "first_name": "A\u2028B\x85C"}\r\n{"email": "two@example.com"}\n'
+    workspace.drop("seps.jsonl", raw.encode("utf-8"))
+    workspace.run()
+    assert ledger(workspace, "seps.jsonl")["rows_total"] == 2
+    assert names(workspace)["ls@example.com"] == "A\u2028B\x85C"
