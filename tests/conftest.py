@@ -38,6 +38,15 @@ TEST_CONFIG = textwrap.dedent(
 SUBSCRIBE_MANIFEST = "consent: confirmed\nmode: subscribe\nlists: [newsletter]\nsource: test form\n"
 
 
+def error_chain(error) -> str:
+    """A step failure's message and the messages of its causes (the user-facing reason is in a cause)."""
+    messages = []
+    while error is not None:
+        messages.append(error.message.strip())
+        error = error.cause
+    return " <- ".join(messages)
+
+
 @dataclass
 class Workspace:
     """A data directory with an inbox, a config file, and helpers to drop files and run the pipeline."""
@@ -66,7 +75,7 @@ class Workspace:
             instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
         )
         failures = [
-            event.step_failure_data.error.to_string() for event in result.all_events if event.is_step_failure
+            error_chain(event.step_failure_data.error) for event in result.all_events if event.is_step_failure
         ]
         assert result.success, failures
         return result
