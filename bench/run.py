@@ -85,6 +85,7 @@ def run_pipeline(data_dir: Path, database: Path) -> dict:
             t0 = time.perf_counter()
             outcomes = ingest_contact_files(con, data_dir, data_dir / "inbox" / "contacts", config, cache, now, log)
             timings["ingest"] = time.perf_counter() - t0
+        rss_ingest = peak_rss_mb()
         t0 = time.perf_counter()
         merged = merge_pending_files(con, config, log)
         timings["merge"] = time.perf_counter() - t0
@@ -116,6 +117,7 @@ def run_pipeline(data_dir: Path, database: Path) -> dict:
         "contacts_created": sum(m.contacts_created for m in merged),
         "rows_merged": sum(m.rows_merged for m in merged),
         "database_mb": database.stat().st_size / 2**20,
+        "peak_rss_after_ingest_mb": rss_ingest,
     }
 
 
@@ -202,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
           f"field issues {pipeline['field_issues']:,}")
     print(f"  contacts {pipeline['contacts']:,}; DuckDB files: pipeline {pipeline['database_mb']:.1f} MB, floor {floor['database_mb']:.1f} MB")
     print(f"  peak RSS (whole process, cumulative): after generation {rss_generate:,.0f} MB, "
-          f"after pipeline {rss_pipeline:,.0f} MB, after floor {rss_floor:,.0f} MB")
+          f"after ingest {pipeline['peak_rss_after_ingest_mb']:,.0f} MB, after merge {rss_pipeline:,.0f} MB, after floor {rss_floor:,.0f} MB")
     print()
     print("  sanity checks:")
     checks = [
@@ -230,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         "floor": floor | {"rows_per_second": rows / floor["seconds"]},
         "pipeline": pipeline | {"rows_per_second": rows / pipeline["seconds"]},
         "ratio": ratio,
-        "peak_rss_mb": {"after_generation": rss_generate, "after_pipeline": rss_pipeline, "after_floor": rss_floor},
+        "peak_rss_mb": {"after_generation": rss_generate, "after_ingest": pipeline["peak_rss_after_ingest_mb"], "after_merge": rss_pipeline, "after_floor": rss_floor},
         "checks": checks,
         "ok": all_ok,
     }, indent=2, default=str), encoding="utf-8")

@@ -1,0 +1,74 @@
+"""The Definitions object, the code location as Dagster's own tools load it, and the `contacts` CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.definitions import REFRESH_JOB, build_definitions
+from pipelines.resources import DUCKDB_POOL
+from pipelines.settings import PROJECT_ROOT, Paths
+from tests.conftest import SAMPLES, TEST_CONFIG
+
+BIN = Path(sys.executable).parent
+
+
+def test_definitions_shape(tmp_path):
+    defs = build_definitions(Paths(tmp_path, PROJECT_ROOT / "contacts.yaml"))
+    graph = defs.resolve_asset_graph()
+    groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    assert groups == {"import_files": "ingest", "rejected_rows": "ingest", "field_issues": "ingest", "contacts": "contacts"}
+    checks = {(key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys}
+    assert checks == {("import_files", "nothing_lost_per_file"), ("contacts", "one_contact_per_email")}
+    assert all(graph.get_check_spec(key).blocking for key in graph.asset_check_keys)
+    job = defs.resolve_job_def(REFRESH_JOB)
+    assert {node.definition.pools.pop() for node in job.graph.nodes} == {DUCKDB_POOL}
+    assert graph.get(dg.AssetKey("contacts")).parent_keys == {dg.AssetKey("import_files")}
+
+
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    config = tmp_path / "contacts.yaml"
+    config.write_text(TEST_CONFIG)
+    return {
+        **os.environ,
+        "CONTACTS_DATA_DIR": str(tmp_path / "data"),
+        "CONTACTS_CONFIG": str(config),
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+    }
+
+
+def test_code_location_loads_without_warnings(tmp_path):
+    done = subprocess.run(
+        [str(BIN / "dg"), "check", "defs"], cwd=PROJECT_ROOT, env={**cli_env(tmp_path), "PYTHONWARNINGS": "always"},
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "All definitions loaded successfully" in done.stdout + done.stderr
+    assert "Warning" not in done.stdout + done.stderr
+
+
+def test_contacts_run_on_samples_records_the_run_and_prints_a_summary(tmp_path):
+    env = cli_env(tmp_path)
+    done = subprocess.run(
+        [str(BIN / "contacts"), "run", "--samples-if-empty"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"copied {sum(1 for p in SAMPLES.rglob('*') if p.is_file())} sample files" in done.stdout
+    assert "files:     5 loaded, 1 held, 1 failed, 0 skipped" in done.stdout
+    assert "rows:      20 accepted, 4 rejected, 7 merged into existing contacts" in done.stdout
+    assert "contacts:  13" in done.stdout
+    assert f"warehouse: {tmp_path / 'data' / 'warehouse.duckdb'}" in done.stdout
+    # the run is in the persistent instance, so it shows in the UI
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        assert len(instance.get_runs()) == 1
+    # no address appears in what the run printed
+    assert "@example" not in done.stdout + done.stderr
+
+    query = subprocess.run(
+        [str(BIN / "contacts"), "sql", "select count(*) as n from contacts"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert query.returncode == 0 and "13" in query.stdout
