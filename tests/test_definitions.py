@@ -72,3 +72,20 @@ def test_contacts_run_on_samples_records_the_run_and_prints_a_summary(tmp_path):
         [str(BIN / "contacts"), "sql", "select count(*) as n from contacts"], env=env, capture_output=True, text=True, timeout=120
     )
     assert query.returncode == 0 and "13" in query.stdout
+
+
+def test_dg_launch_materializes_every_asset(tmp_path):
+    env = cli_env(tmp_path)
+    inbox = tmp_path / "data" / "inbox" / "contacts"
+    inbox.mkdir(parents=True)
+    (inbox / "a.csv").write_text("email\nlaunch@example.com\n")
+    (inbox / "a.yaml").write_text("consent: confirmed\n")
+    done = subprocess.run(
+        [str(BIN / "dg"), "launch", "--assets", "*"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True)
+    assert con.execute("select email, status from contacts").fetchall() == [("launch@example.com", "subscribed")]
+    con.close()
