@@ -28,7 +28,8 @@ REJECT_MISSING = "missing_email"
 REJECT_INVALID = "invalid_email"
 REJECT_UNPARSEABLE = "unparseable"
 REJECT_ERASED = "erased"
-REJECT_REASONS = (REJECT_MISSING, REJECT_INVALID, REJECT_ERASED, REJECT_UNPARSEABLE)
+REJECT_UNKNOWN_EVENT = "unknown_event"
+REJECT_BAD_TIMESTAMP = "bad_timestamp"
 
 REJECT_SCHEMA = {"file_id": pl.Int64, "row_number": pl.Int64, "reason": pl.Utf8, "detail": pl.Utf8, "raw": pl.Utf8}
 ISSUE_SCHEMA = {"file_id": pl.Int64, "row_number": pl.Int64, "field": pl.Utf8, "raw_value": pl.Utf8, "reason": pl.Utf8}
@@ -91,18 +92,12 @@ def _raw_line(record: list[str | None], delimiter: str | None) -> str:
     return printable_raw((delimiter or ",").join("" if cell is None else cell for cell in record))
 
 
-def stage_file(
-    parsed: ParsedFile,
-    mapping: HeaderMapping,
-    file_id: int,
-    config: ContactsConfig,
-    cache: EmailValidatorCache,
-    now: dt.datetime,
-) -> StagedFile:
-    custom = list(config.fields)
-    text_columns = list(BUILTIN_FIELDS) + custom
+def address_frame(
+    parsed: ParsedFile, mapping: HeaderMapping, file_id: int, text_columns: list[str], cache: EmailValidatorCache
+) -> pl.DataFrame:
+    """The text frame plus each row's email verdict: `email` (identity key), `email_ascii`,
+    `reject_reason` and `reject_detail` (null for rows whose address is usable)."""
     frame = staged_text_schema(text_columns).validate(_text_frame(parsed, mapping, file_id, text_columns))
-
     # Verdicts once per distinct raw address; the join spreads them over the rows.
     distinct_raw = frame.get_column("email").drop_nulls().unique()
     prepared = pl.DataFrame(
@@ -115,22 +110,31 @@ def stage_file(
         .join(prepared, on="email_raw", how="left")
         .join(verdicts, on="prepared", how="left")
     )
-    frame = frame.with_columns(
-        pl.when(pl.col("prepared").is_null() | (pl.col("prepared") == ""))
-        .then(pl.lit(REJECT_MISSING))
-        .when(pl.col("email").is_null())
-        .then(pl.lit(REJECT_INVALID))
-        .alias("reject_reason")
+    missing = pl.col("prepared").is_null() | (pl.col("prepared") == "")
+    return frame.with_columns(
+        pl.when(missing).then(pl.lit(REJECT_MISSING)).when(pl.col("email").is_null()).then(pl.lit(REJECT_INVALID)).alias("reject_reason"),
+        pl.when(missing).then(pl.lit("no email address in the row")).otherwise(pl.col("email_error")).alias("reject_detail"),
     )
 
-    rejects = _rejects(frame, parsed)
+
+def stage_file(
+    parsed: ParsedFile,
+    mapping: HeaderMapping,
+    file_id: int,
+    config: ContactsConfig,
+    cache: EmailValidatorCache,
+    now: dt.datetime,
+) -> StagedFile:
+    """A contact file: validated rows for staging.contact_rows, rejects and field issues."""
+    frame = address_frame(parsed, mapping, file_id, list(BUILTIN_FIELDS) + list(config.fields), cache)
     accepted = frame.filter(pl.col("reject_reason").is_null())
     rows, issues = _typed_rows(accepted, config, now)
     rows = validated_schema(config).validate(rows)
-    return StagedFile(rows=rows, rejects=rejects, field_issues=issues)
+    return StagedFile(rows=rows, rejects=build_rejects(frame, parsed, file_id), field_issues=issues)
 
 
-def _rejects(frame: pl.DataFrame, parsed: ParsedFile) -> pl.DataFrame:
+def build_rejects(frame: pl.DataFrame, parsed: ParsedFile, file_id: int) -> pl.DataFrame:
+    """Rows with a `reject_reason`, plus the rows the reader could not parse, with their raw text."""
     rejected = frame.filter(pl.col("reject_reason").is_not_null())
     index_of = {number: index for index, number in enumerate(parsed.row_numbers)} if rejected.height else {}
     rows = [
@@ -138,12 +142,11 @@ def _rejects(frame: pl.DataFrame, parsed: ParsedFile) -> pl.DataFrame:
             "file_id": file_id,
             "row_number": number,
             "reason": reason,
-            "detail": error if reason == REJECT_INVALID else "no email address in the row",
+            "detail": detail,
             "raw": _raw_line(parsed.records[index_of[number]], parsed.delimiter),
         }
-        for file_id, number, reason, error in rejected.select("file_id", "row_number", "reject_reason", "email_error").iter_rows()
+        for number, reason, detail in rejected.select("row_number", "reject_reason", "reject_detail").iter_rows()
     ]
-    file_id = frame.get_column("file_id")[0] if frame.height else None
     rows += [
         {"file_id": file_id, "row_number": p.row_number, "reason": REJECT_UNPARSEABLE, "detail": p.detail, "raw": p.raw}
         for p in parsed.problems

@@ -217,3 +217,9 @@ def test_jsonl_values_may_hold_unicode_line_separators(workspace):
     workspace.run()
     assert ledger(workspace, "seps.jsonl")["rows_total"] == 2
     assert names(workspace)["ls@example.com"] == "A\u2028B\x85C"
+
+
+def test_file_whose_every_row_is_unparseable(run_one, workspace):
+    outcome = run_one("all-bad.csv", b"email,name\na@example.com,b,c\nd@example.com,\x00\n")
+    assert (outcome["status"], outcome["rows_total"], outcome["rows_rejected"]) == ("loaded", 2, 2)
+    assert [row[:2] for row in rejects(workspace, "all-bad.csv")] == [(1, "unparseable"), (2, "unparseable")]
