@@ -27,13 +27,16 @@ class HeaderMapping:
     ignored: list[str]  # header cells not used, with why when it is not obvious
 
 
-def map_header(header: list[str], custom_fields: list[str], manifest_columns: dict[str, str]) -> HeaderMapping:
+def contact_aliases(custom_fields: list[str]) -> dict[str, tuple[str, ...]]:
+    """Built-in contact fields with their aliases, then each custom field by its own name."""
+    return BUILTIN_ALIASES | {name: (name,) for name in custom_fields if name not in BUILTIN_ALIASES}
+
+
+def map_header(header: list[str], field_aliases: dict[str, tuple[str, ...]], manifest_columns: dict[str, str]) -> HeaderMapping:
     aliases: dict[str, str] = {}
-    for field_name, names in BUILTIN_ALIASES.items():
+    for field_name, names in field_aliases.items():
         for name in names:
-            aliases[normalise_header(name)] = field_name
-    for field_name in custom_fields:
-        aliases.setdefault(normalise_header(field_name), field_name)
+            aliases.setdefault(normalise_header(name), field_name)
     explicit = {normalise_header(source): target for source, target in manifest_columns.items()}
 
     field_to_index: dict[str, int] = {}

@@ -1,8 +1,9 @@
-"""Contact-file ingest: discover inbox files, record each in the ledger, validate and stage its rows.
+"""Inbox ingest: discover files, record each in the ledger, validate and stage its rows.
 
-Each file is applied in one transaction (ledger row, rejects, field issues, staged rows), so a file that
-fails half-way leaves the warehouse as it was. The ledger is keyed by (path, content hash): a file seen
-before is skipped, so re-running or re-dropping a file changes nothing.
+The three inbox folders share one path: contact files (with a manifest), event files and erasure
+requests. Each file is applied in one transaction (ledger row, rejects, field issues, staged rows), so a
+file that fails half-way leaves the warehouse as it was. The ledger is keyed by (path, content hash): a
+file seen before is skipped, so re-running or re-dropping a file changes nothing.
 """
 
 from __future__ import annotations
@@ -10,26 +11,33 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import duckdb
+import polars as pl
 
-from assets.headers import BUILTIN_ALIASES, BUILTIN_FIELDS, map_header
+from assets.event_staging import EVENT_ALIASES, stage_event_file
+from assets.headers import BUILTIN_FIELDS, contact_aliases, map_header
 from assets.manifest import Manifest, hold_reason, manifest_path_for, parse_manifest
-from assets.readers import FileFailed, data_suffix, read_file
-from assets.staging import stage_file
+from assets.readers import FileFailed, ParsedFile, data_suffix, read_file
+from assets.staging import REJECT_ERASED, REJECT_SCHEMA, StagedFile, stage_file
 from assets.validation import EmailValidatorCache
 from pipelines.config import ConfigError, ContactsConfig
-from pipelines.warehouse import transaction
+from pipelines.warehouse import erasure_salt, registered, transaction
 
 KIND_CONTACTS = "contacts"
+KIND_EVENTS = "events"
+KIND_ERASURE = "erasure"
+STAGED_TABLES = {KIND_CONTACTS: "staging.contact_rows", KIND_EVENTS: "staging.event_rows"}
 
 
 @dataclass(frozen=True)
 class FileOutcome:
     file_id: int
     path: str
+    kind: str
     status: str
     reason: str | None = None
     rows_total: int = 0
@@ -37,8 +45,21 @@ class FileOutcome:
     rows_rejected: int = 0
 
 
+@dataclass
+class IngestContext:
+    """What every file of a run shares."""
+
+    con: duckdb.DuckDBPyConnection
+    data_dir: Path
+    config: ContactsConfig
+    cache: EmailValidatorCache
+    now: dt.datetime
+    log: logging.Logger
+    erased: set[str] = field(default_factory=set)  # addresses erased in this run, for the inbox scan
+
+
 def discover_files(inbox: Path) -> list[Path]:
-    """Data files in the inbox folder, in name order (the ledger order). Manifests and hidden files are not data."""
+    """Data files in an inbox folder, in name order (the ledger order). Manifests and hidden files are not data."""
     if not inbox.is_dir():
         return []
     return sorted(
@@ -58,101 +79,125 @@ def _next_file_id(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("select coalesce(max(file_id), 0) + 1 from import_files").fetchone()[0]
 
 
-def _record_unapplied(con, existing_id, path, sha, status, reason, now, manifest: Manifest | None) -> int:
+def _record_unapplied(ctx, kind, existing_id, path, sha, status, reason, manifest: Manifest | None) -> int:
     """Ledger row for a held, failed or skipped file; rewritten in place when a retry gives a new reason."""
     if existing_id is not None:
-        con.execute(
+        ctx.con.execute(
             "update import_files set status = ?, reason = ?, loaded_at = ? where file_id = ? and (status, reason) is distinct from (?, ?)",
-            [status, reason, now, existing_id, status, reason],
+            [status, reason, ctx.now, existing_id, status, reason],
         )
         return existing_id
-    file_id = _next_file_id(con)
-    con.execute(
+    file_id = _next_file_id(ctx.con)
+    ctx.con.execute(
         """insert into import_files (file_id, path, kind, sha256, status, reason, loaded_at, mode, source, lists)
            values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        [file_id, path, KIND_CONTACTS, sha, status, reason, now,
+        [file_id, path, kind, sha, status, reason, ctx.now,
          manifest.mode if manifest else None, manifest.source if manifest else None,
          manifest.lists if manifest else None],
     )
     return file_id
 
 
-def no_email_column_reason(header: list[str]) -> str:
+def no_email_column_reason(header: list[str], aliases: tuple[str, ...]) -> str:
     shown = ", ".join(repr(cell) for cell in header[:10]) or "none"
-    aliases = ", ".join(BUILTIN_ALIASES["email"])
-    return f"no email column: headers are {shown}; expected one of {aliases}, or map one with `columns:` in the manifest"
+    return f"no email column: headers are {shown}; expected one of {', '.join(aliases)}, or map one with `columns:` in the manifest"
 
 
-def ingest_contact_files(
-    con: duckdb.DuckDBPyConnection,
-    data_dir: Path,
+def _stage_contacts(parsed, mapping, file_id, ctx: IngestContext) -> StagedFile:
+    return stage_file(parsed, mapping, file_id, ctx.config, ctx.cache, ctx.now)
+
+
+def _stage_events(parsed, mapping, file_id, ctx: IngestContext) -> StagedFile:
+    return stage_event_file(parsed, mapping, file_id, ctx.config, ctx.cache)
+
+
+def ingest_folder(
+    ctx: IngestContext,
     inbox: Path,
-    config: ContactsConfig,
-    cache: EmailValidatorCache,
-    now: dt.datetime,
-    log: logging.Logger,
+    kind: str,
+    apply: Callable[[IngestContext, StagedFile, int], None] | None = None,
 ) -> list[FileOutcome]:
-    known_fields = set(BUILTIN_FIELDS) | set(config.fields)
+    """Ingest every new file of one inbox folder. `apply` runs inside a file's transaction (erasure uses it)."""
     outcomes = []
     files = discover_files(inbox)
     for position, path in enumerate(files, start=1):
-        relative = path.relative_to(data_dir).as_posix() if path.is_relative_to(data_dir) else str(path)
-        data = path.read_bytes()
-        manifest_file = manifest_path_for(path)
-        manifest_bytes = manifest_file.read_bytes() if manifest_file.is_file() else None
-        sha = content_hash(data, manifest_bytes)
-
-        seen = con.execute(
-            "select file_id, status from import_files where path = ? and sha256 = ?", [relative, sha]
-        ).fetchone()
-        if seen and seen[1] in ("loaded", "skipped"):
-            continue
-        existing_id = seen[0] if seen else None
-        twin = con.execute(
-            "select file_id, path from import_files where sha256 = ? and status = 'loaded' order by file_id limit 1", [sha]
-        ).fetchone()
-        if twin:
-            reason = f"same content as {twin[1]} (file {twin[0]}), already loaded"
-            file_id = _record_unapplied(con, existing_id, relative, sha, "skipped", reason, now, None)
-            outcomes.append(FileOutcome(file_id, relative, "skipped", reason))
-            log.info("[%d/%d] %s: skipped, %s", position, len(files), relative, reason)
-            continue
-
-        manifest: Manifest | None = None
-        try:
-            if data_suffix(path) is None:
-                raise FileFailed(f"unsupported file type {path.name!r}: expected .csv, .tsv, .txt, .parquet, .jsonl or .ndjson, optionally .gz")
-            if manifest_bytes is not None:
-                manifest = parse_manifest(manifest_file, config, known_fields)
-            reason = hold_reason(manifest)
-            if reason:
-                file_id = _record_unapplied(con, existing_id, relative, sha, "held", reason, now, manifest)
-                outcomes.append(FileOutcome(file_id, relative, "held", reason))
-                log.warning("[%d/%d] %s: held, %s", position, len(files), relative, reason)
-                continue
-            outcome = _load_file(con, path, relative, data, sha, existing_id, manifest, config, cache, now)
-        except (ConfigError, FileFailed) as exc:
-            reason = str(exc)
-            file_id = _record_unapplied(con, existing_id, relative, sha, "failed", reason, now, manifest)
-            outcomes.append(FileOutcome(file_id, relative, "failed", reason))
-            log.error("[%d/%d] %s: failed, %s", position, len(files), relative, reason)
+        outcome = _ingest_one(ctx, path, kind, apply)
+        if outcome is None:
             continue
         outcomes.append(outcome)
-        log.info(
-            "[%d/%d] %s: loaded %d rows (%d accepted, %d rejected)",
-            position, len(files), relative, outcome.rows_total, outcome.rows_accepted, outcome.rows_rejected,
+        counts = f" {outcome.rows_total} rows ({outcome.rows_accepted} accepted, {outcome.rows_rejected} rejected)"
+        message = f"[{position}/{len(files)}] {outcome.path}: {outcome.status}" + (
+            counts if outcome.status == "loaded" else f", {outcome.reason}"
         )
+        level = {"failed": logging.ERROR, "held": logging.WARNING}.get(outcome.status, logging.INFO)
+        ctx.log.log(level, message)
     return outcomes
 
 
-def _load_file(con, path, relative, data, sha, existing_id, manifest, config, cache, now) -> FileOutcome:
-    parsed = read_file(path, data)
-    mapping = map_header(parsed.header, list(config.fields), manifest.columns)
+def _ingest_one(ctx: IngestContext, path: Path, kind: str, apply) -> FileOutcome | None:
+    con = ctx.con
+    relative = path.relative_to(ctx.data_dir).as_posix() if path.is_relative_to(ctx.data_dir) else str(path)
+    data = path.read_bytes()
+    manifest_file = manifest_path_for(path)
+    uses_manifest = kind == KIND_CONTACTS
+    manifest_bytes = manifest_file.read_bytes() if uses_manifest and manifest_file.is_file() else None
+    sha = content_hash(data, manifest_bytes)
+
+    seen = con.execute("select file_id, status from import_files where path = ? and sha256 = ?", [relative, sha]).fetchone()
+    if seen and seen[1] in ("loaded", "skipped"):
+        return None
+    existing_id = seen[0] if seen else None
+    twin = con.execute(
+        "select file_id, path from import_files where sha256 = ? and kind = ? and status = 'loaded' order by file_id limit 1", [sha, kind]
+    ).fetchone()
+    if twin:
+        reason = f"same content as {twin[1]} (file {twin[0]}), already loaded"
+        file_id = _record_unapplied(ctx, kind, existing_id, relative, sha, "skipped", reason, None)
+        return FileOutcome(file_id, relative, kind, "skipped", reason)
+
+    manifest: Manifest | None = None
+    try:
+        if data_suffix(path) is None:
+            raise FileFailed(f"unsupported file type {path.name!r}: expected .csv, .tsv, .txt, .parquet, .jsonl or .ndjson, optionally .gz")
+        if uses_manifest:
+            if manifest_bytes is not None:
+                manifest = parse_manifest(manifest_file, ctx.config, set(BUILTIN_FIELDS) | set(ctx.config.fields))
+            reason = hold_reason(manifest)
+            if reason:
+                file_id = _record_unapplied(ctx, kind, existing_id, relative, sha, "held", reason, manifest)
+                return FileOutcome(file_id, relative, kind, "held", reason)
+        return _load_file(ctx, path, relative, kind, data, sha, existing_id, manifest, apply)
+    except (ConfigError, FileFailed) as exc:
+        reason = str(exc)
+        file_id = _record_unapplied(ctx, kind, existing_id, relative, sha, "failed", reason, manifest)
+        return FileOutcome(file_id, relative, kind, "failed", reason)
+
+
+def _mapping_for(kind: str, parsed: ParsedFile, ctx: IngestContext, manifest: Manifest | None):
+    if kind == KIND_CONTACTS:
+        aliases = contact_aliases(list(ctx.config.fields))
+    else:
+        aliases = EVENT_ALIASES if kind == KIND_EVENTS else {"email": EVENT_ALIASES["email"]}
+    mapping = map_header(parsed.header, aliases, manifest.columns if manifest else {})
     if "email" not in mapping.field_to_index:
-        raise FileFailed(no_email_column_reason(parsed.header))
+        raise FileFailed(no_email_column_reason(parsed.header, aliases["email"]))
+    return mapping
+
+
+def _load_file(ctx, path, relative, kind, data, sha, existing_id, manifest, apply) -> FileOutcome:
+    con = ctx.con
+    parsed = read_file(path, data)
+    mapping = _mapping_for(kind, parsed, ctx, manifest)
     with transaction(con):
         file_id = existing_id if existing_id is not None else _next_file_id(con)
-        staged = stage_file(parsed, mapping, file_id, config, cache, now)
+        if kind == KIND_CONTACTS:
+            staged = _stage_contacts(parsed, mapping, file_id, ctx)
+        elif kind == KIND_EVENTS:
+            staged = _stage_events(parsed, mapping, file_id, ctx)
+        else:
+            staged = _stage_addresses_only(parsed, mapping, file_id, ctx)
+        if kind != KIND_ERASURE:
+            staged = reject_erased(con, staged)
         accepted, rejected = staged.rows.height, staged.rejects.height
         if accepted + rejected != parsed.rows_total:
             raise AssertionError(f"{relative}: {parsed.rows_total} rows read but {accepted} + {rejected} staged")
@@ -161,12 +206,57 @@ def _load_file(con, path, relative, data, sha, existing_id, manifest, config, ca
             """insert into import_files (file_id, path, kind, sha256, status, reason, encoding, delimiter,
                    rows_total, rows_accepted, rows_rejected, loaded_at, mode, source, lists, ignored_columns)
                values (?, ?, ?, ?, 'loaded', null, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [file_id, relative, KIND_CONTACTS, sha, parsed.encoding, parsed.delimiter, parsed.rows_total,
-             accepted, rejected, now, manifest.mode, manifest.source, manifest.lists, mapping.ignored],
+            [file_id, relative, kind, sha, parsed.encoding, parsed.delimiter, parsed.rows_total, accepted, rejected,
+             ctx.now, manifest.mode if manifest else None, manifest.source if manifest else None,
+             manifest.lists if manifest else None, mapping.ignored],
         )
-        for table, frame in (("staging.contact_rows", staged.rows), ("rejected_rows", staged.rejects), ("field_issues", staged.field_issues)):
+        tables = [("rejected_rows", staged.rejects), ("field_issues", staged.field_issues)]
+        if kind in STAGED_TABLES:
+            tables.append((STAGED_TABLES[kind], staged.rows))
+        for table, frame in tables:
             if frame.height:
-                con.register("_batch", frame)
-                con.execute(f"insert into {table} by name select * from _batch")
-                con.unregister("_batch")
-    return FileOutcome(file_id, relative, "loaded", None, parsed.rows_total, accepted, rejected)
+                with registered(con, "_batch", frame):
+                    con.execute(f"insert into {table} by name select * from _batch")
+        if apply is not None:
+            apply(ctx, staged, file_id)
+    return FileOutcome(file_id, relative, kind, "loaded", None, parsed.rows_total, accepted, rejected)
+
+
+def _stage_addresses_only(parsed, mapping, file_id, ctx: IngestContext) -> StagedFile:
+    from assets.staging import address_frame, build_rejects
+
+    frame = address_frame(parsed, mapping, file_id, ["email"], ctx.cache)
+    rows = frame.filter(pl.col("reject_reason").is_null()).select("file_id", "row_number", "email")
+    empty_issues = pl.DataFrame(schema={"file_id": pl.Int64, "row_number": pl.Int64, "field": pl.Utf8, "raw_value": pl.Utf8, "reason": pl.Utf8})
+    return StagedFile(rows=rows, rejects=build_rejects(frame, parsed, file_id), field_issues=empty_issues)
+
+
+def reject_erased(con: duckdb.DuckDBPyConnection, staged: StagedFile) -> StagedFile:
+    """Rows whose address was erased become rejects with reason `erased`; their text is not kept."""
+    tombstones = con.execute("select count(*) from suppressions where reason = 'erased'").fetchone()[0]
+    if not tombstones or not staged.rows.height:
+        return staged
+    salt = erasure_salt(con)
+    with registered(con, "_rows", staged.rows.select("row_number", "email")):
+        erased = {
+            number
+            for (number,) in con.execute(
+                """select row_number from _rows
+                   where sha256(? || email) in (select email_sha256 from suppressions where reason = 'erased')""",
+                [salt],
+            ).fetchall()
+        }
+    if not erased:
+        return staged
+    file_id = staged.rows.get_column("file_id")[0]
+    erased_rejects = pl.DataFrame(
+        {"file_id": file_id, "row_number": sorted(erased), "reason": REJECT_ERASED,
+         "detail": "the address was erased on request; it is not imported again", "raw": None},
+        schema=REJECT_SCHEMA,
+    )
+    keep = ~pl.col("row_number").is_in(list(erased))
+    return StagedFile(
+        rows=staged.rows.filter(keep),
+        rejects=pl.concat([staged.rejects, erased_rejects]).sort("row_number"),
+        field_issues=staged.field_issues.filter(keep),
+    )

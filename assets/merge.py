@@ -1,22 +1,25 @@
-"""Dedupe and merge staged rows into `contacts`, one file per transaction, in ledger order (DESIGN 5.2)."""
+"""Dedupe and merge staged rows into `contacts` in ledger order (DESIGN 5.2), then replay statuses (5.3)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 
 import duckdb
 
 from pipelines.config import ContactsConfig
-from pipelines.warehouse import load_sql, transaction
+from pipelines.warehouse import erasure_salt, load_sql
+
+MERGE_TEMP_TABLES = ("merge_batch", "merge_updates", "merge_inserts", "status_facts", "status_replay", "status_current")
+
 
 @dataclass(frozen=True)
 class MergeOutcome:
     file_id: int
     path: str
     contacts_created: int
-    rows_merged: int
-    resubscribe_blocked: int
+    rows_merged: int | None
 
 
 def render_merge_sql(con: duckdb.DuckDBPyConnection, config: ContactsConfig) -> list:
@@ -35,28 +38,40 @@ def render_merge_sql(con: duckdb.DuckDBPyConnection, config: ContactsConfig) -> 
     return con.extract_statements(script)
 
 
-def _run(con: duckdb.DuckDBPyConnection, statement, parameters: dict) -> None:
-    used = {name: parameters[name] for name in statement.named_parameters}
-    con.execute(statement, used or None)
+def run_statements(con: duckdb.DuckDBPyConnection, statements: list, parameters: dict) -> None:
+    """Execute parsed statements, passing each only the named parameters it uses."""
+    for statement in statements:
+        used = {name: parameters[name] for name in statement.named_parameters}
+        con.execute(statement, used or None)
 
 
 def merge_pending_files(con: duckdb.DuckDBPyConnection, config: ContactsConfig, log: logging.Logger) -> list[MergeOutcome]:
+    """Apply every loaded, not yet merged contact or event file. Call inside a transaction."""
     pending = con.execute(
-        """select file_id, path, mode, coalesce(source, path), loaded_at from import_files
-           where kind = 'contacts' and status = 'loaded' and merged_at is null order by file_id"""
+        """select file_id, path, kind, mode, loaded_at from import_files
+           where kind in ('contacts', 'events') and status = 'loaded' and merged_at is null order by file_id"""
     ).fetchall()
-    statements = render_merge_sql(con, config)
+    contact_statements = render_merge_sql(con, config)
+    event_statements = con.extract_statements(load_sql("models/merge_event_contacts.sql"))
     outcomes = []
-    for position, (file_id, path, mode, source, loaded_at) in enumerate(pending, start=1):
-        parameters = {"file_id": file_id, "mode": mode, "source": source, "loaded_at": loaded_at}
-        with transaction(con):
-            for statement in statements:
-                _run(con, statement, parameters)
-            created, merged, blocked = con.execute(
-                "select contacts_created, rows_merged, resubscribe_blocked from import_files where file_id = ?", [file_id]
-            ).fetchone()
-        con.execute("drop table if exists merge_batch; drop table if exists merge_updates; drop table if exists merge_inserts")
-        outcomes.append(MergeOutcome(file_id, path, created, merged, blocked))
-        log.info("[%d/%d] merged %s: %d new contacts, %d rows merged, %d resubscribes blocked",
-                 position, len(pending), path, created, merged, blocked)
+    for position, (file_id, path, kind, mode, loaded_at) in enumerate(pending, start=1):
+        statements = contact_statements if kind == "contacts" else event_statements
+        run_statements(con, statements, {"file_id": file_id, "mode": mode, "loaded_at": loaded_at})
+        created, merged = con.execute("select contacts_created, rows_merged from import_files where file_id = ?", [file_id]).fetchone()
+        outcomes.append(MergeOutcome(file_id, path, created, merged))
+        log.info("[%d/%d] merged %s: %d new contacts%s", position, len(pending), path, created,
+                 "" if merged is None else f", {merged} rows merged into existing contacts")
     return outcomes
+
+
+def replay_status(con: duckdb.DuckDBPyConnection, config: ContactsConfig, now: dt.datetime) -> None:
+    """Rebuild status history, current statuses, consent and suppressions from every fact. Call inside a transaction."""
+    script = load_sql("models/status_history.sql")
+    script = script.replace("{soft_bounce_limit}", str(int(config.rules.soft_bounce_limit)))
+    script = script.replace("{soft_bounce_window_days}", str(int(config.rules.soft_bounce_window_days)))
+    run_statements(con, con.extract_statements(script), {"now": now, "salt": erasure_salt(con)})
+
+
+def drop_temp_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for table in MERGE_TEMP_TABLES:
+        con.execute(f"drop table if exists {table}")

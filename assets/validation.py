@@ -142,8 +142,11 @@ def typed_fields(config: ContactsConfig) -> list[TypedField]:
     return fields
 
 
-def parse_timestamps(values: list[str], timezone: str, now: dt.datetime) -> dict[str, tuple[dt.datetime | None, str | None]]:
-    """ISO 8601 date or date-time per distinct value; naive values are in the configured timezone."""
+def parse_timestamps(
+    values: list[str], timezone: str, now: dt.datetime | None
+) -> dict[str, tuple[dt.datetime | None, str | None]]:
+    """ISO 8601 date or date-time per distinct value; naive values are in the configured timezone.
+    With `now`, a moment after it is a problem (a signup date cannot lie in the future)."""
     zone = zoneinfo.ZoneInfo(timezone)
     parsed: dict[str, tuple[dt.datetime | None, str | None]] = {}
     for value in values:
@@ -155,7 +158,7 @@ def parse_timestamps(values: list[str], timezone: str, now: dt.datetime) -> dict
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=zone)
         moment = moment.astimezone(dt.timezone.utc)
-        if moment > now:
+        if now is not None and moment > now:
             parsed[value] = (None, "in the future")
         else:
             parsed[value] = (moment, None)

@@ -8,6 +8,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from pipelines.as_of import AS_OF_TAG, parse_as_of
 from pipelines.config import ConfigError, load_config
 from pipelines.settings import PROJECT_ROOT, Paths, paths_from_env
 
@@ -59,10 +60,17 @@ def summarise(paths: Paths) -> str:
                    ) group by status"""
             ).fetchall()
         )
-        accepted, rejected, merged = con.execute(
-            "select coalesce(sum(rows_accepted), 0), coalesce(sum(rows_rejected), 0), coalesce(sum(rows_merged), 0) from import_files"
-        ).fetchone()
+        rows_by_kind = {
+            kind: (accepted, rejected, merged)
+            for kind, accepted, rejected, merged in con.execute(
+                """select kind, coalesce(sum(rows_accepted), 0), coalesce(sum(rows_rejected), 0), coalesce(sum(rows_merged), 0)
+                   from import_files group by kind"""
+            ).fetchall()
+        }
+        events, = con.execute("select count(*) from events").fetchone()
+        erased, = con.execute("select count(*) from erasure_log").fetchone()
         contacts, = con.execute("select count(*) from contacts").fetchone()
+        by_contact_status = con.execute("select status, count(*) from contacts group by status order by 2 desc, 1").fetchall()
         attention = con.execute(
             """select path, status, reason from import_files
                qualify row_number() over (partition by path order by file_id desc) = 1 and status in ('held', 'failed')
@@ -73,8 +81,10 @@ def summarise(paths: Paths) -> str:
     files = ", ".join(f"{by_status.get(status, 0)} {status}" for status in ("loaded", "held", "failed", "skipped"))
     lines = [
         f"files:     {files}",
-        f"rows:      {accepted} accepted, {rejected} rejected, {merged} merged into existing contacts",
-        f"contacts:  {contacts}",
+        "rows:      {} accepted, {} rejected, {} merged into existing contacts".format(*rows_by_kind.get("contacts", (0, 0, 0))),
+        "events:    {} accepted, {} rejected".format(*rows_by_kind.get("events", (0, 0, 0))[:2]),
+        f"contacts:  {contacts} ({', '.join(f'{n} {status}' for status, n in by_contact_status)})",
+        f"erasures:  {erased} addresses erased so far",
     ]
     for path, status, reason in attention:
         lines.append(f"  {status}: {path}: {reason}")
@@ -102,8 +112,9 @@ def command_run(args: argparse.Namespace) -> int:
 
     from pipelines.definitions import REFRESH_JOB, defs
 
+    tags = {AS_OF_TAG: args.as_of.isoformat()} if args.as_of else {}
     with dg.DagsterInstance.get() as instance:
-        result = defs.resolve_job_def(REFRESH_JOB).execute_in_process(instance=instance, raise_on_error=False)
+        result = defs.resolve_job_def(REFRESH_JOB).execute_in_process(instance=instance, raise_on_error=False, tags=tags)
     print()
     print(f"run {result.run_id} {'succeeded' if result.success else 'FAILED'} (see it with `make ui`)")
     if paths.warehouse.exists():
@@ -139,6 +150,30 @@ def command_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_person(args: argparse.Namespace) -> int:
+    """Print everything the warehouse holds about one address (data-subject access request)."""
+    from pipelines.person import person_record, to_json
+    from pipelines.warehouse import connect
+
+    paths = paths_from_env()
+    if not paths.warehouse.exists():
+        print(f"error: no warehouse at {paths.warehouse}; run `make run` first", file=sys.stderr)
+        return 2
+    con = connect(paths.warehouse, read_only=True)
+    try:
+        print(to_json(person_record(con, args.email)))
+    finally:
+        con.close()
+    return 0
+
+
+def _as_of(value: str):
+    try:
+        return parse_as_of(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def command_prepare_home(args: argparse.Namespace) -> int:
     print(f"DAGSTER_HOME={dagster_home()}")
     return 0
@@ -149,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="materialize every asset in process, then print a summary")
     run.add_argument("--samples-if-empty", action="store_true", help="copy the bundled samples into an empty inbox first")
+    run.add_argument("--as-of", type=_as_of, metavar="YYYY-MM-DD",
+                     help="the business date that sets time windows (default: today in the configured timezone)")
     run.set_defaults(handler=command_run)
     sample = commands.add_parser("sample", help="copy the bundled sample files into the inbox")
     sample.add_argument("--if-empty", action="store_true", help="only when the inbox holds no files")
@@ -157,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     sql.add_argument("query")
     sql.add_argument("--max-rows", type=int, default=40)
     sql.set_defaults(handler=command_sql)
+    person = commands.add_parser("person", help="print, as JSON, everything the warehouse holds about an address")
+    person.add_argument("email")
+    person.set_defaults(handler=command_person)
     home = commands.add_parser("prepare-home", help="create DAGSTER_HOME with the shipped dagster.yaml")
     home.set_defaults(handler=command_prepare_home)
     args = parser.parse_args(argv)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets.contacts_assets import contact_files, contacts
+from assets.contacts_assets import contact_engagement, contact_state, inbox_files
 from pipelines.resources import ContactsWarehouse
 from pipelines.settings import Paths, paths_from_env
 
@@ -13,7 +13,7 @@ REFRESH_JOB = "refresh_contacts"
 
 def build_definitions(paths: Paths) -> dg.Definitions:
     return dg.Definitions(
-        assets=[contact_files, contacts],
+        assets=[inbox_files, contact_state, contact_engagement],
         jobs=[dg.define_asset_job(REFRESH_JOB, selection=dg.AssetSelection.all(), description="Materialize every asset and check.")],
         resources={"warehouse": ContactsWarehouse(data_dir=str(paths.data_dir), config_path=str(paths.config_path))},
     )

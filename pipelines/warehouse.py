@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -35,6 +36,33 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         con.execute("rollback")
         raise
     con.execute("commit")
+
+
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, frame) -> Iterator[None]:
+    """Expose a polars frame to SQL as `name` for the duration of the block.
+
+    DuckDB 2.0 refuses to register while an earlier result is only partly fetched (fetchone), so the
+    connection's pending result is completed first.
+    """
+    con.complete()
+    con.register(name, frame)
+    try:
+        yield
+    finally:
+        con.complete()
+        con.unregister(name)
+
+
+def erasure_salt(con: duckdb.DuckDBPyConnection) -> str:
+    """The warehouse's erasure salt, created on first use. It never leaves the warehouse, so a tombstone
+    hash cannot be matched against guessed addresses elsewhere."""
+    row = con.execute("select value from staging.secrets where name = 'erasure_salt'").fetchone()
+    if row:
+        return row[0]
+    salt = secrets.token_hex(32)
+    con.execute("insert into staging.secrets values ('erasure_salt', ?)", [salt])
+    return salt
 
 
 def column_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:

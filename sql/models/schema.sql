@@ -19,6 +19,7 @@ create table if not exists import_files (
     rows_merged         bigint,
     resubscribe_blocked bigint,
     contacts_created    bigint,
+    rows_erased         bigint default 0,     -- rows later removed by erasure requests
     loaded_at           timestamptz,
     version             bigint,
     mode                varchar,
@@ -73,6 +74,7 @@ create table if not exists contacts (
     status_changed_at timestamptz,
     consent_source    varchar,
     consent_at        timestamptz,
+    consent_method    varchar,                -- 'import', 'single_opt_in', 'double_opt_in'
     created_at        timestamptz not null,
     updated_at        timestamptz not null
 );
@@ -84,3 +86,70 @@ create table if not exists suppressions (
     reason       varchar not null,
     since        timestamptz not null
 );
+
+-- Grain: one row per accepted event row; `events` (below) adds the contact_id.
+create table if not exists staging.event_rows (
+    file_id     bigint not null,
+    row_number  bigint not null,
+    email       varchar not null,
+    email_ascii varchar,
+    event       varchar not null,
+    occurred_at timestamptz not null,
+    campaign_id varchar,
+    list        varchar,
+    value       double,
+    url         varchar
+);
+
+create or replace view events as
+select c.contact_id, e.email, e.event, e.occurred_at, e.campaign_id, e.list, e.value, e.url
+from staging.event_rows e
+left join contacts c using (email);
+
+-- Grain: one row per status an address held, in business time (valid_to null = current).
+create table if not exists status_history (
+    email      varchar not null,
+    status     varchar not null,
+    valid_from timestamptz not null,
+    valid_to   timestamptz,
+    reason     varchar not null,             -- import, unsubscribe import, manual suppression, signup, confirm, ...
+    source     varchar,                      -- manifest source, file path or event list/campaign
+    file_id    bigint,
+    row_number bigint
+);
+
+-- Status of every address at a moment: `select * from status_at(timestamptz '2026-03-01 00:00+00')`.
+create or replace macro status_at(moment) as table
+select email, status, valid_from, reason, source
+from status_history
+where valid_from <= moment and (valid_to is null or valid_to > moment);
+
+-- Grain: one row per erased address: the salted hash and the time, nothing else.
+create table if not exists erasure_log (
+    email_sha256 varchar not null,
+    erased_at    timestamptz not null
+);
+
+-- Internal: the erasure salt (random, made once per warehouse).
+create table if not exists staging.secrets (
+    name  varchar primary key,
+    value varchar not null
+);
+
+-- Grain: one row per contact, as of the run's as-of date.
+create table if not exists contact_engagement (
+    contact_id          bigint not null,
+    email               varchar not null,
+    as_of_date          date not null,
+    last_open_at        timestamptz,
+    last_click_at       timestamptz,
+    opens_30d           bigint not null,
+    clicks_30d          bigint not null,
+    purchases_365d      bigint not null,
+    purchase_value_365d double not null,
+    engagement_score    double not null,
+    lifecycle           varchar not null
+);
+
+alter table import_files add column if not exists rows_erased bigint default 0;
+alter table contacts add column if not exists consent_method varchar;
