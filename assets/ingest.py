@@ -188,6 +188,9 @@ def _load_file(ctx, path, relative, kind, data, sha, existing_id, manifest, appl
     con = ctx.con
     parsed = read_file(path, data)
     mapping = _mapping_for(kind, parsed, ctx, manifest)
+    # Each file gets its own load time: imports without dates happen, in business time, when they
+    # arrive, so two files of one run stay in ledger order.
+    loaded_at = max(dt.datetime.now(dt.timezone.utc), ctx.now)
     with transaction(con):
         file_id = existing_id if existing_id is not None else _next_file_id(con)
         if kind == KIND_CONTACTS:
@@ -207,7 +210,7 @@ def _load_file(ctx, path, relative, kind, data, sha, existing_id, manifest, appl
                    rows_total, rows_accepted, rows_rejected, loaded_at, mode, source, lists, ignored_columns)
                values (?, ?, ?, ?, 'loaded', null, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [file_id, relative, kind, sha, parsed.encoding, parsed.delimiter, parsed.rows_total, accepted, rejected,
-             ctx.now, manifest.mode if manifest else None, manifest.source if manifest else None,
+             loaded_at, manifest.mode if manifest else None, manifest.source if manifest else None,
              manifest.lists if manifest else None, mapping.ignored],
         )
         tables = [("rejected_rows", staged.rejects), ("field_issues", staged.field_issues)]

@@ -11,6 +11,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from pipelines.as_of import AS_OF_TAG
 from pipelines.definitions import REFRESH_JOB, build_definitions
 from pipelines.settings import PROJECT_ROOT, Paths
 
@@ -57,22 +58,23 @@ class Workspace:
     def inbox(self) -> Path:
         return self.paths.contact_inbox
 
-    def drop(self, name: str, content: bytes | str, manifest: str | None = SUBSCRIBE_MANIFEST) -> Path:
-        self.inbox.mkdir(parents=True, exist_ok=True)
-        path = self.inbox / name
+    def drop(self, name: str, content: bytes | str, manifest: str | None = SUBSCRIBE_MANIFEST, folder: str = "contacts") -> Path:
+        inbox = self.paths.inbox / folder
+        inbox.mkdir(parents=True, exist_ok=True)
+        path = inbox / name
         path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
-        if manifest is not None:
+        if manifest is not None and folder == "contacts":
             stem = name[:-3] if name.endswith(".gz") else name
-            (self.inbox / (stem.rsplit(".", 1)[0] + ".yaml")).write_text(manifest, encoding="utf-8")
+            (inbox / (stem.rsplit(".", 1)[0] + ".yaml")).write_text(manifest, encoding="utf-8")
         return path
 
     def copy_samples(self) -> None:
         shutil.copytree(SAMPLES, self.paths.inbox, dirs_exist_ok=True)
 
-    def run(self) -> dg.ExecuteInProcessResult:
+    def run(self, as_of: str = "2026-06-30") -> dg.ExecuteInProcessResult:
         defs = build_definitions(self.paths)
         result = defs.resolve_job_def(REFRESH_JOB).execute_in_process(
-            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, tags={AS_OF_TAG: as_of}
         )
         failures = [
             error_chain(event.step_failure_data.error) for event in result.all_events if event.is_step_failure
@@ -94,7 +96,10 @@ class Workspace:
 
     def snapshot(self) -> dict[str, list[tuple]]:
         """Every public relation, sorted, for comparing two states of the warehouse."""
-        tables = ["contacts", "import_files", "rejected_rows", "field_issues", "suppressions", "staging.contact_rows"]
+        tables = [
+            "contacts", "import_files", "rejected_rows", "field_issues", "suppressions", "staging.contact_rows",
+            "events", "status_history", "erasure_log", "contact_engagement",
+        ]
         return {table: sorted(self.query(f"select * from {table}"), key=repr) for table in tables}
 
 

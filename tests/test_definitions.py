@@ -21,9 +21,16 @@ def test_definitions_shape(tmp_path):
     defs = build_definitions(Paths(tmp_path, PROJECT_ROOT / "contacts.yaml"))
     graph = defs.resolve_asset_graph()
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
-    assert groups == {"import_files": "ingest", "rejected_rows": "ingest", "field_issues": "ingest", "contacts": "contacts"}
+    assert groups == {
+        "import_files": "ingest", "rejected_rows": "ingest", "field_issues": "ingest", "erasure_log": "ingest",
+        "contacts": "contacts", "status_history": "contacts", "suppressions": "contacts", "events": "contacts",
+        "contact_engagement": "contacts",
+    }
     checks = {(key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys}
-    assert checks == {("import_files", "nothing_lost_per_file"), ("contacts", "one_contact_per_email")}
+    assert checks == {
+        ("import_files", "nothing_lost_per_file"), ("contacts", "one_contact_per_email"),
+        ("contacts", "no_erased_address_anywhere"), ("suppressions", "status_matches_suppression"),
+    }
     assert all(graph.get_check_spec(key).blocking for key in graph.asset_check_keys)
     job = defs.resolve_job_def(REFRESH_JOB)
     assert {node.definition.pools.pop() for node in job.graph.nodes} == {DUCKDB_POOL}
@@ -54,13 +61,15 @@ def test_code_location_loads_without_warnings(tmp_path):
 def test_contacts_run_on_samples_records_the_run_and_prints_a_summary(tmp_path):
     env = cli_env(tmp_path)
     done = subprocess.run(
-        [str(BIN / "contacts"), "run", "--samples-if-empty"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
+        [str(BIN / "contacts"), "run", "--samples-if-empty", "--as-of", "2026-06-30"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
     assert f"copied {sum(1 for p in SAMPLES.rglob('*') if p.is_file())} sample files" in done.stdout
-    assert "files:     5 loaded, 1 held, 1 failed, 0 skipped" in done.stdout
-    assert "rows:      20 accepted, 4 rejected, 7 merged into existing contacts" in done.stdout
-    assert "contacts:  13" in done.stdout
+    assert "files:     7 loaded, 1 held, 1 failed, 0 skipped" in done.stdout
+    assert "rows:      19 accepted, 5 rejected, 7 merged into existing contacts" in done.stdout
+    assert "events:    22 accepted, 2 rejected" in done.stdout
+    assert "contacts:  13 (8 subscribed, 2 bounced, 2 unsubscribed, 1 complained)" in done.stdout
+    assert "erasures:  1 addresses erased so far" in done.stdout
     assert f"warehouse: {tmp_path / 'data' / 'warehouse.duckdb'}" in done.stdout
     # the run is in the persistent instance, so it shows in the UI
     with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:

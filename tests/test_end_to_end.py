@@ -7,20 +7,27 @@ import shutil
 
 import dagster as dg
 
-from assets.contacts_assets import contact_files, contacts
+from assets.contacts_assets import contact_engagement, contact_state, inbox_files
+from pipelines.as_of import AS_OF_TAG
 from pipelines.resources import ContactsWarehouse
 
 
 def test_samples_materialize_with_exact_counts(workspace):
     workspace.copy_samples()
     result = dg.materialize(
-        [contact_files, contacts],
+        [inbox_files, contact_state, contact_engagement],
         resources={"warehouse": ContactsWarehouse(data_dir=str(workspace.paths.data_dir), config_path=str(workspace.paths.config_path))},
         instance=dg.DagsterInstance.ephemeral(),
+        tags={AS_OF_TAG: "2026-06-30"},
     )
     assert result.success
     checks = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == {("import_files", "nothing_lost_per_file"): True, ("contacts", "one_contact_per_email"): True}
+    assert checks == {
+        ("import_files", "nothing_lost_per_file"): True,
+        ("contacts", "one_contact_per_email"): True,
+        ("contacts", "no_erased_address_anywhere"): True,
+        ("suppressions", "status_matches_suppression"): True,
+    }
 
     ledger = {
         path.rsplit("/", 1)[1]: (status, encoding, delimiter, total, accepted, rejected, merged)
@@ -31,25 +38,38 @@ def test_samples_materialize_with_exact_counts(workspace):
     assert ledger == {
         # alice twice (merged), erin@@ invalid, one row without an address
         "2026-01-newsletter-signups.csv": ("loaded", "utf-8", ",", 9, 7, 2, 1),
-        # cp1252, semicolons, German headers mapped by the manifest; bob and CAROL already known
-        "2026-02-webinar-attendees.csv": ("loaded", "cp1252", ";", 5, 4, 1, 2),
+        # cp1252, semicolons, German headers mapped by the manifest; bob and CAROL already known;
+        # judy was erased by the erasure request, which is applied first
+        "2026-02-webinar-attendees.csv": ("loaded", "cp1252", ";", 5, 3, 2, 2),
         # one line of broken JSON; dave already known
         "2026-03-crm-export.jsonl": ("loaded", "utf-8", None, 5, 4, 1, 1),
         "2026-04-unsubscribes.csv": ("loaded", "utf-8", ",", 2, 2, 0, 1),
         "2026-05-shop-customers.parquet": ("loaded", None, None, 3, 3, 0, 2),
         "legacy-export.csv": ("failed", None, None, None, None, None, None),
         "partner-leads.csv": ("held", None, None, None, None, None, None),
+        # one unknown event name, one timestamp that is not ISO 8601
+        "2026-06-campaign-events.csv": ("loaded", "utf-8", ",", 24, 22, 2, None),
+        "2026-07-erasure-requests.csv": ("loaded", "utf-8", ",", 1, 1, 0, None),
     }
+    # 12 from contact files, judy erased, rita from a signup + confirm event
     assert workspace.one("select count(*) from contacts") == (13,)
     assert dict(workspace.query("select status, count(*) from contacts group by status")) == {
-        "subscribed": 10, "unconfirmed": 1, "unsubscribed": 2,
+        "subscribed": 8, "unsubscribed": 2, "bounced": 2, "complained": 1,
     }
+    statuses = dict(workspace.query("select email, status from contacts"))
+    assert (statuses["dave@example.net"], statuses["heidi@example.com"], statuses["kim@example.com"]) == ("bounced", "complained", "bounced")
+    assert (statuses["quinn@example.com"], statuses["leo@example.com"], statuses["rita@example.com"]) == ("subscribed",) * 3
     assert sorted(workspace.query("select reason, count(*) from rejected_rows group by reason")) == [
-        ("invalid_email", 2), ("missing_email", 1), ("unparseable", 1),
+        ("bad_timestamp", 1), ("erased", 1), ("invalid_email", 2), ("missing_email", 1), ("unknown_event", 1), ("unparseable", 1),
     ]
     assert sorted(workspace.query("select field, raw_value from field_issues")) == [
-        ("birthday", "1985-13-01"), ("employees", "twelve"), ("purchase_total", "abc"),
+        ("birthday", "1985-13-01"), ("employees", "twelve"), ("purchase_total", "abc"), ("value", "12,50"),
     ]
+    # sam unsubscribed by event without being a contact: suppressed all the same
+    assert workspace.one("select reason from suppressions where email = 'sam@example.com'") == ("unsubscribed",)
+    assert workspace.one("select count(*) from events where contact_id is null") == (1,)
+    assert workspace.one("select consent_method, consent_source from contacts where email = 'rita@example.com'") == ("double_opt_in", "list newsletter")
+    assert workspace.one("select count(*) from contacts where email like 'judy%'") == (0,)
 
     alice = workspace.one(
         "select first_name, last_name, tags, company, birthday, vip, purchase_total, consent_source from contacts where email = 'alice@example.com'"
@@ -99,6 +119,12 @@ def test_rerun_and_redropped_file_change_nothing(workspace):
             assert second[table] == first[table], table
     new_rows = [row for row in second["import_files"] if row not in first["import_files"]]
     assert [(row[1], row[4]) for row in new_rows] == [("inbox/contacts/copy-of-signups.csv", "skipped")]
+    # an event file dropped again under another name is skipped too
+    shutil.copyfile(workspace.paths.event_inbox / "2026-06-campaign-events.csv", workspace.paths.event_inbox / "again.csv")
+    workspace.run()
+    third = workspace.snapshot()
+    assert {t: third[t] for t in third if t != "import_files"} == {t: second[t] for t in second if t != "import_files"}
+    second = third
 
     workspace.run()
     assert workspace.snapshot() == second

@@ -118,21 +118,35 @@ select
         and status_before in ('unsubscribed', 'bounced', 'complained') as blocked
 from final;
 
--- History: one row per change of status.
+-- History: one row per change of status. Facts of one instant count as one step (the last of them,
+-- by precedence, decides), so no zero-length interval appears.
 delete from status_history;
 
 insert into status_history
+with instants as (
+    select * from status_replay
+    qualify row_number() over (partition by email, happened_at order by seq desc) = 1
+),
+
+changes as (
+    select *, lag(status_after) over (partition by email order by happened_at) as previous_status
+    from instants
+),
+
+final as (
+    select * from changes where previous_status is distinct from status_after
+)
+
 select
     email,
     status_after as status,
     happened_at as valid_from,
-    lead(happened_at) over (partition by email order by seq) as valid_to,
+    lead(happened_at) over (partition by email order by happened_at) as valid_to,
     reason,
     source,
     file_id,
     row_number
-from status_replay
-where status_before is distinct from status_after;
+from final;
 
 -- Blocked resubscribes per file, recorded in the ledger.
 update import_files f set resubscribe_blocked = coalesce(b.blocked, 0)
