@@ -22,7 +22,7 @@ from assets.event_staging import EVENT_ALIASES, stage_event_file
 from assets.headers import BUILTIN_FIELDS, contact_aliases, map_header
 from assets.manifest import Manifest, hold_reason, manifest_path_for, parse_manifest
 from assets.readers import FileFailed, ParsedFile, data_suffix, read_file
-from assets.staging import REJECT_ERASED, REJECT_SCHEMA, StagedFile, stage_file
+from assets.staging import ISSUE_SCHEMA, REJECT_ERASED, REJECT_SCHEMA, StagedFile, address_frame, build_rejects, stage_file
 from assets.validation import EmailValidatorCache
 from pipelines.config import ConfigError, ContactsConfig
 from pipelines.warehouse import erasure_salt, registered, transaction
@@ -99,6 +99,9 @@ def _record_unapplied(ctx, kind, existing_id, path, sha, status, reason, manifes
 
 
 def no_email_column_reason(header: list[str], aliases: tuple[str, ...]) -> str:
+    if any("@" in cell for cell in header):
+        # A header-less file: its first row is data. The reason lands in logs, so it must not quote it.
+        return "no email column: the first row holds an address, so the file seems to lack a header row; add one (e.g. `email,first_name`)"
     shown = ", ".join(repr(cell) for cell in header[:10]) or "none"
     return f"no email column: headers are {shown}; expected one of {', '.join(aliases)}, or map one with `columns:` in the manifest"
 
@@ -226,12 +229,10 @@ def _load_file(ctx, path, relative, kind, data, sha, existing_id, manifest, appl
 
 
 def _stage_addresses_only(parsed, mapping, file_id, ctx: IngestContext) -> StagedFile:
-    from assets.staging import address_frame, build_rejects
-
+    """Erasure requests: only the address matters, and it is never stored."""
     frame = address_frame(parsed, mapping, file_id, ["email"], ctx.cache)
     rows = frame.filter(pl.col("reject_reason").is_null()).select("file_id", "row_number", "email")
-    empty_issues = pl.DataFrame(schema={"file_id": pl.Int64, "row_number": pl.Int64, "field": pl.Utf8, "raw_value": pl.Utf8, "reason": pl.Utf8})
-    return StagedFile(rows=rows, rejects=build_rejects(frame, parsed, file_id), field_issues=empty_issues)
+    return StagedFile(rows=rows, rejects=build_rejects(frame, parsed, file_id), field_issues=pl.DataFrame(schema=ISSUE_SCHEMA))
 
 
 def reject_erased(con: duckdb.DuckDBPyConnection, staged: StagedFile) -> StagedFile:

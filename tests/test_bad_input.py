@@ -109,7 +109,8 @@ def test_duplicate_and_blank_headers(run_one, workspace):
     [
         ("empty.csv", b"", "empty file: a header row is required"),
         ("blank-lines.csv", b"\n\n  \n", "empty file: a header row is required"),
-        ("no-email.csv", b"name,phone\nTrent,555\n", "no email column"),
+        ("no-email.csv", b"name,phone\nTrent,555\n", "no email column: headers are 'name', 'phone'"),
+        ("no-header.csv", b"lost@example.com,Lost\nfound@example.com,Found\n", "seems to lack a header row"),
         ("binary.csv", bytes(range(256)) * 40, "binary content"),
         ("unbalanced.csv", b'email,first_name\na@example.com,"never closed\n', "malformed CSV"),
         ("broken.csv.gz", b"not gzip at all", "not a readable gzip file"),
@@ -223,3 +224,8 @@ def test_file_whose_every_row_is_unparseable(run_one, workspace):
     outcome = run_one("all-bad.csv", b"email,name\na@example.com,b,c\nd@example.com,\x00\n")
     assert (outcome["status"], outcome["rows_total"], outcome["rows_rejected"]) == ("loaded", 2, 2)
     assert [row[:2] for row in rejects(workspace, "all-bad.csv")] == [(1, "unparseable"), (2, "unparseable")]
+
+
+def test_headerless_file_reason_does_not_quote_the_address(run_one):
+    outcome = run_one("headless.csv", "private@example.com,Private\n")
+    assert outcome["status"] == "failed" and "private@example.com" not in outcome["reason"]
