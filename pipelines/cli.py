@@ -6,7 +6,9 @@ import argparse
 import os
 import shutil
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from pipelines.as_of import AS_OF_TAG, parse_as_of
 from pipelines.config import ConfigError, load_config
@@ -48,10 +50,7 @@ def copy_samples(paths: Paths, only_if_empty: bool) -> int:
 
 
 def summarise(paths: Paths) -> str:
-    from pipelines.warehouse import connect
-
-    con = connect(paths.warehouse, read_only=True)
-    try:
+    with read_only_warehouse(paths) as con:
         # A file fixed and dropped again has a newer ledger row for the same path: count only the latest.
         by_status = dict(
             con.execute(
@@ -67,7 +66,6 @@ def summarise(paths: Paths) -> str:
                    from import_files group by kind"""
             ).fetchall()
         }
-        events, = con.execute("select count(*) from events").fetchone()
         erased, = con.execute("select count(*) from erasure_log").fetchone()
         contacts, = con.execute("select count(*) from contacts").fetchone()
         by_contact_status = con.execute("select status, count(*) from contacts group by status order by 2 desc, 1").fetchall()
@@ -76,8 +74,6 @@ def summarise(paths: Paths) -> str:
                qualify row_number() over (partition by path order by file_id desc) = 1 and status in ('held', 'failed')
                order by file_id"""
         ).fetchall()
-    finally:
-        con.close()
     files = ", ".join(f"{by_status.get(status, 0)} {status}" for status in ("loaded", "held", "failed", "skipped"))
     lines = [
         f"files:     {files}",
@@ -129,41 +125,47 @@ def command_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def command_sql(args: argparse.Namespace) -> int:
-    """Run one query on a read-only connection and print the result as a table."""
+class WarehouseUnavailable(Exception):
+    """The warehouse cannot be read now; the message says why and what to do."""
+
+
+@contextmanager
+def read_only_warehouse(paths: Paths) -> Iterator:
     import duckdb
 
     from pipelines.warehouse import connect
 
-    paths = paths_from_env()
     if not paths.warehouse.exists():
-        print(f"error: no warehouse at {paths.warehouse}; run `make run` first", file=sys.stderr)
-        return 2
-    con = connect(paths.warehouse, read_only=True)
+        raise WarehouseUnavailable(f"no warehouse at {paths.warehouse}; run `make run` first")
     try:
-        con.sql(args.query).show(max_rows=args.max_rows, max_width=200)
-    except duckdb.Error as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        con = connect(paths.warehouse, read_only=True)
+    except duckdb.IOException as exc:
+        raise WarehouseUnavailable(f"{paths.warehouse} is in use by a running pipeline; try again when it finishes ({exc})") from None
+    try:
+        yield con
     finally:
         con.close()
+
+
+def command_sql(args: argparse.Namespace) -> int:
+    """Run one query on a read-only connection and print the result as a table."""
+    import duckdb
+
+    with read_only_warehouse(paths_from_env()) as con:
+        try:
+            con.sql(args.query).show(max_rows=args.max_rows, max_width=200)
+        except duckdb.Error as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     return 0
 
 
 def command_person(args: argparse.Namespace) -> int:
     """Print everything the warehouse holds about one address (data-subject access request)."""
     from pipelines.person import person_record, to_json
-    from pipelines.warehouse import connect
 
-    paths = paths_from_env()
-    if not paths.warehouse.exists():
-        print(f"error: no warehouse at {paths.warehouse}; run `make run` first", file=sys.stderr)
-        return 2
-    con = connect(paths.warehouse, read_only=True)
-    try:
+    with read_only_warehouse(paths_from_env()) as con:
         print(to_json(person_record(con, args.email)))
-    finally:
-        con.close()
     return 0
 
 
@@ -200,7 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     home = commands.add_parser("prepare-home", help="create DAGSTER_HOME with the shipped dagster.yaml")
     home.set_defaults(handler=command_prepare_home)
     args = parser.parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except WarehouseUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
