@@ -13,6 +13,7 @@ from assets.validation import EmailValidatorCache
 from pipelines.as_of import resolve_as_of
 from pipelines.metadata import markdown_table
 from pipelines.resources import DUCKDB_POOL, ContactsWarehouse
+from pipelines.versioning import publish
 from pipelines.warehouse import erasure_salt, transaction
 
 NOTHING_LOST = "nothing_lost_per_file"
@@ -41,7 +42,7 @@ order by file_id
 
 # A contact's status and the suppressions in force must say the same thing.
 STATUS_MISMATCH_SQL = """
-select count(*) from contacts c
+select count(*) from staging.contacts c
 full join (select email, reason from suppressions where reason <> 'erased') s using (email)
 where c.email is not null
   and (c.status in ('unsubscribed', 'bounced', 'complained')) is distinct from (s.email is not null)
@@ -50,7 +51,11 @@ where c.email is not null
 ERASED_TRACES_SQL = """
 with tombstones as (select email_sha256 from suppressions where reason = 'erased')
 select
-    (select count(*) from contacts where sha256($salt || email) in (select * from tombstones))
+    (select count(*) from contacts_history where sha256($salt || email) in (select * from tombstones))
+  + (select count(*) from staging.contacts where sha256($salt || email) in (select * from tombstones))
+  + (select count(*) from list_members_history where sha256($salt || email) in (select * from tombstones))
+  + (select count(*) from segment_members_history where sha256($salt || email) in (select * from tombstones))
+  + (select count(*) from contact_engagement_history where sha256($salt || email) in (select * from tombstones))
   + (select count(*) from staging.contact_rows where sha256($salt || email) in (select * from tombstones))
   + (select count(*) from staging.event_rows where sha256($salt || email) in (select * from tombstones))
   + (select count(*) from status_history where sha256($salt || email) in (select * from tombstones))
@@ -170,7 +175,7 @@ def inbox_files(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse)
         dg.AssetCheckSpec(STATUS_MATCHES_SUPPRESSION, asset="suppressions", blocking=True,
                           description="Every contact with a suppression in force has a closed status, and every closed contact is suppressed."),
         dg.AssetCheckSpec(NO_ERASED_ADDRESS, asset="contacts", blocking=True,
-                          description="No erased address is left in contacts, staged rows, events, status history or suppressions."),
+                          description="No erased address is left in contacts, their history, staged rows, events, lists, segments, status history or suppressions."),
     ],
     pool=DUCKDB_POOL,
 )
@@ -178,10 +183,12 @@ def contact_state(context: dg.AssetExecutionContext, warehouse: ContactsWarehous
     """Merge new files into contacts in ledger order, then replay every status fact in business time."""
     config = warehouse.config()
     now = dt.datetime.now(dt.timezone.utc)
+    as_of = resolve_as_of(context.run.tags, config.timezone)
     with warehouse.connect() as con:
         with transaction(con):
             outcomes = merge_pending_files(con, config, context.log)
             replay_status(con, config, now)
+            version = publish(con, "contacts", context.run.run_id, as_of)
         drop_temp_tables(con)
         total, duplicate_emails, duplicate_ids = con.execute(
             "select count(*), count(*) - count(distinct email), count(*) - count(distinct contact_id) from contacts"
@@ -202,6 +209,7 @@ def contact_state(context: dg.AssetExecutionContext, warehouse: ContactsWarehous
             "files_merged": len(outcomes),
             "contacts_created": sum(o.contacts_created for o in outcomes),
             "rows_merged": sum(o.rows_merged or 0 for o in outcomes),
+            "version": version if version is not None else dg.MetadataValue.null(),
             **{f"status_{status}": by_status.get(status, 0) for status in ("subscribed", "unconfirmed", "unsubscribed", "bounced", "complained")},
             "preview": dg.MetadataValue.md(preview),
             "top_domains": dg.MetadataValue.md(domains),
@@ -233,6 +241,7 @@ def contact_engagement(context: dg.AssetExecutionContext, warehouse: ContactsWar
     with warehouse.connect() as con:
         with transaction(con):
             compute_engagement(con, config, as_of)
+            version = publish(con, "contact_engagement", context.run.run_id, as_of)
         total, average, engaged = con.execute(
             "select count(*), coalesce(avg(engagement_score), 0), count(*) filter (where lifecycle = 'active') from contact_engagement"
         ).fetchone()
@@ -241,6 +250,7 @@ def contact_engagement(context: dg.AssetExecutionContext, warehouse: ContactsWar
         metadata={
             "dagster/row_count": total,
             "as_of_date": as_of.isoformat(),
+            "version": version if version is not None else dg.MetadataValue.null(),
             "average_engagement_score": round(float(average), 2),
             "active_contacts": engaged,
             "lifecycle": dg.MetadataValue.md(lifecycle),

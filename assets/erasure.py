@@ -21,7 +21,11 @@ from assets.staging import StagedFile
 from pipelines.warehouse import erasure_salt, registered
 
 # Rows of these tables are removed by address; field issues and rejects are removed by the rows they describe.
-ADDRESS_TABLES = ("contacts", "status_history", "contact_engagement", "staging.contact_rows", "staging.event_rows")
+ADDRESS_TABLES = (
+    "staging.contacts", "contacts_history", "staging.contact_engagement", "contact_engagement_history",
+    "staging.list_members", "list_members_history", "staging.segment_members", "segment_members_history",
+    "status_history", "staging.contact_rows", "staging.event_rows",
+)
 
 
 def erase_addresses(ctx, staged: StagedFile, file_id: int) -> None:
@@ -40,7 +44,7 @@ def _erase_registered(con: duckdb.DuckDBPyConnection, ctx) -> None:
     con.execute(
         """create or replace temp table erase_forms as
            select email as form from _erase
-           union select c.email_ascii from contacts c join _erase using (email) where c.email_ascii is not null"""
+           union select c.email_ascii from contacts_history c join _erase using (email) where c.email_ascii is not null"""
     )
     # Rows that go, per source file, so the ledger still adds up (rows_total = accepted + rejected, of
     # which rows_erased are gone from the warehouse).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.audience_assets import build_segment_assets, lists
 from assets.contacts_assets import contact_engagement, contact_state, inbox_files
 from pipelines.resources import ContactsWarehouse
 from pipelines.settings import Paths, paths_from_env
@@ -13,7 +14,7 @@ REFRESH_JOB = "refresh_contacts"
 
 def build_definitions(paths: Paths) -> dg.Definitions:
     return dg.Definitions(
-        assets=[inbox_files, contact_state, contact_engagement],
+        assets=[inbox_files, contact_state, contact_engagement, lists, *build_segment_assets(paths.segments_dir)],
         jobs=[dg.define_asset_job(REFRESH_JOB, selection=dg.AssetSelection.all(), description="Materialize every asset and check.")],
         resources={"warehouse": ContactsWarehouse(data_dir=str(paths.data_dir), config_path=str(paths.config_path))},
     )

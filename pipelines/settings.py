@@ -13,6 +13,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 class Paths:
     data_dir: Path
     config_path: Path
+    segments_dir: Path = PROJECT_ROOT / "sql" / "segments"
 
     @property
     def inbox(self) -> Path:
@@ -40,7 +41,9 @@ class Paths:
 
 
 def paths_from_env() -> Paths:
-    """`CONTACTS_DATA_DIR` and `CONTACTS_CONFIG` override the defaults (./data and ./contacts.yaml)."""
+    """`CONTACTS_DATA_DIR`, `CONTACTS_CONFIG` and `CONTACTS_SEGMENTS_DIR` override the defaults
+    (./data, ./contacts.yaml and ./sql/segments)."""
     data_dir = Path(os.environ.get("CONTACTS_DATA_DIR") or PROJECT_ROOT / "data")
     config_path = Path(os.environ.get("CONTACTS_CONFIG") or PROJECT_ROOT / "contacts.yaml")
-    return Paths(data_dir=data_dir.resolve(), config_path=config_path.resolve())
+    segments_dir = Path(os.environ.get("CONTACTS_SEGMENTS_DIR") or PROJECT_ROOT / "sql" / "segments")
+    return Paths(data_dir=data_dir.resolve(), config_path=config_path.resolve(), segments_dir=segments_dir.resolve())

@@ -14,7 +14,7 @@ from pipelines.config import ConfigError, ContactsConfig
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 DUCKDB_TYPES = {"text": "VARCHAR", "integer": "BIGINT", "float": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE"}
 # Tables that carry one column per custom field.
-CUSTOM_FIELD_TABLES = ("staging.contact_rows", "contacts")
+CUSTOM_FIELD_TABLES = ("staging.contact_rows", "staging.contacts")
 
 
 def load_sql(relative: str) -> str:
@@ -88,3 +88,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, config: ContactsConfig) -> Non
                     f"contacts.yaml: key 'fields.{name}.type': the warehouse already holds {name} as "
                     f"{existing[name]}; changing it to {spec.type} needs a migration"
                 )
+    from pipelines.versioning import ensure_history_tables
+
+    ensure_history_tables(con)
+    con.execute(load_sql("models/views.sql"))

@@ -9,9 +9,9 @@
 -- in the engaged window) > new (created in the engaged window) > lapsing (engaged, or created, within
 -- inactive_after_days) > inactive.
 
-delete from contact_engagement;
+delete from staging.contact_engagement;
 
-insert into contact_engagement
+insert into staging.contact_engagement
 with known_events as (
     select email, event, occurred_at, value
     from staging.event_rows
@@ -44,7 +44,7 @@ joined as (
         coalesce(p.purchases_365d, 0) as purchases_365d,
         coalesce(p.purchase_value_365d, 0) as purchase_value_365d,
         greatest(p.last_open_at, p.last_click_at) as last_engaged_at
-    from contacts c
+    from staging.contacts c
     left join per_email p using (email)
 ),
 

@@ -34,10 +34,10 @@ select * from final;
 -- Step 2. Existing contacts: profile fields fill in.
 create or replace temp table merge_updates as
 select c.contact_id, b.*
-from contacts c
+from staging.contacts c
 join merge_batch b using (email);
 
-update contacts as c set
+update staging.contacts as c set
     email_ascii = coalesce(u.email_ascii, c.email_ascii),
     first_name = coalesce(u.first_name, c.first_name),
     last_name = coalesce(u.last_name, c.last_name),
@@ -57,12 +57,12 @@ where c.contact_id = u.contact_id;
 create or replace temp table merge_inserts as
 select
     b.*,
-    (select coalesce(max(contact_id), 0) from contacts) + row_number() over (order by b.first_row) as contact_id
+    (select greatest(coalesce(max(contact_id), 0), (select coalesce(max(contact_id), 0) from contacts_history)) from staging.contacts) + row_number() over (order by b.first_row) as contact_id
 from merge_batch b
 where $mode <> 'suppress'
-  and not exists (select 1 from contacts c where c.email = b.email);
+  and not exists (select 1 from staging.contacts c where c.email = b.email);
 
-insert into contacts by name
+insert into staging.contacts by name
 select
     contact_id,
     email,

@@ -16,14 +16,14 @@ with candidates as (
 final as (
     select
         candidates.*,
-        (select coalesce(max(contact_id), 0) from contacts) + row_number() over (order by first_row) as contact_id
+        (select greatest(coalesce(max(contact_id), 0), (select coalesce(max(contact_id), 0) from contacts_history)) from staging.contacts) + row_number() over (order by first_row) as contact_id
     from candidates
-    where not exists (select 1 from contacts c where c.email = candidates.email)
+    where not exists (select 1 from staging.contacts c where c.email = candidates.email)
 )
 
 select * from final;
 
-insert into contacts (contact_id, email, email_ascii, email_domain, tags, status, status_changed_at, created_at, updated_at)
+insert into staging.contacts (contact_id, email, email_ascii, email_domain, tags, status, status_changed_at, created_at, updated_at)
 select contact_id, email, email_ascii, string_split(email, '@')[-1], [], 'unconfirmed', created_at, created_at, $loaded_at
 from merge_inserts;
 

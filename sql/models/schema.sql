@@ -61,8 +61,12 @@ create table if not exists staging.contact_rows (
     created_at    timestamptz
 );
 
+-- Working state of the versioned relations (DESIGN 6.1, 6.2). The pipeline writes these; each run
+-- publishes what changed into <relation>_history, and the public names are views of the current
+-- version (sql/models/views.sql).
+
 -- Grain: one row per contact (identity key: email).
-create table if not exists contacts (
+create table if not exists staging.contacts (
     contact_id        bigint not null,
     email             varchar not null,
     email_ascii       varchar,
@@ -101,11 +105,6 @@ create table if not exists staging.event_rows (
     url         varchar
 );
 
-create or replace view events as
-select c.contact_id, e.email, e.event, e.occurred_at, e.campaign_id, e.list, e.value, e.url
-from staging.event_rows e
-left join contacts c using (email);
-
 -- Grain: one row per status an address held, in business time (valid_to null = current).
 create table if not exists status_history (
     email      varchar not null,
@@ -118,11 +117,6 @@ create table if not exists status_history (
     row_number bigint
 );
 
--- Status of every address at a moment: `select * from status_at(timestamptz '2026-03-01 00:00+00')`.
-create or replace macro status_at(moment) as table
-select email, status, valid_from, reason, source
-from status_history
-where valid_from <= moment and (valid_to is null or valid_to > moment);
 
 -- Grain: one row per erased address: the salted hash and the time, nothing else.
 create table if not exists erasure_log (
@@ -137,7 +131,7 @@ create table if not exists staging.secrets (
 );
 
 -- Grain: one row per contact, as of the run's as-of date.
-create table if not exists contact_engagement (
+create table if not exists staging.contact_engagement (
     contact_id          bigint not null,
     email               varchar not null,
     as_of_date          date not null,
@@ -151,5 +145,43 @@ create table if not exists contact_engagement (
     lifecycle           varchar not null
 );
 
-alter table import_files add column if not exists rows_erased bigint default 0;
-alter table contacts add column if not exists consent_method varchar;
+-- Grain: one row per (list, contact): static and test lists from manifests and signup events, system lists.
+create table if not exists staging.list_members (
+    list_id    varchar not null,
+    contact_id bigint not null,
+    email      varchar not null,
+    added_at   timestamptz
+);
+
+-- Grain: one row per list: those in contacts.yaml and the system lists; rebuilt from the config each run.
+create table if not exists staging.list_catalog (
+    list_id varchar primary key,
+    name    varchar not null,
+    kind    varchar not null                -- 'static', 'test', 'system'
+);
+
+-- Grain: one row per (segment, contact); sql_sha256 makes an edited segment a new version.
+create table if not exists staging.segment_members (
+    segment_id varchar not null,
+    contact_id bigint not null,
+    email      varchar not null,
+    sql_sha256 varchar not null
+);
+
+-- Grain: one row per segment file ever seen; retired_version is set when its file is deleted.
+create table if not exists staging.segment_catalog (
+    segment_id      varchar primary key,
+    description     varchar,
+    sql_sha256      varchar not null,
+    path            varchar not null,
+    retired_version bigint
+);
+
+-- Grain: one row per version: a run that changed at least one versioned relation.
+create table if not exists versions (
+    version        bigint primary key,
+    run_id         varchar not null,
+    as_of_date     date,
+    created_at     timestamptz not null,
+    tables_changed varchar[] not null
+);

@@ -187,7 +187,7 @@ select l.email, l.status, l.valid_from as status_changed_at, l.reason,
 from latest l
 left join consent c on c.email = l.email and l.status = 'subscribed';
 
-update contacts c set
+update staging.contacts c set
     status = s.status,
     status_changed_at = s.status_changed_at,
     consent_source = s.consent_source,

@@ -1,0 +1,98 @@
+"""Versions (DESIGN 6.1-6.3): a global version per run that changes a versioned relation.
+
+Each versioned relation has a working table in `staging` that the pipeline rewrites, and a
+`<relation>_history` table of intervals (`valid_from_version`, `valid_to_version`, NULL = current). Publishing
+compares the working table with the current rows, closes the rows that changed or left and inserts the new
+ones: storage grows with change, not with the number of versions. The first publish of a run allocates the
+run's version; a run that changes nothing allocates none.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+
+from pipelines.warehouse import column_types
+
+
+@dataclass(frozen=True)
+class VersionedRelation:
+    name: str
+    working: str
+    key: tuple[str, ...]
+    hidden: tuple[str, ...] = ()  # working columns the public view leaves out
+
+    @property
+    def history(self) -> str:
+        return f"{self.name}_history"
+
+
+VERSIONED = {
+    relation.name: relation
+    for relation in (
+        VersionedRelation("contacts", "staging.contacts", ("contact_id",)),
+        VersionedRelation("contact_engagement", "staging.contact_engagement", ("contact_id",)),
+        VersionedRelation("list_members", "staging.list_members", ("list_id", "contact_id")),
+        VersionedRelation("segment_members", "staging.segment_members", ("segment_id", "contact_id"), hidden=("sql_sha256",)),
+    )
+}
+
+
+def ensure_history_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create each history table from its working table, and add columns the working table gained since."""
+    for relation in VERSIONED.values():
+        working = column_types(con, relation.working)
+        history = column_types(con, relation.history)
+        if not history:
+            con.execute(
+                f"""create table {relation.history} as
+                    select *, null::bigint as valid_from_version, null::bigint as valid_to_version
+                    from {relation.working} limit 0"""
+            )
+            continue
+        for name, data_type in working.items():
+            if name not in history:
+                con.execute(f'alter table {relation.history} add column "{name}" {data_type}')
+
+
+def version_for_run(con: duckdb.DuckDBPyConnection, run_id: str, as_of: dt.date, relation: str) -> int:
+    """The run's version, allocated on its first change; records which relations it changed."""
+    row = con.execute("select version from versions where run_id = ?", [run_id]).fetchall()
+    if row:
+        version = row[0][0]
+        con.execute(
+            """update versions set tables_changed = list_append(tables_changed, $relation)
+               where version = $version and not list_contains(tables_changed, $relation)""",
+            {"relation": relation, "version": version},
+        )
+        return version
+    version = con.execute("select coalesce(max(version), 0) + 1 from versions").fetchall()[0][0]
+    con.execute(
+        "insert into versions values (?, ?, ?, ?, [?])",
+        [version, run_id, as_of, dt.datetime.now(dt.timezone.utc), relation],
+    )
+    return version
+
+
+def publish(con: duckdb.DuckDBPyConnection, name: str, run_id: str, as_of: dt.date) -> int | None:
+    """Record the working table's changes as the run's version; None when nothing changed. Call in a transaction."""
+    relation = VERSIONED[name]
+    columns = ", ".join(f'"{column}"' for column in column_types(con, relation.working))
+    current = f"select {columns} from {relation.history} where valid_to_version is null"
+    con.execute(f"create or replace temp table publish_added as select {columns} from {relation.working} except {current}")
+    con.execute(f"create or replace temp table publish_removed as {current} except select {columns} from {relation.working}")
+    added, removed = con.execute("select (select count(*) from publish_added), (select count(*) from publish_removed)").fetchall()[0]
+    if added or removed:
+        version = version_for_run(con, run_id, as_of, name)
+        key = ", ".join(relation.key)
+        con.execute(
+            f"""update {relation.history} set valid_to_version = ?
+                where valid_to_version is null and ({key}) in (select ({key}) from publish_removed)""",
+            [version],
+        )
+        con.execute(f"insert into {relation.history} ({columns}, valid_from_version) select {columns}, ? from publish_added", [version])
+    con.execute("drop table publish_added")
+    con.execute("drop table publish_removed")
+    return version if added or removed else None

@@ -1,0 +1,45 @@
+-- List membership (DESIGN 6): one row per (list, contact) in staging.list_members, rebuilt every run
+-- from every input; publishing turns the difference into a version. Membership of static and test
+-- lists does not depend on status (an unsubscribed member stays a member, just not mailable).
+
+delete from staging.list_members;
+
+insert into staging.list_members
+with manifest_members as (
+    -- every accepted row of a file joins the lists its manifest names, from the row's date or the load
+    select l.list_id, r.email, coalesce(r.created_at, f.loaded_at) as added_at
+    from staging.contact_rows r
+    join import_files f using (file_id)
+    cross join unnest(f.lists) as l(list_id)
+    where f.mode <> 'suppress'
+),
+
+event_members as (
+    -- a signup or confirm for a declared list joins it
+    select e.list as list_id, e.email, e.occurred_at as added_at
+    from staging.event_rows e
+    where e.event in ('signup', 'confirm') and e.list is not null
+),
+
+static_members as (
+    select list_id, email, min(added_at) as added_at
+    from (select * from manifest_members union all select * from event_members)
+    where list_id in (select list_id from staging.list_catalog where kind in ('static', 'test'))
+    group by all
+),
+
+system_members as (
+    select 'all' as list_id, email, created_at as added_at from staging.contacts
+    union all
+    select 'subscribed', email, status_changed_at from staging.contacts where status = 'subscribed'
+    union all
+    select 'suppressed', c.email, s.since from staging.contacts c join suppressions s using (email)
+),
+
+final as (
+    select m.list_id, c.contact_id, c.email, m.added_at
+    from (select * from static_members union all select * from system_members) m
+    join staging.contacts c using (email)
+)
+
+select * from final;

@@ -1,0 +1,72 @@
+-- Public relations that are views (DESIGN 6): the current version of each versioned relation, and the
+-- relations derived from them. Recreated on every connection set-up, after the tables they read.
+
+create or replace view contacts as
+select * exclude (valid_from_version, valid_to_version) from contacts_history where valid_to_version is null;
+
+create or replace view contact_engagement as
+select * exclude (valid_from_version, valid_to_version) from contact_engagement_history where valid_to_version is null;
+
+create or replace view list_members as
+select * exclude (valid_from_version, valid_to_version) from list_members_history where valid_to_version is null;
+
+create or replace view segment_members as
+select * exclude (valid_from_version, valid_to_version, sql_sha256) from segment_members_history where valid_to_version is null;
+
+create or replace view events as
+select c.contact_id, e.email, e.event, e.occurred_at, e.campaign_id, e.list, e.value, e.url
+from staging.event_rows e
+left join contacts c using (email);
+
+create or replace view lists as
+select l.list_id, l.name, l.kind, count(m.contact_id) as member_count
+from staging.list_catalog l
+left join list_members m using (list_id)
+group by all;
+
+create or replace view segments as
+with changes as (
+    select segment_id, max(greatest(valid_from_version, coalesce(valid_to_version, 0))) as version
+    from segment_members_history
+    group by segment_id
+)
+select s.segment_id, s.description, s.sql_sha256, count(m.contact_id) as member_count, any_value(c.version) as version
+from staging.segment_catalog s
+left join segment_members m using (segment_id)
+left join changes c using (segment_id)
+where s.retired_version is null
+group by all;
+
+-- Time travel (DESIGN 6.3): the relation as it was at a version.
+create or replace macro contacts_at(v) as table
+select * exclude (valid_from_version, valid_to_version) from contacts_history
+where valid_from_version <= v and (valid_to_version is null or valid_to_version > v);
+
+create or replace macro list_members_at(list, v) as table
+select list_id, contact_id, email, added_at from list_members_history
+where list_id = list and valid_from_version <= v and (valid_to_version is null or valid_to_version > v);
+
+create or replace macro segment_members_at(segment, v) as table
+select segment_id, contact_id, email from segment_members_history
+where segment_id = segment and valid_from_version <= v and (valid_to_version is null or valid_to_version > v);
+
+-- Diffs between two versions: rows contact_id, email, change ('added' | 'removed').
+create or replace macro segment_changes(segment, from_v, to_v) as table
+(select contact_id, email, 'added' as change from segment_members_at(segment, to_v)
+ except select contact_id, email, 'added' from segment_members_at(segment, from_v))
+union all
+(select contact_id, email, 'removed' from segment_members_at(segment, from_v)
+ except select contact_id, email, 'removed' from segment_members_at(segment, to_v));
+
+create or replace macro list_changes(list, from_v, to_v) as table
+(select contact_id, email, 'added' as change from list_members_at(list, to_v)
+ except select contact_id, email, 'added' from list_members_at(list, from_v))
+union all
+(select contact_id, email, 'removed' from list_members_at(list, from_v)
+ except select contact_id, email, 'removed' from list_members_at(list, to_v));
+
+-- Status of every address at a moment: `select * from status_at(timestamptz '2026-03-01 00:00+00')`.
+create or replace macro status_at(moment) as table
+select email, status, valid_from, reason, source
+from status_history
+where valid_from <= moment and (valid_to is null or valid_to > moment);
