@@ -1,5 +1,7 @@
 """Dagster wrappers for the audience: lists, and one asset per segment file (DESIGN 7)."""
 
+import re
+
 import dagster as dg
 
 from assets.lists import rebuild_list_members
@@ -53,7 +55,8 @@ def lists(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse):
 
 
 def segment_asset_key(segment_id: str) -> dg.AssetKey:
-    return dg.AssetKey([SEGMENT_PREFIX, segment_id])
+    # A valid segment id is a valid key; an invalid one still gets an asset, which fails with the reason.
+    return dg.AssetKey([SEGMENT_PREFIX, re.sub(r"[^A-Za-z0-9_-]", "_", segment_id)])
 
 
 def build_segment_catalog_asset(segments: list[SegmentFile]) -> dg.AssetsDefinition:

@@ -180,14 +180,14 @@ def run_sandboxed(warehouse: Path, segment: SegmentFile, as_of: dt.date, time_li
         con.execute("set enable_external_access = false")
         con.execute("set lock_configuration = true")
         timer.start()
+        query = f"({segment.sql.rstrip().rstrip(';')}\n) as segment_query"
         try:
-            rows = con.execute(f"select distinct contact_id from ({segment.sql.rstrip().rstrip(';')}\n) as segment_query").fetchall()
+            columns = [column[0] for column in con.execute(f"select * from {query} limit 0").description]
+            if "contact_id" not in columns:
+                raise SegmentError(f"{segment.path.name}: the query must return a contact_id column (it returns {', '.join(columns)})")
+            rows = con.execute(f"select distinct contact_id from {query}").fetchall()
         except duckdb.InterruptException:
             raise SegmentError(f"{segment.path.name}: took longer than {time_limit:g} s and was stopped") from None
-        except duckdb.BinderException as exc:
-            if "contact_id" in str(exc) and "segment_query" in str(exc):
-                raise SegmentError(f"{segment.path.name}: the query must return a contact_id column") from None
-            raise SegmentError(f"{segment.path.name}: {exc}") from None
         except duckdb.Error as exc:
             raise SegmentError(f"{segment.path.name}: {exc}") from None
     finally:

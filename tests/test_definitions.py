@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -24,7 +25,8 @@ def test_definitions_shape(tmp_path):
     assert groups == {
         "import_files": "ingest", "rejected_rows": "ingest", "field_issues": "ingest", "erasure_log": "ingest",
         "contacts": "contacts", "status_history": "contacts", "suppressions": "contacts", "events": "contacts",
-        "contact_engagement": "contacts",
+        "contact_engagement": "contacts", "list_members": "audience", "lists": "audience", "segment_catalog": "audience",
+        **{f"segments/{path.stem}": "audience" for path in (PROJECT_ROOT / "sql" / "segments").glob("*.sql")},
     }
     checks = {(key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys}
     assert checks == {
@@ -35,6 +37,15 @@ def test_definitions_shape(tmp_path):
     job = defs.resolve_job_def(REFRESH_JOB)
     assert {node.definition.pools.pop() for node in job.graph.nodes} == {DUCKDB_POOL}
     assert graph.get(dg.AssetKey("contacts")).parent_keys == {dg.AssetKey("import_files")}
+    # segment lineage comes from the SQL: relations read, and other segments through segment('<id>')
+    assert graph.get(dg.AssetKey(["segments", "engaged-newsletter"])).parent_keys == {
+        dg.AssetKey("segment_catalog"), dg.AssetKey("list_members"), dg.AssetKey(["segments", "engaged-users"]),
+    }
+    engaged = defs.resolve_assets_def(dg.AssetKey(["segments", "engaged-users"]))
+    assert engaged.code_versions_by_key[dg.AssetKey(["segments", "engaged-users"])] == hashlib.sha256(
+        (PROJECT_ROOT / "sql" / "segments" / "engaged-users.sql").read_bytes()
+    ).hexdigest()
+    assert engaged.descriptions_by_key[dg.AssetKey(["segments", "engaged-users"])].startswith("Engaged users: opened in the last 30 days")
 
 
 def cli_env(tmp_path: Path) -> dict[str, str]:
@@ -67,7 +78,7 @@ def test_contacts_run_on_samples_records_the_run_and_prints_a_summary(tmp_path):
     assert f"copied {sum(1 for p in SAMPLES.rglob('*') if p.is_file())} sample files" in done.stdout
     assert "files:     7 loaded, 1 held, 1 failed, 0 skipped" in done.stdout
     assert "rows:      19 accepted, 5 rejected, 7 merged into existing contacts" in done.stdout
-    assert "events:    22 accepted, 2 rejected" in done.stdout
+    assert "events:    33 accepted, 2 rejected" in done.stdout
     assert "contacts:  13 (8 subscribed, 2 bounced, 2 unsubscribed, 1 complained)" in done.stdout
     assert "erasures:  1 addresses erased so far" in done.stdout
     assert f"warehouse: {tmp_path / 'data' / 'warehouse.duckdb'}" in done.stdout

@@ -7,6 +7,7 @@ import shutil
 
 import dagster as dg
 
+from assets.audience_assets import build_segment_assets, lists
 from assets.contacts_assets import contact_engagement, contact_state, inbox_files
 from pipelines.as_of import AS_OF_TAG
 from pipelines.resources import ContactsWarehouse
@@ -14,8 +15,9 @@ from pipelines.resources import ContactsWarehouse
 
 def test_samples_materialize_with_exact_counts(workspace):
     workspace.copy_samples()
+    workspace.use_shipped_segments()
     result = dg.materialize(
-        [inbox_files, contact_state, contact_engagement],
+        [inbox_files, contact_state, contact_engagement, lists, *build_segment_assets(workspace.paths.segments_dir)],
         resources={"warehouse": ContactsWarehouse(data_dir=str(workspace.paths.data_dir), config_path=str(workspace.paths.config_path))},
         instance=dg.DagsterInstance.ephemeral(),
         tags={AS_OF_TAG: "2026-06-30"},
@@ -48,7 +50,7 @@ def test_samples_materialize_with_exact_counts(workspace):
         "legacy-export.csv": ("failed", None, None, None, None, None, None),
         "partner-leads.csv": ("held", None, None, None, None, None, None),
         # one unknown event name, one timestamp that is not ISO 8601
-        "2026-06-campaign-events.csv": ("loaded", "utf-8", ",", 24, 22, 2, None),
+        "2026-06-campaign-events.csv": ("loaded", "utf-8", ",", 35, 33, 2, None),
         "2026-07-erasure-requests.csv": ("loaded", "utf-8", ",", 1, 1, 0, None),
     }
     # 12 from contact files, judy erased, rita from a signup + confirm event
@@ -70,6 +72,21 @@ def test_samples_materialize_with_exact_counts(workspace):
     assert workspace.one("select count(*) from events where contact_id is null") == (1,)
     assert workspace.one("select consent_method, consent_source from contacts where email = 'rita@example.com'") == ("double_opt_in", "list newsletter")
     assert workspace.one("select count(*) from contacts where email like 'judy%'") == (0,)
+
+    # lists: manifests, signup events and the system lists
+    assert dict(workspace.query("select list_id, member_count from lists")) == {
+        "all": 13, "subscribed": 8, "suppressed": 5, "newsletter": 8, "webinar-2026": 3, "customers": 6, "seed-tests": 0,
+    }
+    # the shipped segments, as of 2026-06-30 (see the sample files for why each member qualifies)
+    members = dict(workspace.query("select segment_id, list(email order by email) from segment_members group by all"))
+    assert members == {
+        "engaged-users": ["alice@example.com", "leo@example.com", "nina@example.com"],
+        "engaged-newsletter": ["alice@example.com", "leo@example.com"],
+        "high-value-customers": ["nina@example.com"],
+        "new-subscribers": ["rita@example.com"],
+        "sunset-candidates": ["grace@bücher.example"],
+    }
+    assert workspace.query("select version, as_of_date::varchar from versions") == [(1, "2026-06-30")]
 
     alice = workspace.one(
         "select first_name, last_name, tags, company, birthday, vip, purchase_total, consent_source from contacts where email = 'alice@example.com'"
