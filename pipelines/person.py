@@ -45,8 +45,8 @@ def person_record(con: duckdb.DuckDBPyConnection, raw_email: str) -> dict[str, A
             {key: contact[0][key] for key in ("consent_source", "consent_at", "consent_method")} if contact else None
         ),
         "suppressions": _rows(con, "select reason, since from suppressions where email = ?", [email]),
-        "lists": sorted({name for row in _rows(con, staged_from.format(table="staging.contact_rows"), [email]) for name in (row["lists"] or [])}),
-        "segments": [],
+        "lists": _rows(con, "select list_id, added_at from list_members where email = ? order by list_id", [email]),
+        "segments": [row["segment_id"] for row in _rows(con, "select segment_id from segment_members where email = ? order by 1", [email])],
         "engagement": next(iter(_rows(con, "select * exclude (contact_id, email) from contact_engagement where email = ?", [email])), None),
         "events": _rows(con, "select event, occurred_at, campaign_id, list, value, url from events where email = ? order by occurred_at", [email]),
         "import_files": _rows(con, staged_from.format(table="staging.contact_rows"), [email])

@@ -96,7 +96,7 @@ def test_person_command_shows_everything_then_only_the_erasure(workspace):
     assert record["status_history"][1]["reason"] == "unsubscribe"
     assert [e["event"] for e in record["events"]] == ["open", "unsubscribe"]
     assert [f["path"] for f in record["import_files"]] == ["inbox/contacts/01-contacts.csv", "inbox/events/01-events.csv"]
-    assert record["lists"] == ["newsletter"]
+    assert [entry["list_id"] for entry in record["lists"]] == ["all", "newsletter", "suppressed"]
     assert [(i["field"], i["raw_value"]) for i in record["field_issues"]] == [("birthday", "not-a-date")]
     assert [r["reason"] for r in record["rejected_rows"]] == ["unparseable"]
     assert record["suppressions"][0]["reason"] == "unsubscribed"
