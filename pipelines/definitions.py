@@ -6,6 +6,7 @@ import dagster as dg
 
 from assets.audience_assets import build_segment_assets, lists
 from assets.contacts_assets import contact_engagement, contact_state, inbox_files
+from assets.metrics_assets import build_metrics_assets, list_health
 from pipelines.resources import ContactsWarehouse
 from pipelines.settings import Paths, paths_from_env
 
@@ -13,8 +14,13 @@ REFRESH_JOB = "refresh_contacts"
 
 
 def build_definitions(paths: Paths) -> dg.Definitions:
+    segment_assets = build_segment_assets(paths.segments_dir)
+    segment_keys = [key for asset in segment_assets for key in asset.keys if key.path[0] == "segments"]
     return dg.Definitions(
-        assets=[inbox_files, contact_state, contact_engagement, lists, *build_segment_assets(paths.segments_dir)],
+        assets=[
+            inbox_files, contact_state, contact_engagement, lists, *segment_assets,
+            list_health, *build_metrics_assets(segment_keys),
+        ],
         jobs=[dg.define_asset_job(REFRESH_JOB, selection=dg.AssetSelection.all(), description="Materialize every asset and check.")],
         resources={"warehouse": ContactsWarehouse(data_dir=str(paths.data_dir), config_path=str(paths.config_path))},
     )

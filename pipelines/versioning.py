@@ -36,6 +36,7 @@ VERSIONED = {
         VersionedRelation("contact_engagement", "staging.contact_engagement", ("contact_id",)),
         VersionedRelation("list_members", "staging.list_members", ("list_id", "contact_id")),
         VersionedRelation("segment_members", "staging.segment_members", ("segment_id", "contact_id"), hidden=("sql_sha256",)),
+        VersionedRelation("list_health", "staging.list_health", ("list_id", "day")),
     )
 }
 

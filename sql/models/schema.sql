@@ -185,3 +185,41 @@ create table if not exists versions (
     created_at     timestamptz not null,
     tables_changed varchar[] not null
 );
+
+-- Grain: one row per (list, day) in the configured timezone (sql/models/list_health.sql).
+create table if not exists staging.list_health (
+    list_id         varchar not null,
+    day             date not null,
+    members         bigint not null,
+    subscribed      bigint not null,
+    new_subscribers bigint not null,
+    unsubscribes    bigint not null,
+    bounces         bigint not null,
+    complaints      bigint not null,
+    churned         bigint not null,
+    growth_rate     double,
+    churn_rate      double,
+    engagement_rate double,
+    open_rate       double,
+    click_rate      double,
+    invalid_rate    double
+);
+
+-- Internal: what list_health was last computed from, so a run recomputes only the days new inputs touch.
+create table if not exists staging.metrics_state (
+    last_file_id bigint not null,
+    last_day     date not null,
+    settings     varchar not null
+);
+
+-- Grain: one row per (segment, version at which its membership changed).
+create table if not exists segment_health (
+    segment_id varchar not null,
+    version    bigint not null,
+    as_of_date date,
+    size       bigint not null,
+    entered    bigint not null,
+    exited     bigint not null,
+    open_rate  double,
+    click_rate double
+);

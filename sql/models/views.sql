@@ -13,6 +13,9 @@ select * exclude (valid_from_version, valid_to_version) from list_members_histor
 create or replace view segment_members as
 select * exclude (valid_from_version, valid_to_version, sql_sha256) from segment_members_history where valid_to_version is null;
 
+create or replace view list_health as
+select * exclude (valid_from_version, valid_to_version) from list_health_history where valid_to_version is null;
+
 create or replace view events as
 select c.contact_id, e.email, e.event, e.occurred_at, e.campaign_id, e.list, e.value, e.url
 from staging.event_rows e

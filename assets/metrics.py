@@ -1,0 +1,67 @@
+"""List-health and segment-health metrics (DESIGN 8), incremental by day.
+
+A run recomputes list_health only from the first day that new inputs touch (the earliest business time
+among the files loaded since the last computation), so a late event file for an old day updates that day
+and the days after it, and a normal daily run computes one new day. An erasure or a change of the
+settings the metrics depend on recomputes every day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+
+import duckdb
+
+from assets.merge import run_statements
+from pipelines.config import ContactsConfig
+from pipelines.warehouse import load_sql
+
+
+def metric_settings(config: ContactsConfig) -> str:
+    """What the stored days were computed with; a change invalidates all of them."""
+    relevant = {"timezone": config.timezone, "engaged_window_days": config.rules.engaged_window_days,
+                "lists": {k: v.model_dump() for k, v in config.lists.items()}, "sql": load_sql("models/list_health.sql")}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+
+
+def first_touched_day(con: duckdb.DuckDBPyConnection, config: ContactsConfig, as_of: dt.date) -> dt.date | None:
+    """The first day to recompute, or None when nothing is stored yet or everything must be redone."""
+    state = con.execute("select last_file_id, last_day, settings from staging.metrics_state").fetchall()
+    if not state or state[0][2] != metric_settings(config):
+        return None
+    last_file_id, last_day, _ = state[0]
+    erased = con.execute("select count(*) from import_files where file_id > ? and kind = 'erasure' and status = 'loaded'", [last_file_id]).fetchall()[0][0]
+    if erased:
+        return None
+    touched = con.execute(
+        """select min(day) from (
+               select timezone($tz, coalesce(r.created_at, f.loaded_at))::date as day
+               from staging.contact_rows r join import_files f using (file_id) where f.file_id > $last
+               union all
+               select timezone($tz, f.loaded_at)::date from import_files f
+               where f.file_id > $last and f.kind = 'contacts' and f.status = 'loaded'
+               union all
+               select timezone($tz, e.occurred_at)::date from staging.event_rows e where e.file_id > $last
+           )""",
+        {"tz": config.timezone, "last": last_file_id},
+    ).fetchall()[0][0]
+    candidates = [last_day + dt.timedelta(days=1)] + ([touched] if touched else [])
+    return min(candidates)
+
+
+def compute_list_health(con: duckdb.DuckDBPyConnection, config: ContactsConfig, as_of: dt.date) -> dt.date:
+    """Recompute the touched days up to the as-of date; returns the first day recomputed. Call in a transaction."""
+    start = first_touched_day(con, config, as_of) or dt.date(1900, 1, 1)
+    script = load_sql("models/list_health.sql").replace("{engaged_window_days}", str(int(config.rules.engaged_window_days)))
+    run_statements(con, con.extract_statements(script), {"tz": config.timezone, "start_day": start, "as_of": as_of})
+    last_file_id = con.execute("select coalesce(max(file_id), 0) from import_files").fetchall()[0][0]
+    con.execute("delete from staging.metrics_state")
+    con.execute("insert into staging.metrics_state values (?, ?, ?)", [last_file_id, as_of, metric_settings(config)])
+    return start
+
+
+def compute_segment_health(con: duckdb.DuckDBPyConnection, config: ContactsConfig) -> None:
+    script = load_sql("models/segment_health.sql").replace("{engaged_window_days}", str(int(config.rules.engaged_window_days)))
+    run_statements(con, con.extract_statements(script), {"tz": config.timezone})

@@ -1,0 +1,80 @@
+"""Dagster wrappers for the metrics: list_health, segment_health, and the HTML report (DESIGN 8)."""
+
+import dagster as dg
+
+from assets.metrics import compute_list_health, compute_segment_health
+from assets.report import write_report
+from pipelines.as_of import resolve_as_of
+from pipelines.metadata import markdown_table
+from pipelines.resources import DUCKDB_POOL, ContactsWarehouse
+from pipelines.versioning import publish
+from pipelines.warehouse import transaction
+
+HEADLINE_LISTS = ("all", "subscribed")
+HEADLINE_METRICS = ("members", "subscribed", "new_subscribers", "churned", "growth_rate", "churn_rate", "engagement_rate")
+
+
+@dg.asset(deps=["list_members", "contacts", "status_history", "events"], group_name="metrics", kinds={"duckdb"}, pool=DUCKDB_POOL)
+def list_health(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse) -> dg.MaterializeResult:
+    """One row per list per day (configured timezone) up to the as-of date: size, growth, churn, engagement.
+    Only the days that new inputs touch are recomputed."""
+    config = warehouse.config()
+    as_of = resolve_as_of(context.run.tags, config.timezone)
+    with warehouse.connect() as con:
+        with transaction(con):
+            start = compute_list_health(con, config, as_of)
+            version = publish(con, "list_health", context.run.run_id, as_of)
+        headline = {
+            list_id: dict(zip(HEADLINE_METRICS, values, strict=True))
+            for list_id, *values in con.execute(
+                f"select list_id, {', '.join(HEADLINE_METRICS)} from list_health where day = ? and list_id in ('all', 'subscribed')", [as_of]
+            ).fetchall()
+        }
+        total, = con.execute("select count(*) from list_health").fetchone()
+        recomputed, = con.execute("select count(distinct day) from list_health where day >= ?", [start]).fetchone()
+        last_week = markdown_table(
+            con,
+            """select list_id, day, members, subscribed, new_subscribers, churned, growth_rate, churn_rate, engagement_rate
+               from list_health where day > ?::date - 7 and day <= ? order by list_id, day""",
+            [as_of, as_of],
+        )
+    metadata = {"dagster/row_count": total, "as_of_date": as_of.isoformat(), "days_recomputed": recomputed,
+                "version": version if version is not None else dg.MetadataValue.null(), "last_7_days": dg.MetadataValue.md(last_week)}
+    for list_id in HEADLINE_LISTS:
+        for metric in HEADLINE_METRICS:
+            value = headline.get(list_id, {}).get(metric)
+            # The same keys every run, so the UI plots them across runs.
+            metadata[f"{list_id}_{metric}"] = dg.MetadataValue.float(float(value)) if value is not None else dg.MetadataValue.null()
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def build_metrics_assets(segment_keys: list[dg.AssetKey]) -> list[dg.AssetsDefinition]:
+    @dg.asset(deps=["segment_catalog", *segment_keys], group_name="metrics", kinds={"duckdb"}, pool=DUCKDB_POOL)
+    def segment_health(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse) -> dg.MaterializeResult:
+        """One row per segment and version at which its membership changed: size, entered, exited, open and click rate."""
+        config = warehouse.config()
+        with warehouse.connect() as con:
+            with transaction(con):
+                compute_segment_health(con, config)
+            total, = con.execute("select count(*) from segment_health").fetchone()
+            latest = markdown_table(
+                con,
+                """select segment_id, version, as_of_date, size, entered, exited, open_rate, click_rate from segment_health
+                   qualify row_number() over (partition by segment_id order by version desc) = 1 order by segment_id""",
+            )
+        return dg.MaterializeResult(metadata={"dagster/row_count": total, "latest": dg.MetadataValue.md(latest)})
+
+    @dg.asset(deps=["list_health", "segment_health"], group_name="metrics", kinds={"html"}, pool=DUCKDB_POOL)
+    def list_health_report(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse) -> dg.MaterializeResult:
+        """data/reports/list_health.html: charts per list and of segment sizes, viewable offline."""
+        config = warehouse.config()
+        as_of = resolve_as_of(context.run.tags, config.timezone)
+        path = warehouse.paths.data_dir / "reports" / "list_health.html"
+        with warehouse.connect() as con:
+            charts = write_report(con, path, as_of)
+        context.log.info("wrote %s (%d charts)", path, charts)
+        return dg.MaterializeResult(
+            metadata={"path": dg.MetadataValue.path(str(path)), "open": dg.MetadataValue.url(path.as_uri()), "charts": charts}
+        )
+
+    return [segment_health, list_health_report]
