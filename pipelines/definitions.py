@@ -22,6 +22,9 @@ def build_definitions(paths: Paths) -> dg.Definitions:
             list_health, *build_metrics_assets(segment_keys),
         ],
         jobs=[dg.define_asset_job(REFRESH_JOB, selection=dg.AssetSelection.all(), description="Materialize every asset and check.")],
+        # One process, one step at a time: DuckDB has a single writer, and the segment sandbox opens the file
+        # read-only, which a writer in another process would block. Also applies to `dg launch` and the UI.
+        executor=dg.in_process_executor,
         resources={"warehouse": ContactsWarehouse(data_dir=str(paths.data_dir), config_path=str(paths.config_path))},
     )
 

@@ -26,6 +26,7 @@ def test_definitions_shape(tmp_path):
         "import_files": "ingest", "rejected_rows": "ingest", "field_issues": "ingest", "erasure_log": "ingest",
         "contacts": "contacts", "status_history": "contacts", "suppressions": "contacts", "events": "contacts",
         "contact_engagement": "contacts", "list_members": "audience", "lists": "audience", "segment_catalog": "audience",
+        "list_health": "metrics", "segment_health": "metrics", "list_health_report": "metrics",
         **{f"segments/{path.stem}": "audience" for path in (PROJECT_ROOT / "sql" / "segments").glob("*.sql")},
     }
     checks = {(key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys}
@@ -35,6 +36,7 @@ def test_definitions_shape(tmp_path):
     }
     assert all(graph.get_check_spec(key).blocking for key in graph.asset_check_keys)
     job = defs.resolve_job_def(REFRESH_JOB)
+    assert job.executor_def.name == "in_process"
     assert {node.definition.pools.pop() for node in job.graph.nodes} == {DUCKDB_POOL}
     assert graph.get(dg.AssetKey("contacts")).parent_keys == {dg.AssetKey("import_files")}
     # segment lineage comes from the SQL: relations read, and other segments through segment('<id>')
