@@ -17,6 +17,11 @@ from pipelines.warehouse import connect, ensure_schema
 DUCKDB_POOL = "duckdb"  # every asset and check that opens the warehouse runs in this pool (limit 1)
 
 
+# Warehouses whose schema this process already ensured, by (file identity, config): the DDL then
+# runs once per process, not once per asset.
+_ENSURED: set[tuple] = set()
+
+
 @functools.lru_cache(maxsize=8)
 def _cached_config(path: str, mtime_ns: int) -> ContactsConfig:
     return load_config(Path(path))
@@ -46,7 +51,12 @@ class ContactsWarehouse(dg.ConfigurableResource):
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         con = connect(self.paths.warehouse)
         try:
-            ensure_schema(con, self.config())
+            config = self.config()
+            stat = self.paths.warehouse.stat()
+            key = (str(self.paths.warehouse), stat.st_ino, stat.st_dev, config.model_dump_json())
+            if key not in _ENSURED:
+                ensure_schema(con, config)
+                _ENSURED.add(key)
             yield con
         finally:
             con.close()

@@ -61,7 +61,7 @@ def test_time_travel_and_diffs_over_three_runs(workspace):
         ("a@example.com", "subscribed", None), ("b@example.com", "unsubscribed", None), ("c@example.com", "subscribed", "Cee"), ("d@example.com", "subscribed", None),
     ]
     assert rows(workspace, contacts_at, 3) == rows(workspace, "select email, status, first_name from contacts")
-    assert workspace.one("select tables_changed from versions where version = 1")[0] == ["contacts", "contact_engagement", "list_members", "segment_members"]
+    assert workspace.one("select tables_changed from versions where version = 1")[0] == ["contacts", "contact_engagement", "list_members", "list_health", "segment_members"]
 
 
 def test_storage_grows_with_change_not_with_versions(workspace):
@@ -72,7 +72,7 @@ def test_storage_grows_with_change_not_with_versions(workspace):
     def history_rows():
         return {
             table: workspace.one(f"select count(*) from {table}_history")[0]
-            for table in ("contacts", "list_members", "segment_members", "contact_engagement")
+            for table in ("contacts", "list_members", "segment_members", "contact_engagement", "list_health")
         }
 
     before = history_rows()
