@@ -5,7 +5,7 @@ import re
 import dagster as dg
 
 from assets.lists import rebuild_list_members
-from assets.segments import SegmentError, SegmentFile, discover_segments, run_sandboxed, store_membership
+from assets.segments import SegmentError, SegmentFile, run_sandboxed, store_membership
 from pipelines.as_of import resolve_as_of
 from pipelines.metadata import markdown_table
 from pipelines.resources import DUCKDB_POOL, ContactsWarehouse
@@ -130,8 +130,7 @@ def build_segment_asset(segment: SegmentFile, known_ids: set[str]) -> dg.AssetsD
     return segment_asset
 
 
-def build_segment_assets(folder) -> list[dg.AssetsDefinition]:
-    """The catalog asset plus one asset per segment file, read when the code location loads."""
-    segments = discover_segments(folder)
+def build_segment_assets(segments: list[SegmentFile]) -> list[dg.AssetsDefinition]:
+    """The catalog asset plus one asset per segment file (read when the code location loads)."""
     known = {segment.segment_id for segment in segments}
     return [build_segment_catalog_asset(segments)] + [build_segment_asset(segment, known) for segment in segments]

@@ -7,6 +7,7 @@ import dagster as dg
 
 from assets.engagement import compute_engagement
 from assets.erasure import erase_addresses, inbox_files_mentioning, rewrite_database
+from assets.exports import regenerate_after_erasure
 from assets.ingest import KIND_CONTACTS, KIND_ERASURE, KIND_EVENTS, IngestContext, ingest_folder
 from assets.merge import drop_temp_tables, merge_pending_files, replay_status
 from assets.validation import EmailValidatorCache
@@ -101,6 +102,9 @@ def inbox_files(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse)
         # With the writer closed: rewrite the file so the deleted bytes are gone.
         rewrite_database(paths.warehouse)
         context.log.info("erased %d address(es); rewrote %s", len(ctx.erased), paths.warehouse.name)
+        with warehouse.connect() as con:
+            regenerated = regenerate_after_erasure(con, config, paths.data_dir, ctx.erased)
+        context.log.info("regenerated %d exported version(s) that held an erased address", len(regenerated))
     still_in_inbox = [p.relative_to(paths.data_dir).as_posix() for p in inbox_files_mentioning([paths.contact_inbox, paths.event_inbox], ctx.erased)]
     for path in still_in_inbox:
         context.log.warning("%s still contains an erased address: the inbox is yours, delete or edit the file", path)

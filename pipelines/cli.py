@@ -102,14 +102,17 @@ def command_run(args: argparse.Namespace) -> int:
         copied = copy_samples(paths, only_if_empty=True)
         if copied:
             print(f"inbox was empty: copied {copied} sample files into {paths.inbox}")
-    dagster_home()
+    home = dagster_home()
 
     import dagster as dg
 
     from pipelines.definitions import REFRESH_JOB, defs
+    from pipelines.run_guard import LAUNCHED_BY_TAG, cli_run_lock, reap_dead_cli_runs
 
-    tags = {AS_OF_TAG: args.as_of.isoformat()} if args.as_of else {}
-    with dg.DagsterInstance.get() as instance:
+    tags = {LAUNCHED_BY_TAG: "cli", **({AS_OF_TAG: args.as_of.isoformat()} if args.as_of else {})}
+    with cli_run_lock(home), dg.DagsterInstance.get() as instance:
+        for run_id in reap_dead_cli_runs(instance):
+            print(f"run {run_id} had been killed; marked it failed and freed its slot", file=sys.stderr)
         result = defs.resolve_job_def(REFRESH_JOB).execute_in_process(instance=instance, raise_on_error=False, tags=tags)
     print()
     print(f"run {result.run_id} {'succeeded' if result.success else 'FAILED'} (see it with `make ui`)")

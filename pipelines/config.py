@@ -48,11 +48,18 @@ class Rules(_Strict):
     fold_provider_aliases: bool = False
 
 
+class Exports(_Strict):
+    keep_versions: int = Field(10, ge=1)  # versions kept per export; `latest` is always kept
+    include_non_mailable: bool = False    # true: every member, with its status (audit exports)
+    audit: list[str] = Field(default_factory=list)  # segment or list ids exported with non-mailable members
+
+
 class ContactsConfig(_Strict):
     timezone: str = "UTC"
     fields: dict[str, CustomField] = Field(default_factory=dict)
     lists: dict[str, ListConfig] = Field(default_factory=dict)
     rules: Rules = Field(default_factory=Rules)
+    exports: Exports = Field(default_factory=Exports)
 
     @field_validator("timezone")
     @classmethod

@@ -9,6 +9,7 @@ import dagster as dg
 
 from assets.audience_assets import build_segment_assets, lists
 from assets.contacts_assets import contact_engagement, contact_state, inbox_files
+from assets.segments import discover_segments
 from pipelines.as_of import AS_OF_TAG
 from pipelines.resources import ContactsWarehouse
 
@@ -17,7 +18,7 @@ def test_samples_materialize_with_exact_counts(workspace):
     workspace.copy_samples()
     workspace.use_shipped_segments()
     result = dg.materialize(
-        [inbox_files, contact_state, contact_engagement, lists, *build_segment_assets(workspace.paths.segments_dir)],
+        [inbox_files, contact_state, contact_engagement, lists, *build_segment_assets(discover_segments(workspace.paths.segments_dir))],
         resources={"warehouse": ContactsWarehouse(data_dir=str(workspace.paths.data_dir), config_path=str(workspace.paths.config_path))},
         instance=dg.DagsterInstance.ephemeral(),
         tags={AS_OF_TAG: "2026-06-30"},
