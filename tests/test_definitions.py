@@ -28,13 +28,21 @@ def test_definitions_shape(tmp_path):
         "contact_engagement": "contacts", "list_members": "audience", "lists": "audience", "segment_catalog": "audience",
         "list_health": "metrics", "segment_health": "metrics", "list_health_report": "metrics",
         **{f"segments/{path.stem}": "audience" for path in (PROJECT_ROOT / "sql" / "segments").glob("*.sql")},
+        **{f"exports/segments/{path.stem}": "exports" for path in (PROJECT_ROOT / "sql" / "segments").glob("*.sql")},
+        # every static list of contacts.yaml is exported; test lists are not
+        "exports/lists/newsletter": "exports", "exports/lists/webinar-2026": "exports", "exports/lists/customers": "exports",
     }
-    checks = {(key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys}
+    checks = {(key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys if key.asset_key.path[0] != "exports"}
+    export_checks = {(key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys if key.asset_key.path[0] == "exports"}
+    assert export_checks == {
+        (export, check) for export in groups if export.startswith("exports/")
+        for check in ("no_suppressed_or_erased_contact", "manifest_matches_files")
+    }
     assert checks == {
         ("import_files", "nothing_lost_per_file"), ("contacts", "one_contact_per_email"),
         ("contacts", "no_erased_address_anywhere"), ("suppressions", "status_matches_suppression"),
     }
-    assert all(graph.get_check_spec(key).blocking for key in graph.asset_check_keys)
+    assert all(graph.get_check_spec(key).blocking for key in graph.asset_check_keys if key.asset_key.path[0] != "exports")
     job = defs.resolve_job_def(REFRESH_JOB)
     assert job.executor_def.name == "in_process"
     assert {node.definition.pools.pop() for node in job.graph.nodes} == {DUCKDB_POOL}
