@@ -6,12 +6,13 @@ import datetime as dt
 import dagster as dg
 
 from assets.engagement import compute_engagement
-from assets.erasure import erase_addresses, inbox_files_mentioning, rewrite_database
+from assets.erasure import erase_addresses, inbox_files_mentioning, rewrite_database, rewrite_done, rewrite_pending
 from assets.exports import regenerate_after_erasure
 from assets.ingest import KIND_CONTACTS, KIND_ERASURE, KIND_EVENTS, IngestContext, ingest_folder
 from assets.merge import drop_temp_tables, merge_pending_files, replay_status
 from assets.validation import EmailValidatorCache
 from pipelines.as_of import resolve_as_of
+from pipelines.crash_points import crash_point
 from pipelines.metadata import markdown_table
 from pipelines.resources import DUCKDB_POOL, ContactsWarehouse
 from pipelines.versioning import publish
@@ -96,14 +97,19 @@ def inbox_files(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse)
     with warehouse.connect() as con:
         ctx = IngestContext(con, paths.data_dir, config, cache, now, context.log)
         outcomes = ingest_folder(ctx, paths.erasure_inbox, KIND_ERASURE, apply=erase_addresses)
-        if ctx.erased:
+        pending = rewrite_pending(con)
+        if pending:
             con.execute("checkpoint")
-    if ctx.erased:
-        # With the writer closed: rewrite the file so the deleted bytes are gone.
+    if pending:
+        # With the writer closed: rewrite the file so the deleted bytes are gone. A run killed before the
+        # flag is cleared leaves it set, and the next run does this again.
+        crash_point("before_erasure_rewrite")
         rewrite_database(paths.warehouse)
+        crash_point("after_erasure_rewrite")
         context.log.info("erased %d address(es); rewrote %s", len(ctx.erased), paths.warehouse.name)
         with warehouse.connect() as con:
-            regenerated = regenerate_after_erasure(con, config, paths.data_dir, ctx.erased)
+            regenerated = regenerate_after_erasure(con, config, paths.data_dir)
+            rewrite_done(con)
         context.log.info("regenerated %d exported version(s) that held an erased address", len(regenerated))
     still_in_inbox = [p.relative_to(paths.data_dir).as_posix() for p in inbox_files_mentioning([paths.contact_inbox, paths.event_inbox], ctx.erased)]
     for path in still_in_inbox:

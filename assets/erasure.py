@@ -81,6 +81,17 @@ def _erase_registered(con: duckdb.DuckDBPyConnection, ctx) -> None:
     )
     con.execute("drop table erase_forms")
     con.execute("drop table erase_rows")
+    # In the same transaction as the deletes: the file rewrite (and export regeneration) is owed until done,
+    # even if this run is killed before it gets there.
+    con.execute("insert or replace into staging.maintenance values ('erasure_rewrite', true)")
+
+
+def rewrite_pending(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(con.execute("select count(*) from staging.maintenance where name = 'erasure_rewrite' and pending").fetchall()[0][0])
+
+
+def rewrite_done(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("update staging.maintenance set pending = false where name = 'erasure_rewrite'")
 
 
 def rewrite_database(path: Path) -> None:

@@ -208,11 +208,9 @@ def export_target(con, config: ContactsConfig, data_dir: Path, target: ExportTar
     return ExportResult(version, manifest["row_count"], sorted(manifest["files"]))
 
 
-def regenerate_after_erasure(con, config: ContactsConfig, data_dir: Path, addresses: set[str]) -> list[Path]:
-    """Rewrite every exported version whose files hold an erased address, from the (already erased) history."""
-    if not addresses:
-        return []
-    wanted = [address.lower().encode("utf-8") for address in addresses]
+def regenerate_after_erasure(con, config: ContactsConfig, data_dir: Path) -> list[Path]:
+    """Rewrite every exported version whose files hold an erased address (matched by its salted hash, so
+    no address needs to be kept for this), from the already erased history."""
     rewritten = []
     for kind in ("segments", "lists"):
         root = data_dir / "exports" / kind
@@ -221,8 +219,7 @@ def regenerate_after_erasure(con, config: ContactsConfig, data_dir: Path, addres
             writer = AtomicWriter(folder)
             latest = read_manifest(folder, "latest.manifest.json")
             for version in exported_versions(folder):
-                files = [p for p in folder.glob(f"v{version}.*") if not p.name.endswith(".manifest.json")]
-                if not any(_mentions(path, wanted) for path in files):
+                if not _holds_erased(con, folder, version):
                     continue
                 manifest = read_manifest(folder, f"v{version}.manifest.json")
                 as_of = dt.date.fromisoformat(manifest["as_of_date"]) if manifest.get("as_of_date") else None
@@ -233,12 +230,18 @@ def regenerate_after_erasure(con, config: ContactsConfig, data_dir: Path, addres
     return rewritten
 
 
-def _mentions(path: Path, wanted: list[bytes]) -> bool:
-    if path.suffix == ".parquet":
-        text = "\n".join(str(value) for value in pl.read_parquet(path).get_column("email").to_list()).lower().encode("utf-8")
-    else:
-        text = path.read_bytes().lower()
-    return any(address in text for address in wanted)
+def _holds_erased(con, folder: Path, version: int) -> bool:
+    frames = [pl.read_parquet(folder / f"v{version}.parquet").select("email")]
+    for label in ("added", "removed"):
+        path = folder / f"v{version}.{label}.csv"
+        if path.exists():  # CSV cells may carry the ' of the injection guard
+            frames.append(pl.read_csv(path, infer_schema=False).select(pl.col("email").str.strip_prefix("'")))
+    with _registered(con, pl.concat(frames)):
+        return bool(con.execute(
+            """select count(*) from _export
+               where sha256((select value from staging.secrets where name = 'erasure_salt') || email)
+                     in (select email_sha256 from suppressions where reason = 'erased')"""
+        ).fetchall()[0][0])
 
 
 def audit_export(con, folder: Path, salt: str | None) -> dict[str, list[str]]:

@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from pipelines.crash_points import CRASH_AT
+
 ADDRESS = "Erin.Erasable@Example.org"
 LOWER = ADDRESS.lower()
 
@@ -111,3 +115,17 @@ def test_person_command_shows_everything_then_only_the_erasure(workspace):
     workspace.run()
     record = json.loads(subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout)
     assert record["erased"] is True and set(record) == {"email", "erased", "erased_at", "note"}
+
+
+@pytest.mark.parametrize("crash_at", ["before_erasure_rewrite", "after_erasure_rewrite"])
+def test_erasure_killed_mid_way_is_finished_by_the_next_run(workspace, tmp_path, crash_at):
+    seed(workspace)
+    workspace.drop("request.csv", f"email\n{ADDRESS}\n", folder="erasure")
+    env = {**os.environ, "CONTACTS_DATA_DIR": str(workspace.paths.data_dir), "CONTACTS_CONFIG": str(workspace.paths.config_path),
+           "CONTACTS_SEGMENTS_DIR": str(workspace.paths.segments_dir), "DAGSTER_HOME": str(tmp_path / "home")}
+    command = [str(Path(sys.executable).parent / "contacts"), "run", "--as-of", "2026-06-30"]
+    killed = subprocess.run(command, env={**env, CRASH_AT: crash_at}, capture_output=True)
+    assert killed.returncode == 137
+    subprocess.run(command, env=env, check=True, capture_output=True)
+    assert traces(workspace) == []
+    assert workspace.one("select count(*) from staging.maintenance where pending") == (0,)

@@ -223,3 +223,9 @@ create table if not exists segment_health (
     open_rate  double,
     click_rate double
 );
+
+-- Internal: work that must finish even if a run is killed half-way (e.g. the rewrite after an erasure).
+create table if not exists staging.maintenance (
+    name    varchar primary key,
+    pending boolean not null
+);
