@@ -54,12 +54,17 @@ class Exports(_Strict):
     audit: list[str] = Field(default_factory=list)  # segment or list ids exported with non-mailable members
 
 
+class Schedule(_Strict):
+    daily_at: str = Field("06:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # local time in `timezone`
+
+
 class ContactsConfig(_Strict):
     timezone: str = "UTC"
     fields: dict[str, CustomField] = Field(default_factory=dict)
     lists: dict[str, ListConfig] = Field(default_factory=dict)
     rules: Rules = Field(default_factory=Rules)
     exports: Exports = Field(default_factory=Exports)
+    schedule: Schedule = Field(default_factory=Schedule)
 
     @field_validator("timezone")
     @classmethod

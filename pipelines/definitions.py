@@ -9,23 +9,25 @@ from assets.contacts_assets import contact_engagement, contact_state, inbox_file
 from assets.export_assets import build_export_assets
 from assets.metrics_assets import build_metrics_assets, list_health
 from assets.segments import discover_segments
-from pipelines.config import ConfigError, load_config
+from pipelines.automation import build_daily_schedule, build_inbox_sensor
+from pipelines.config import ConfigError, ContactsConfig, load_config
 from pipelines.resources import ContactsWarehouse
 from pipelines.settings import Paths, paths_from_env
 
 REFRESH_JOB = "refresh_contacts"
 
 
-def static_list_ids(paths: Paths) -> list[str]:
-    """Lists to export, from contacts.yaml; a broken config fails the run itself with its own message."""
+def config_or_default(paths: Paths) -> ContactsConfig:
+    """The config for building definitions; a broken file fails each run with its own message instead of
+    breaking the code location."""
     try:
-        config = load_config(paths.config_path)
+        return load_config(paths.config_path)
     except ConfigError:
-        return []
-    return [list_id for list_id, spec in config.lists.items() if not spec.test]
+        return ContactsConfig()
 
 
 def build_definitions(paths: Paths) -> dg.Definitions:
+    config = config_or_default(paths)
     segments = discover_segments(paths.segments_dir)
     segment_assets = build_segment_assets(segments)
     segment_keys = [key for asset in segment_assets for key in asset.keys if key.path[0] == "segments"]
@@ -33,8 +35,10 @@ def build_definitions(paths: Paths) -> dg.Definitions:
         assets=[
             inbox_files, contact_state, contact_engagement, lists, *segment_assets,
             list_health, *build_metrics_assets(segment_keys),
-            *build_export_assets(segments, static_list_ids(paths)),
+            *build_export_assets(segments, [list_id for list_id, spec in config.lists.items() if not spec.test]),
         ],
+        sensors=[build_inbox_sensor(paths, REFRESH_JOB)],
+        schedules=[build_daily_schedule(REFRESH_JOB, config.schedule.daily_at, config.timezone)],
         jobs=[dg.define_asset_job(REFRESH_JOB, selection=dg.AssetSelection.all(), description="Materialize every asset and check.")],
         # One process, one step at a time: DuckDB has a single writer, and the segment sandbox opens the file
         # read-only, which a writer in another process would block. Also applies to `dg launch` and the UI.
