@@ -199,6 +199,7 @@ def contact_state(context: dg.AssetExecutionContext, warehouse: ContactsWarehous
             outcomes = merge_pending_files(con, config, context.log)
             replay_status(con, config, now)
             version = publish(con, "contacts", context.run.run_id, as_of)
+        crash_point("after_contacts_published")
         drop_temp_tables(con)
         total, duplicate_emails, duplicate_ids = con.execute(
             "select count(*), count(*) - count(distinct email), count(*) - count(distinct contact_id) from contacts"

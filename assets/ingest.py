@@ -25,6 +25,7 @@ from assets.readers import FileFailed, ParsedFile, data_suffix, read_file
 from assets.staging import ISSUE_SCHEMA, REJECT_ERASED, REJECT_SCHEMA, StagedFile, address_frame, build_rejects, stage_file
 from assets.validation import EmailValidatorCache
 from pipelines.config import ConfigError, ContactsConfig
+from pipelines.crash_points import crash_point
 from pipelines.warehouse import erasure_salt, registered, transaction
 
 KIND_CONTACTS = "contacts"
@@ -225,6 +226,7 @@ def _load_file(ctx, path, relative, kind, data, sha, existing_id, manifest, appl
                     con.execute(f"insert into {table} by name select * from _batch")
         if apply is not None:
             apply(ctx, staged, file_id)
+    crash_point("after_file_loaded")
     return FileOutcome(file_id, relative, kind, "loaded", None, parsed.rows_total, accepted, rejected)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import re
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -27,6 +29,30 @@ def _cached_config(path: str, mtime_ns: int) -> ContactsConfig:
     return load_config(Path(path))
 
 
+LOCK_WAIT_SECONDS = 120
+
+
+def open_waiting(path: Path, wait_seconds: float = LOCK_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse for writing, waiting while another process (a DuckDB shell, a notebook) holds
+    it; then fail with the cause and the fix rather than a raw lock error."""
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.5
+    while True:
+        try:
+            return connect(path)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() >= deadline:
+                holder = re.search(r"PID (\d+)", str(exc))
+                raise dg.Failure(
+                    description=f"{path} is locked by another process{f' (PID {holder.group(1)})' if holder else ''}: "
+                    "close other DuckDB sessions on it (shells, notebooks, BI tools) and run again"
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
 class ContactsWarehouse(dg.ConfigurableResource):
     """The data directory, the `contacts.yaml` in force, and the DuckDB file under the data directory.
 
@@ -49,7 +75,7 @@ class ContactsWarehouse(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = connect(self.paths.warehouse)
+        con = open_waiting(self.paths.warehouse)
         try:
             config = self.config()
             stat = self.paths.warehouse.stat()
