@@ -91,6 +91,20 @@ def summarise(paths: Paths) -> str:
     return "\n".join(lines)
 
 
+def failed_steps(result) -> dict[str, str]:
+    """Each failed step with the one-line reason a person can act on."""
+    failures = {}
+    for event in result.all_events:
+        if event.is_step_failure:
+            data = event.step_failure_data
+            error = data.error
+            while error is not None and error.cause is not None and "DagsterExecutionStepExecutionError" in error.cls_name:
+                error = error.cause
+            reason = (data.user_failure_data.description if data.user_failure_data else None) or (error.message.strip() if error else "")
+            failures[event.step_key] = reason.splitlines()[0] if reason else "failed"
+    return failures
+
+
 def command_run(args: argparse.Namespace) -> int:
     paths = paths_from_env()
     try:
@@ -113,9 +127,13 @@ def command_run(args: argparse.Namespace) -> int:
     with cli_run_lock(home), dg.DagsterInstance.get() as instance:
         for run_id in reap_dead_cli_runs(instance):
             print(f"run {run_id} had been killed; marked it failed and freed its slot", file=sys.stderr)
-        result = defs.resolve_job_def(REFRESH_JOB).execute_in_process(instance=instance, raise_on_error=False, tags=tags)
+        result = defs.resolve_job_def(REFRESH_JOB).execute_in_process(
+            instance=instance, raise_on_error=False, tags=tags, run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+        )
     print()
-    print(f"run {result.run_id} {'succeeded' if result.success else 'FAILED'} (see it with `make ui`)")
+    print(f"run {result.run_id} {'succeeded' if result.success else 'FAILED'} (details: `make ui`)")
+    for step, reason in failed_steps(result).items():
+        print(f"  failed step {step}: {reason}")
     if paths.warehouse.exists():
         print(summarise(paths))
     return 0 if result.success else 1

@@ -11,6 +11,7 @@ from assets.metrics_assets import build_metrics_assets, list_health
 from assets.segments import discover_segments
 from pipelines.automation import build_daily_schedule, build_inbox_sensor
 from pipelines.config import ConfigError, ContactsConfig, load_config
+from pipelines.logging_setup import concise_console
 from pipelines.resources import ContactsWarehouse
 from pipelines.settings import Paths, paths_from_env
 
@@ -43,6 +44,7 @@ def build_definitions(paths: Paths) -> dg.Definitions:
         # One process, one step at a time: DuckDB has a single writer, and the segment sandbox opens the file
         # read-only, which a writer in another process would block. Also applies to `dg launch` and the UI.
         executor=dg.in_process_executor,
+        loggers={"console": concise_console},
         resources={"warehouse": ContactsWarehouse(data_dir=str(paths.data_dir), config_path=str(paths.config_path))},
     )
 

@@ -1,0 +1,60 @@
+"""The Dagster webserver, started on 127.0.0.1 in a subprocess, loads the code location: GraphQL lists every
+asset (one per segment included) and every asset check."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from pipelines.definitions import build_definitions
+from pipelines.settings import PROJECT_ROOT, paths_from_env
+
+QUERY = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } " \
+        "assetNodes { assetKey { path } assetChecksOrError { ... on AssetChecks { checks { name } } } } }"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def graphql(port: int, query: str) -> dict:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())["data"]
+
+
+def test_webserver_lists_every_asset_and_check(tmp_path):
+    port = free_port()
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                data = graphql(port, QUERY)
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "the webserver did not come up"
+                time.sleep(1)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert data["workspaceOrError"]["locationEntries"] == [{"name": "contacts", "loadStatus": "LOADED"}]
+    served = {"/".join(node["assetKey"]["path"]): sorted(c["name"] for c in node["assetChecksOrError"]["checks"]) for node in data["assetNodes"]}
+
+    graph = build_definitions(paths_from_env()).resolve_asset_graph()
+    expected = {key.to_user_string(): sorted(k.name for k in graph.asset_check_keys if k.asset_key == key) for key in graph.get_all_asset_keys()}
+    assert served == expected
+    assert {f"segments/{p.stem}" for p in (PROJECT_ROOT / "sql" / "segments").glob("*.sql")} <= set(served)
