@@ -91,6 +91,13 @@ def summarise(paths: Paths) -> str:
     return "\n".join(lines)
 
 
+# Causes whose fix is not in the message itself.
+FIX_HINTS = {
+    "No space left on device": "free disk space where the data directory lives and run again; nothing was half-applied",
+    "Permission denied": "check that this user can write the data directory and DAGSTER_HOME",
+}
+
+
 def failed_steps(result) -> dict[str, str]:
     """Each failed step with the one-line reason a person can act on."""
     failures = {}
@@ -101,7 +108,9 @@ def failed_steps(result) -> dict[str, str]:
             while error is not None and error.cause is not None and "DagsterExecutionStepExecutionError" in error.cls_name:
                 error = error.cause
             reason = (data.user_failure_data.description if data.user_failure_data else None) or (error.message.strip() if error else "")
-            failures[event.step_key] = reason.splitlines()[0] if reason else "failed"
+            line = reason.splitlines()[0] if reason else "failed"
+            hint = next((fix for cause, fix in FIX_HINTS.items() if cause in line), None)
+            failures[event.step_key] = f"{line} ({hint})" if hint else line
     return failures
 
 
