@@ -141,9 +141,11 @@ def read_manifest(folder: Path, name: str) -> dict | None:
 def write_version(
     con: duckdb.DuckDBPyConnection, config: ContactsConfig, target: ExportTarget, folder: Path,
     version: int, previous: int | None, as_of: dt.date | None, sql_sha256: str | None, writer: AtomicWriter,
+    current: pl.DataFrame | None = None,
 ) -> dict:
-    """All files of one version, then its manifest; returns the manifest."""
-    current = rows_at(con, config, target, version)
+    """All files of one version, then its manifest; returns the manifest. `current`: the version's rows,
+    when the caller has them already."""
+    current = rows_at(con, config, target, version) if current is None else current
     before = rows_at(con, config, target, previous) if previous is not None else current.clear()
     added = current.filter(~pl.col("contact_id").is_in(before.get_column("contact_id").implode()))
     removed = before.filter(~pl.col("contact_id").is_in(current.get_column("contact_id").implode()))
@@ -199,10 +201,13 @@ def export_target(con, config: ContactsConfig, data_dir: Path, target: ExportTar
     latest = read_manifest(folder, "latest.manifest.json")
     if latest and latest["version"] == version:
         return ExportResult(None, latest["row_count"], sorted(latest["files"]))
-    candidate = file_bytes(rows_at(con, config, target, version))["csv"]
+    current = rows_at(con, config, target, version)
+    candidate = file_bytes(current)["csv"]
     if latest and latest["files"].get(f"v{latest['version']}.csv") == hashlib.sha256(candidate).hexdigest() and latest.get("sql_sha256") == sql_sha256:
         return ExportResult(None, latest["row_count"], sorted(latest["files"]))
-    manifest = write_version(con, config, target, folder, version, latest["version"] if latest else None, as_of, sql_sha256, writer)
+    manifest = write_version(
+        con, config, target, folder, version, latest["version"] if latest else None, as_of, sql_sha256, writer, current
+    )
     publish_latest(folder, version, writer)
     apply_retention(folder, config.exports.keep_versions)
     return ExportResult(version, manifest["row_count"], sorted(manifest["files"]))

@@ -26,7 +26,7 @@ def metric_settings(config: ContactsConfig) -> str:
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
 
-def first_touched_day(con: duckdb.DuckDBPyConnection, config: ContactsConfig, as_of: dt.date) -> dt.date | None:
+def first_touched_day(con: duckdb.DuckDBPyConnection, config: ContactsConfig) -> dt.date | None:
     """The first day to recompute, or None when nothing is stored yet or everything must be redone."""
     state = con.execute("select last_file_id, last_day, settings from staging.metrics_state").fetchall()
     if not state or state[0][2] != metric_settings(config):
@@ -53,7 +53,7 @@ def first_touched_day(con: duckdb.DuckDBPyConnection, config: ContactsConfig, as
 
 def compute_list_health(con: duckdb.DuckDBPyConnection, config: ContactsConfig, as_of: dt.date) -> dt.date:
     """Recompute the touched days up to the as-of date; returns the first day recomputed. Call in a transaction."""
-    start = first_touched_day(con, config, as_of) or dt.date(1900, 1, 1)
+    start = first_touched_day(con, config) or dt.date(1900, 1, 1)
     script = load_sql("models/list_health.sql").replace("{engaged_window_days}", str(int(config.rules.engaged_window_days)))
     run_statements(con, con.extract_statements(script), {"tz": config.timezone, "start_day": start, "as_of": as_of})
     last_file_id = con.execute("select coalesce(max(file_id), 0) from import_files").fetchall()[0][0]
