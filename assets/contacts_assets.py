@@ -116,7 +116,7 @@ def inbox_files(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse)
         context.log.warning("%s still contains an erased address: the inbox is yours, delete or edit the file", path)
 
     with warehouse.connect() as con:
-        ctx.con = con
+        ctx.use(con)
         outcomes += ingest_folder(ctx, paths.contact_inbox, KIND_CONTACTS)
         outcomes += ingest_folder(ctx, paths.event_inbox, KIND_EVENTS)
         lost = con.execute(LOST_ROWS_SQL).fetchall()
@@ -197,7 +197,8 @@ def contact_state(context: dg.AssetExecutionContext, warehouse: ContactsWarehous
     with warehouse.connect() as con:
         with transaction(con):
             outcomes = merge_pending_files(con, config, context.log)
-            replay_status(con, config, now)
+            replayed = replay_status(con, config, now, [outcome.file_id for outcome in outcomes])
+            context.log.info("replayed the status of %s", "every address" if replayed is None else f"{replayed} address(es) the new files mention")
             version = publish(con, "contacts", context.run.run_id, as_of)
         crash_point("after_contacts_published")
         drop_temp_tables(con)
@@ -226,7 +227,11 @@ def contact_state(context: dg.AssetExecutionContext, warehouse: ContactsWarehous
             "top_domains": dg.MetadataValue.md(domains),
         },
     )
-    yield dg.MaterializeResult(asset_key="status_history", metadata={"dagster/row_count": history_rows})
+    yield dg.MaterializeResult(
+        asset_key="status_history",
+        # -1: every address was replayed (first run, or the status rules changed)
+        metadata={"dagster/row_count": history_rows, "addresses_replayed": -1 if replayed is None else replayed},
+    )
     yield dg.MaterializeResult(
         asset_key="suppressions",
         metadata={"dagster/row_count": sum(suppressed.values()), **{f"reason_{r}": suppressed.get(r, 0) for r in ("unsubscribed", "bounced", "complained", "manual", "erased")}},

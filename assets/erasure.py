@@ -24,7 +24,7 @@ from pipelines.warehouse import erasure_salt, registered
 ADDRESS_TABLES = (
     "staging.contacts", "contacts_history", "staging.contact_engagement", "contact_engagement_history",
     "staging.list_members", "list_members_history", "staging.segment_members", "segment_members_history",
-    "status_history", "staging.contact_rows", "staging.event_rows",
+    "status_history", "staging.contact_rows", "staging.event_rows", "staging.resubscribe_blocked",
 )
 
 
@@ -66,6 +66,11 @@ def _erase_registered(con: duckdb.DuckDBPyConnection, ctx) -> None:
     con.execute("delete from rejected_rows where (file_id, row_number) in (select (file_id, row_number) from erase_rows)")
     for table in ADDRESS_TABLES:
         con.execute(f"delete from {table} where email in (select email from _erase)")
+    con.execute(
+        """delete from staging.email_verdicts
+           where email in (select form from erase_forms) or email_ascii in (select form from erase_forms)
+              or lower(prepared) in (select form from erase_forms)"""
+    )
     salt = erasure_salt(con)
     con.execute("delete from suppressions where email in (select email from _erase)")
     con.execute(
@@ -127,7 +132,7 @@ def inbox_files_mentioning(inbox_folders: list[Path], addresses: set[str]) -> li
                 parsed = read_file(path)
             except (FileFailed, OSError):
                 continue
-            cells = pl.Series([cell for record in parsed.records for cell in record if cell], dtype=pl.Utf8).str.to_lowercase()
+            cells = pl.concat([parsed.column(index) for index in range(len(parsed.header))]).drop_nulls().str.to_lowercase()
             text = "\n".join(cells.to_list() + [p.raw.lower() for p in parsed.problems])
             if any(address in text for address in wanted):
                 found.append(path)

@@ -59,10 +59,11 @@ def stage_event_file(
     frame = address_frame(parsed, mapping, file_id, list(EVENT_FIELDS), cache).with_columns(
         blank_to_null(name) for name in ("event", "occurred_at", "campaign_id", "list", "value", "url")
     )
-    moments = parse_timestamps(frame.get_column("occurred_at").drop_nulls().unique().to_list(), config.timezone, now=None)
-    frame = frame.with_columns(
-        pl.col("event").str.to_lowercase().alias("event_name"),
-        pl.col("occurred_at").replace_strict({k: v[0] for k, v in moments.items()}, default=None, return_dtype=UTC_DATETIME).alias("occurred"),
+    moments = parse_timestamps(frame.get_column("occurred_at"), config.timezone, now=None).select(
+        pl.col("value").alias("occurred_at"), pl.col("moment").alias("occurred")
+    )
+    frame = frame.join(moments, on="occurred_at", how="left", maintain_order="left").with_columns(
+        pl.col("event").str.to_lowercase().alias("event_name")
     )
     known = pl.col("event_name").is_in(list(EVENTS))
     frame = frame.with_columns(

@@ -58,6 +58,14 @@ class IngestContext:
     log: logging.Logger
     erased: set[str] = field(default_factory=set)  # addresses erased in this run, for the inbox scan
 
+    def __post_init__(self) -> None:
+        self.use(self.con)
+
+    def use(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Work on another connection to the warehouse (e.g. after the file was rewritten)."""
+        self.con = con
+        self.cache.attach(con)  # email-validator's verdicts are kept in the warehouse across runs
+
 
 def discover_files(inbox: Path) -> list[Path]:
     """Data files in an inbox folder, in name order (the ledger order). Manifests and hidden files are not data."""

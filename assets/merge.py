@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
+import re
 from dataclasses import dataclass
 
 import duckdb
+import polars as pl
 
 from pipelines.config import ContactsConfig
-from pipelines.warehouse import erasure_salt, load_sql
+from pipelines.warehouse import erasure_salt, load_sql, registered
 
-MERGE_TEMP_TABLES = ("merge_batch", "merge_updates", "merge_inserts", "status_facts", "status_replay", "status_current")
+# `{scope:r.email}` in status_history.sql: the addresses a replay covers.
+SCOPE_PLACEHOLDER = re.compile(r"\{scope:([\w.]+)\}")
+
+MERGE_TEMP_TABLES = ("merge_batch", "merge_updates", "merge_inserts", "status_facts", "status_replay", "status_current", "replay_scope")
 
 
 @dataclass(frozen=True)
@@ -64,12 +71,40 @@ def merge_pending_files(con: duckdb.DuckDBPyConnection, config: ContactsConfig, 
     return outcomes
 
 
-def replay_status(con: duckdb.DuckDBPyConnection, config: ContactsConfig, now: dt.datetime) -> None:
-    """Rebuild status history, current statuses, consent and suppressions from every fact. Call inside a transaction."""
+def replay_settings(config: ContactsConfig) -> str:
+    """What stored statuses were replayed with; a change means every address must be replayed again."""
+    relevant = {"soft_bounce_limit": config.rules.soft_bounce_limit, "soft_bounce_window_days": config.rules.soft_bounce_window_days,
+                "sql": load_sql("models/status_history.sql")}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+
+
+def replay_status(con: duckdb.DuckDBPyConnection, config: ContactsConfig, now: dt.datetime, merged_file_ids: list[int] | None = None) -> int | None:
+    """Rebuild status history, current statuses, consent and suppressions of the addresses that files
+    `merged_file_ids` mention, from all their facts; of every address when `merged_file_ids` is None or
+    the rules changed since the last replay. Returns the number of addresses replayed, None for all.
+    Call inside a transaction."""
+    settings = replay_settings(config)
+    stored = con.execute("select settings from staging.replay_state").fetchall()
+    scoped = merged_file_ids is not None and stored == [(settings,)]
+    if scoped:
+        with registered(con, "_merged_files", pl.DataFrame({"file_id": merged_file_ids}, schema={"file_id": pl.Int64})):
+            con.execute(
+                """create or replace temp table replay_scope as
+                   select email from staging.contact_rows where file_id in (select file_id from _merged_files)
+                   union
+                   select email from staging.event_rows where file_id in (select file_id from _merged_files)"""
+            )
     script = load_sql("models/status_history.sql")
     script = script.replace("{soft_bounce_limit}", str(int(config.rules.soft_bounce_limit)))
     script = script.replace("{soft_bounce_window_days}", str(int(config.rules.soft_bounce_window_days)))
+    script = SCOPE_PLACEHOLDER.sub(lambda m: f"{m.group(1)} in (select email from replay_scope)" if scoped else "true", script)
     run_statements(con, con.extract_statements(script), {"now": now, "salt": erasure_salt(con)})
+    con.execute("delete from staging.replay_state")
+    con.execute("insert into staging.replay_state values (?)", [settings])
+    if not scoped:
+        return None
+    replayed, = con.execute("select count(*) from replay_scope").fetchone()
+    return replayed
 
 
 def drop_temp_tables(con: duckdb.DuckDBPyConnection) -> None:

@@ -12,14 +12,14 @@ import pandera.polars as pa
 import polars as pl
 
 from assets.headers import BUILTIN_FIELDS, HeaderMapping
-from assets.readers import ParsedFile, printable_raw
+from assets.readers import ParsedFile, cell_column
 from assets.validation import (
     EmailValidatorCache,
     blank_to_null,
     normalise_status,
     parse_tags,
     parse_timestamps,
-    prepare_email,
+    prepare_emails,
     typed_fields,
 )
 from pipelines.config import ContactsConfig
@@ -77,19 +77,15 @@ class StagedFile:
 
 
 def _text_frame(parsed: ParsedFile, mapping: HeaderMapping, file_id: int, text_columns: list[str]) -> pl.DataFrame:
-    data: dict[str, list] = {
-        "file_id": [file_id] * len(parsed.records),
-        "row_number": parsed.row_numbers,
-    }
-    for name in text_columns:
-        index = mapping.field_to_index.get(name)
-        data[name] = [None] * len(parsed.records) if index is None else [record[index] for record in parsed.records]
-    schema = {"file_id": pl.Int64, "row_number": pl.Int64} | {name: pl.Utf8 for name in text_columns}
-    return pl.DataFrame(data, schema=schema)
-
-
-def _raw_line(record: list[str | None], delimiter: str | None) -> str:
-    return printable_raw((delimiter or ",").join("" if cell is None else cell for cell in record))
+    return parsed.cells.select(
+        pl.lit(file_id, dtype=pl.Int64).alias("file_id"),
+        "row_number",
+        *[
+            pl.col(cell_column(mapping.field_to_index[name])).alias(name) if name in mapping.field_to_index
+            else pl.lit(None, dtype=pl.Utf8).alias(name)
+            for name in text_columns
+        ],
+    )
 
 
 def address_frame(
@@ -100,10 +96,7 @@ def address_frame(
     frame = staged_text_schema(text_columns).validate(_text_frame(parsed, mapping, file_id, text_columns))
     # Verdicts once per distinct raw address; the join spreads them over the rows.
     distinct_raw = frame.get_column("email").drop_nulls().unique()
-    prepared = pl.DataFrame(
-        {"email_raw": distinct_raw, "prepared": [prepare_email(value) for value in distinct_raw.to_list()]},
-        schema={"email_raw": pl.Utf8, "prepared": pl.Utf8},
-    )
+    prepared = pl.DataFrame({"email_raw": distinct_raw, "prepared": prepare_emails(distinct_raw)})
     verdicts = cache.verdict_frame(prepared.get_column("prepared").filter(prepared.get_column("prepared") != ""))
     frame = (
         frame.rename({"email": "email_raw"})
@@ -136,15 +129,9 @@ def stage_file(
 def build_rejects(frame: pl.DataFrame, parsed: ParsedFile, file_id: int) -> pl.DataFrame:
     """Rows with a `reject_reason`, plus the rows the reader could not parse, with their raw text."""
     rejected = frame.filter(pl.col("reject_reason").is_not_null())
-    index_of = {number: index for index, number in enumerate(parsed.row_numbers)} if rejected.height else {}
+    raw_lines = parsed.raw_lines(rejected.get_column("row_number").to_list())
     rows = [
-        {
-            "file_id": file_id,
-            "row_number": number,
-            "reason": reason,
-            "detail": detail,
-            "raw": _raw_line(parsed.records[index_of[number]], parsed.delimiter),
-        }
+        {"file_id": file_id, "row_number": number, "reason": reason, "detail": detail, "raw": raw_lines[number]}
         for number, reason, detail in rejected.select("row_number", "reject_reason", "reject_detail").iter_rows()
     ]
     rows += [
@@ -159,19 +146,16 @@ def _typed_rows(accepted: pl.DataFrame, config: ContactsConfig, now: dt.datetime
     trimmed = accepted.with_columns(
         blank_to_null(name) for name in ["first_name", "last_name", "tags", "status", "created_at", *config.fields]
     )
-    timestamps = parse_timestamps(trimmed.get_column("created_at").drop_nulls().unique().to_list(), config.timezone, now)
+    timestamps = parse_timestamps(trimmed.get_column("created_at"), config.timezone, now).rename(
+        {"value": "created_at", "moment": "created_at_typed", "problem": "created_at_problem"}
+    )
+    trimmed = trimmed.join(timestamps, on="created_at", how="left", maintain_order="left")
     statuses = {value: normalise_status(value) for value in trimmed.get_column("status").drop_nulls().unique().to_list()}
 
     typed = trimmed.with_columns(
         pl.col("email").str.split("@").list.last().alias("email_domain"),
         parse_tags(pl.col("tags")).fill_null(pl.lit([], dtype=pl.List(pl.Utf8))).alias("tags"),
         pl.col("status").replace_strict(statuses, default=None, return_dtype=pl.Utf8).alias("status_typed"),
-        pl.col("created_at")
-        .replace_strict({k: v[0] for k, v in timestamps.items()}, default=None, return_dtype=UTC_DATETIME)
-        .alias("created_at_typed"),
-        pl.col("created_at")
-        .replace_strict({k: v[1] for k, v in timestamps.items()}, default=None, return_dtype=pl.Utf8)
-        .alias("created_at_problem"),
         *[typed_field.parsed.alias(f"{typed_field.name}_typed") for typed_field in fields],
     )
 

@@ -7,15 +7,21 @@ never once per row. Custom fields are typed here; a bad value becomes a field is
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
+import os
 import re
 import unicodedata
 import zoneinfo
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
+import duckdb
 import polars as pl
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
+from assets.readers import PY_WHITESPACE
 from pipelines.config import ContactsConfig
+from pipelines.warehouse import registered
 
 STATUSES = ("subscribed", "unconfirmed", "unsubscribed", "bounced", "complained")
 # Spellings other tools export, folded to ours (Mailchimp "cleaned" = bounced addresses).
@@ -24,13 +30,18 @@ BOOLEAN_WORDS = {"true": True, "yes": True, "1": True, "on": True, "false": Fals
 INTEGER_PATTERN = r"^[+-]?\d+$"
 FLOAT_PATTERN = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
-# The fast path: plain ASCII dot-atom addresses at ordinary domains, for which email-validator's verdict is
-# "valid" and its normalised form is the input with the domain lower-cased. Anything else (unicode, quotes,
-# IDN or Punycode, special-use names, long parts, odd labels) goes to email-validator itself. The
-# differential test in tests/test_email_fast_path.py holds the two to the same answers.
-FAST_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
-FAST_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
-SPECIAL_USE = frozenset(SPECIAL_USE_DOMAIN_NAMES)
+# The fast path, one vectorised pass over a file's distinct addresses: plain ASCII dot-atom addresses at
+# ordinary domains, for which email-validator's verdict is "valid" and its normalised form is the input
+# with the domain lower-cased. Anything else (unicode, quotes, IDN or Punycode, special-use names, long
+# parts, odd labels) goes to email-validator itself. The differential tests (tests/test_email_fast_path.py,
+# and 1M addresses in `make bench BENCH_MODE=emails`) hold the two to the same answers.
+ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-]+"
+LABEL = r"[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?"
+FAST_SHAPE = rf"^{ATOM}(?:\.{ATOM})*@(?:{LABEL}\.)+[a-z]{{1,63}}$"  # matched against the lower-cased address
+SPECIAL_USE = sorted(set(SPECIAL_USE_DOMAIN_NAMES))
+# Below this many unknown addresses a worker pool costs more to start than it saves.
+PARALLEL_MIN = 20_000
+VERDICT_COLUMNS = {"prepared": pl.Utf8, "email": pl.Utf8, "email_ascii": pl.Utf8, "email_error": pl.Utf8}
 
 
 @dataclass(frozen=True)
@@ -45,21 +56,33 @@ def prepare_email(raw: str) -> str:
     return unicodedata.normalize("NFC", raw.strip())
 
 
-def fast_verdict(prepared: str) -> str | None:
-    """The normalised, lower-cased address when the fast path can vouch for it, else None (ask email-validator)."""
-    if len(prepared) > 254 or not prepared.isascii() or prepared.count("@") != 1:
-        return None
-    local, _, domain = prepared.partition("@")
-    if len(local) > 64 or not FAST_LOCAL.match(local):
-        return None
-    domain = domain.lower()
-    labels = domain.split(".")
-    if len(labels) < 2 or len(domain) > 253 or not labels[-1].isalpha() or labels[-1] in SPECIAL_USE:
-        return None
-    for label in labels:
-        if not FAST_LABEL.match(label) or "--" in label:
-            return None
-    return (local + "@" + domain).lower()
+def prepare_emails(raw: pl.Series) -> pl.Series:
+    """`prepare_email` over a column: polars trims (the same characters as str.strip); NFC is only
+    needed, and only computed, for the non-ASCII values."""
+    trimmed = raw.str.strip_chars(PY_WHITESPACE)
+    ascii_only = trimmed.str.contains(r"^[\x00-\x7F]*$")
+    if ascii_only.all():
+        return trimmed.alias("prepared")
+    normalised = [value if plain else unicodedata.normalize("NFC", value) for value, plain in zip(trimmed.to_list(), ascii_only.to_list())]
+    return pl.Series("prepared", normalised, dtype=pl.Utf8)
+
+
+def fast_verdicts(prepared: pl.Series) -> pl.Series:
+    """The normalised, lower-cased address where the fast path can vouch for it, else null (ask email-validator)."""
+    lowered = prepared.str.to_lowercase()
+    frame = pl.DataFrame({"lowered": lowered, "prepared": prepared})
+    local_length = pl.col("prepared").str.find("@", literal=True)
+    domain = pl.col("lowered").str.split("@").list.last()
+    vouched = (
+        pl.col("prepared").str.contains(r"^[\x21-\x7E]*$")  # printable ASCII only, so bytes = characters
+        & (pl.col("prepared").str.len_bytes() <= 254)
+        & pl.col("lowered").str.contains(FAST_SHAPE)
+        & (local_length <= 64)
+        & (domain.str.len_bytes() <= 253)
+        & ~domain.str.contains("--", literal=True)
+        & ~domain.str.split(".").list.last().is_in(SPECIAL_USE)
+    )
+    return frame.select(pl.when(vouched).then(pl.col("lowered")).alias("email")).get_column("email")
 
 
 def fold_alias(email: str) -> str:
@@ -70,53 +93,121 @@ def fold_alias(email: str) -> str:
     return local.split("+", 1)[0].replace(".", "") + "@gmail.com"
 
 
+def fold_aliases(emails: pl.Expr) -> pl.Expr:
+    """`fold_alias` for single-@ addresses (those of the fast path), as an expression."""
+    parts = emails.str.split_exact("@", 1)
+    local, domain = parts.struct.field("field_0"), parts.struct.field("field_1")
+    folded = local.str.replace(r"\+.*$", "").str.replace_all(".", "", literal=True) + pl.lit("@gmail.com")
+    return pl.when(domain.is_in(GMAIL_DOMAINS)).then(folded).otherwise(emails)
+
+
+def judge(prepared: str) -> tuple[str | None, str | None, str | None]:
+    """email-validator's verdict: (normalised lower-cased email, its ASCII form, error)."""
+    try:
+        result = validate_email(prepared, check_deliverability=False)
+    except EmailNotValidError as exc:
+        return None, None, str(exc)
+    return result.normalized.lower(), result.ascii_email.lower() if result.ascii_email else None, None
+
+
+def _judge_chunk(values: list[str]) -> list[tuple[str | None, str | None, str | None]]:
+    return [judge(value) for value in values]
+
+
+def judge_all(values: list[str]) -> list[tuple[str | None, str | None, str | None]]:
+    """email-validator over many addresses, spread over the cores when there are enough to pay for it."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(values) < PARALLEL_MIN or workers < 2:
+        return _judge_chunk(values)
+    size = -(-len(values) // (workers * 4))
+    chunks = [values[i : i + size] for i in range(0, len(values), size)]
+    # spawn, not fork: the parent holds DuckDB and polars thread pools, which a fork would copy mid-flight.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return [verdict for chunk in pool.map(_judge_chunk, chunks) for verdict in chunk]
+
+
 class EmailValidatorCache:
-    """email-validator's verdict per distinct prepared address, kept for the whole run."""
+    """Verdicts per distinct prepared address. The fast path is recomputed (it is cheaper than a lookup);
+    email-validator's verdicts are kept for the run and, once a warehouse is attached, across runs in
+    `staging.email_verdicts`, so no address is ever judged twice."""
 
     def __init__(self, fold_provider_aliases: bool = False) -> None:
         self.fold_provider_aliases = fold_provider_aliases
         self._verdicts: dict[str, EmailVerdict] = {}
-        self.calls = 0  # addresses email-validator itself had to judge
-        self.fast = 0  # addresses the fast path vouched for
+        self.con: duckdb.DuckDBPyConnection | None = None
+        self.calls = 0  # addresses email-validator itself judged
+        self.fast = 0  # addresses the fast path vouched for (once per file they appear in)
+        self.stored = 0  # addresses whose verdict came from an earlier run
+
+    def attach(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
 
     def verdict(self, prepared: str) -> EmailVerdict:
-        cached = self._verdicts.get(prepared)
-        if cached is None:
-            cached = self._validate(prepared)
-            self._verdicts[prepared] = cached
-        return cached
-
-    def _validate(self, prepared: str) -> EmailVerdict:
-        fast = fast_verdict(prepared)
-        if fast is not None:
-            self.fast += 1
-            email = fold_alias(fast) if self.fold_provider_aliases else fast
-            return EmailVerdict(email, email, None)
-        self.calls += 1
-        try:
-            result = validate_email(prepared, check_deliverability=False)
-        except EmailNotValidError as exc:
-            return EmailVerdict(None, None, str(exc))
-        email = result.normalized.lower()
-        ascii_email = result.ascii_email.lower() if result.ascii_email else None
-        if self.fold_provider_aliases:
-            email = fold_alias(email)
-            ascii_email = fold_alias(ascii_email) if ascii_email else None
-        return EmailVerdict(email, ascii_email, None)
+        email, email_ascii, error = self.verdict_frame(pl.Series([prepared], dtype=pl.Utf8)).row(0)[1:]
+        return EmailVerdict(email, email_ascii, error)
 
     def verdict_frame(self, prepared: pl.Series) -> pl.DataFrame:
         """One row per distinct prepared address: prepared, email, email_ascii, email_error."""
-        distinct = prepared.drop_nulls().unique().to_list()
-        verdicts = [self.verdict(value) for value in distinct]
+        distinct = prepared.drop_nulls().unique()
+        fast = pl.DataFrame({"prepared": distinct, "email": fast_verdicts(distinct)})
+        vouched = fast.filter(pl.col("email").is_not_null())
+        self.fast += vouched.height
+        if self.fold_provider_aliases:
+            vouched = vouched.with_columns(fold_aliases(pl.col("email")).alias("email"))
+        vouched = vouched.with_columns(pl.col("email").alias("email_ascii"), pl.lit(None, dtype=pl.Utf8).alias("email_error"))
+        slow = self._slow_verdicts(fast.filter(pl.col("email").is_null()).get_column("prepared").to_list())
+        return pl.concat([vouched, slow]).cast(VERDICT_COLUMNS)
+
+    def _slow_verdicts(self, values: list[str]) -> pl.DataFrame:
+        unknown = [value for value in values if value not in self._verdicts]
+        if unknown and self.con is not None:
+            unknown = self._load_stored(unknown)
+        if unknown:
+            judged = judge_all(unknown)
+            self.calls += len(unknown)
+            fresh = {value: self._folded(*verdict) for value, verdict in zip(unknown, judged)}
+            self._verdicts.update(fresh)
+            if self.con is not None:
+                self._store(fresh)
+        verdicts = [self._verdicts[value] for value in values]
         return pl.DataFrame(
-            {
-                "prepared": distinct,
-                "email": [v.email for v in verdicts],
-                "email_ascii": [v.email_ascii for v in verdicts],
-                "email_error": [v.error for v in verdicts],
-            },
-            schema={"prepared": pl.Utf8, "email": pl.Utf8, "email_ascii": pl.Utf8, "email_error": pl.Utf8},
+            {"prepared": values, "email": [v.email for v in verdicts], "email_ascii": [v.email_ascii for v in verdicts],
+             "email_error": [v.error for v in verdicts]},
+            schema=VERDICT_COLUMNS,
         )
+
+    def _folded(self, email: str | None, email_ascii: str | None, error: str | None) -> EmailVerdict:
+        if self.fold_provider_aliases and email is not None:
+            return EmailVerdict(fold_alias(email), fold_alias(email_ascii) if email_ascii else None, error)
+        return EmailVerdict(email, email_ascii, error)
+
+    def _load_stored(self, values: list[str]) -> list[str]:
+        """Take verdicts of earlier runs from the warehouse; returns the addresses still unknown."""
+        wanted = pl.DataFrame({"prepared": values}, schema={"prepared": pl.Utf8})
+        with registered(self.con, "_wanted", wanted):
+            rows = self.con.execute(
+                """select v.prepared, v.email, v.email_ascii, v.error from staging.email_verdicts v
+                   join _wanted w using (prepared) where v.folded = ?""",
+                [self.fold_provider_aliases],
+            ).fetchall()
+        for prepared, email, email_ascii, error in rows:
+            self._verdicts[prepared] = EmailVerdict(email, email_ascii, error)
+        self.stored += len(rows)
+        return [value for value in values if value not in self._verdicts]
+
+    def _store(self, fresh: dict[str, EmailVerdict]) -> None:
+        frame = pl.DataFrame(
+            {"prepared": list(fresh), "email": [v.email for v in fresh.values()],
+             "email_ascii": [v.email_ascii for v in fresh.values()], "error": [v.error for v in fresh.values()]},
+            schema={"prepared": pl.Utf8, "email": pl.Utf8, "email_ascii": pl.Utf8, "error": pl.Utf8},
+        )
+        with registered(self.con, "_fresh", frame):
+            self.con.execute(
+                """insert into staging.email_verdicts (prepared, folded, email, email_ascii, error)
+                   select prepared, ?, email, email_ascii, error from _fresh
+                   where prepared not in (select prepared from staging.email_verdicts where folded = ?)""",
+                [self.fold_provider_aliases, self.fold_provider_aliases],
+            )
 
 
 def blank_to_null(name: str) -> pl.Expr:
@@ -172,27 +263,57 @@ def typed_fields(config: ContactsConfig) -> list[TypedField]:
     return fields
 
 
-def parse_timestamps(
-    values: list[str], timezone: str, now: dt.datetime | None
-) -> dict[str, tuple[dt.datetime | None, str | None]]:
-    """ISO 8601 date or date-time per distinct value; naive values are in the configured timezone.
-    With `now`, a moment after it is a problem (a signup date cannot lie in the future)."""
+# The layouts nearly every export uses, parsed by polars; every other value (and any value polars turns
+# down, such as 2024-02-30 or a wall time that a DST change skips) gets Python's fromisoformat, the reference.
+FAST_TIMESTAMPS = (
+    (r"^\d{4}-\d{2}-\d{2}$", "%Y-%m-%d", False),
+    (r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", "%Y-%m-%d %H:%M:%S", False),
+    (r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$", "%Y-%m-%dT%H:%M:%S", False),
+    (r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$", "%Y-%m-%dT%H:%M:%SZ", True),
+    (r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z$", "%Y-%m-%d %H:%M:%SZ", True),
+)
+TIMESTAMP_SCHEMA = {"value": pl.Utf8, "moment": pl.Datetime("us", "UTC"), "problem": pl.Utf8}
+
+
+def parse_timestamps(values: pl.Series, timezone: str, now: dt.datetime | None) -> pl.DataFrame:
+    """ISO 8601 date or date-time per distinct value: `value`, `moment` (UTC) and `problem`. Naive values
+    are in the configured timezone; with `now`, a moment after it is a problem (a signup cannot lie in the future)."""
+    frame = pl.DataFrame({"value": values.drop_nulls().unique()}, schema={"value": pl.Utf8})
+    parsed = []
+    for pattern, fmt, utc in FAST_TIMESTAMPS:
+        matching = frame.filter(pl.col("value").str.contains(pattern))
+        frame = frame.filter(~pl.col("value").str.contains(pattern))
+        moment = pl.col("value").str.strptime(pl.Datetime("us"), fmt, strict=False)
+        moment = moment.dt.replace_time_zone("UTC" if utc else timezone, ambiguous="earliest", non_existent="null")
+        matching = matching.with_columns(moment.dt.convert_time_zone("UTC").alias("moment"))
+        parsed.append(matching.filter(pl.col("moment").is_not_null()))
+        frame = pl.concat([frame, matching.filter(pl.col("moment").is_null()).select("value")])
+    slow = _parse_timestamps_python(frame.get_column("value").to_list(), timezone)
+    result = pl.concat([*(part.with_columns(pl.lit(None, dtype=pl.Utf8).alias("problem")) for part in parsed), slow]).cast(TIMESTAMP_SCHEMA)
+    if now is None:
+        return result
+    future = pl.col("moment") > pl.lit(now).cast(pl.Datetime("us", "UTC"))
+    return result.with_columns(
+        pl.when(future).then(None).otherwise(pl.col("moment")).alias("moment"),
+        pl.when(future).then(pl.lit("in the future")).otherwise(pl.col("problem")).alias("problem"),
+    )
+
+
+def _parse_timestamps_python(values: list[str], timezone: str) -> pl.DataFrame:
     zone = zoneinfo.ZoneInfo(timezone)
-    parsed: dict[str, tuple[dt.datetime | None, str | None]] = {}
+    moments, problems = [], []
     for value in values:
         try:
             moment = dt.datetime.fromisoformat(value.replace(" UTC", "Z"))
         except ValueError:
-            parsed[value] = (None, "not an ISO 8601 date or date-time")
+            moments.append(None)
+            problems.append("not an ISO 8601 date or date-time")
             continue
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=zone)
-        moment = moment.astimezone(dt.timezone.utc)
-        if now is not None and moment > now:
-            parsed[value] = (None, "in the future")
-        else:
-            parsed[value] = (moment, None)
-    return parsed
+        moments.append(moment.astimezone(dt.timezone.utc))
+        problems.append(None)
+    return pl.DataFrame({"value": values, "moment": moments, "problem": problems}, schema=TIMESTAMP_SCHEMA)
 
 
 def normalise_status(value: str) -> str | None:

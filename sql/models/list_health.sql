@@ -79,43 +79,98 @@ from first_days f
 join staging.list_catalog c using (list_id)
 where f.first_day <= $as_of::date;
 
--- Opens, clicks, deliveries and sends, spread over the days whose engaged window holds them.
-create or replace temp table lh_activity as
-select distinct e.email, e.event, unnest(generate_series(e.event_day, e.event_day + interval ({engaged_window_days} - 1) day, interval 1 day))::date as day
-from (
-    select email, event, timezone($tz, occurred_at)::date as event_day
-    from staging.event_rows
-    where event in ('open', 'click', 'delivered', 'sent')
-      and timezone($tz, occurred_at)::date between $start_day::date - {engaged_window_days} and $as_of::date
-) e;
+-- Engagement windows as islands: an event on day e makes its address active on the days [e, e + window).
+-- Overlapping windows of one address and kind merge into one island, so islands of an address never
+-- overlap and counting covering islands counts addresses. Kinds: engage (open, click), open, click, and
+-- reach (delivered, sent, or an open or click, which proves delivery). Only events that can reach the
+-- days computed ($start_day - 1 onwards) are read.
+create or replace temp table lh_islands as
+with event_days as (
+    select distinct e.email, k.kind, timezone($tz, e.occurred_at)::date as event_day
+    from staging.event_rows e
+    join (values ('open', 'engage'), ('click', 'engage'), ('open', 'open'), ('click', 'click'),
+                 ('open', 'reach'), ('click', 'reach'), ('delivered', 'reach'), ('sent', 'reach')) k(event, kind)
+      on k.event = e.event
+    where timezone($tz, e.occurred_at)::date between $start_day::date - {engaged_window_days} - 1 and $as_of::date
+),
+
+starts as (
+    select *,
+           coalesce(event_day >= lag(event_day) over (partition by email, kind order by event_day) + {engaged_window_days}, true) as opens_island
+    from event_days
+),
+
+numbered as (
+    select *, sum(opens_island::int) over (partition by email, kind order by event_day rows unbounded preceding) as island
+    from starts
+)
+
+select email, kind, min(event_day) as i_from, max(event_day) + {engaged_window_days} as i_to
+from numbered
+group by email, kind, island;
+
+-- Day counts by sweeping intervals: +1 on the day an interval starts, -1 on the day it ends, summed.
+-- Every interval here is [from, to) per (list, address), and an address's intervals never overlap.
+create or replace temp table lh_deltas as
+with active as (
+    select list_id, 'members' as metric, m_from as d_from, m_to as d_to from lh_members
+    union all
+    select list_id, 'subscribed', s_from, s_to from lh_subscribed
+    union all
+    select s.list_id, 'engaged', greatest(s.s_from, i.i_from), if(s.s_to is null, i.i_to, least(s.s_to, i.i_to))
+    from lh_subscribed s join lh_islands i on i.email = s.email and i.kind = 'engage'
+    where i.i_to > s.s_from and (s.s_to is null or s.s_to > i.i_from)
+    union all
+    select m.list_id, i.kind, greatest(m.m_from, i.i_from), if(m.m_to is null, i.i_to, least(m.m_to, i.i_to))
+    from lh_members m join lh_islands i on i.email = m.email and i.kind in ('open', 'click', 'reach')
+    where i.i_to > m.m_from and (m.m_to is null or m.m_to > i.i_from)
+),
+
+changes as (
+    select list_id, metric, d_from as day, 1 as delta from active
+    union all
+    select list_id, metric, d_to, -1 from active where d_to is not null
+)
+
+select list_id, day,
+       sum(delta) filter (where metric = 'members') as members,
+       sum(delta) filter (where metric = 'subscribed') as subscribed,
+       sum(delta) filter (where metric = 'engaged') as engaged,
+       sum(delta) filter (where metric = 'open') as opened,
+       sum(delta) filter (where metric = 'click') as clicked,
+       sum(delta) filter (where metric = 'reach') as reached
+from changes
+where day <= $as_of::date
+group by all;
+
+create or replace temp table lh_counts as
+with grid as (
+    select list_id, day from lh_days
+    union
+    select list_id, day from lh_deltas
+),
+
+running as (
+    select
+        g.list_id,
+        g.day,
+        sum(coalesce(d.members, 0)) over w as members,
+        sum(coalesce(d.subscribed, 0)) over w as subscribed,
+        sum(coalesce(d.engaged, 0)) over w as engaged,
+        sum(coalesce(d.opened, 0)) over w as opened,
+        sum(coalesce(d.clicked, 0)) over w as clicked,
+        sum(coalesce(d.reached, 0)) over w as reached
+    from grid g
+    left join lh_deltas d using (list_id, day)
+    window w as (partition by g.list_id order by g.day rows unbounded preceding)
+)
+
+select r.* from running r semi join lh_days d using (list_id, day);
 
 delete from staging.list_health where day >= $start_day::date or day > $as_of::date;
 
 insert into staging.list_health
-with member_days as (
-    select d.list_id, d.day, m.email
-    from lh_days d
-    join lh_members m on m.list_id = d.list_id and m.m_from <= d.day and (m.m_to is null or m.m_to > d.day)
-),
-
-subscribed_days as (
-    select d.list_id, d.day, s.email
-    from lh_days d
-    join lh_subscribed s on s.list_id = d.list_id and s.s_from <= d.day and (s.s_to is null or s.s_to > d.day)
-),
-
-members as (
-    select list_id, day, count(*) as members from member_days group by all
-),
-
-subscribed as (
-    select d.list_id, d.day, count(s.email) as subscribed
-    from lh_days d
-    left join subscribed_days s using (list_id, day)
-    group by all
-),
-
-starts as (
+with starts as (
     select list_id, s_from as day, count(*) as new_subscribers from lh_subscribed group by all
 ),
 
@@ -168,26 +223,23 @@ combined as (
     select
         d.list_id,
         d.day,
-        coalesce(m.members, 0) as members,
-        s.subscribed,
-        lag(s.subscribed) over (partition by d.list_id order by d.day) as subscribed_before,
+        c.members::bigint as members,
+        c.subscribed::bigint as subscribed,
+        lag(c.subscribed) over (partition by d.list_id order by d.day) as subscribed_before,
         coalesce(st.new_subscribers, 0) as new_subscribers,
         coalesce(en.unsubscribes, 0) as unsubscribes,
         coalesce(en.bounces, 0) as bounces,
         coalesce(en.complaints, 0) as complaints,
-        coalesce(eg.engaged, 0) as engaged,
-        coalesce(r.opened, 0) as opened,
-        coalesce(r.clicked, 0) as clicked,
-        r.reached,
+        c.engaged,
+        c.opened,
+        c.clicked,
+        c.reached,
         o.rows_offered,
         o.rows_invalid
     from lh_days d
-    left join members m using (list_id, day)
-    left join subscribed s using (list_id, day)
+    join lh_counts c using (list_id, day)
     left join starts st using (list_id, day)
     left join ends en using (list_id, day)
-    left join engaged eg using (list_id, day)
-    left join reach r using (list_id, day)
     left join offered o using (list_id, day)
 ),
 
@@ -218,4 +270,6 @@ drop table lh_status;
 drop table lh_members;
 drop table lh_subscribed;
 drop table lh_days;
-drop table lh_activity;
+drop table lh_islands;
+drop table lh_deltas;
+drop table lh_counts;

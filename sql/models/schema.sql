@@ -229,3 +229,27 @@ create table if not exists staging.maintenance (
     name    varchar primary key,
     pending boolean not null
 );
+
+-- Internal: email-validator's verdicts on addresses the fast path could not vouch for, kept across runs
+-- so no address is judged twice. `folded` = whether provider aliases were folded (a config setting).
+-- Erasure deletes an address's rows here too.
+create table if not exists staging.email_verdicts (
+    prepared    varchar not null,
+    folded      boolean not null,
+    email       varchar,
+    email_ascii varchar,
+    error       varchar
+);
+
+-- Internal: rows whose resubscribe was blocked (an opening import met a closing status), per address,
+-- so a partial status replay can recount import_files.resubscribe_blocked.
+create table if not exists staging.resubscribe_blocked (
+    email      varchar not null,
+    file_id    bigint not null,
+    row_number bigint not null
+);
+
+-- Internal: the rules the stored status history was replayed with; a change forces a full replay.
+create table if not exists staging.replay_state (
+    settings varchar not null
+);

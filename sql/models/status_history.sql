@@ -1,6 +1,10 @@
 -- Subscription status in business time (DESIGN 5.3), replayed from every status fact ever received,
--- so late-arriving inputs land where they belong in time. Run by assets/status.py inside the contacts
+-- so late-arriving inputs land where they belong in time. Run by assets/merge.py inside the contacts
 -- transaction. {soft_bounce_limit} and {soft_bounce_window_days} come from contacts.yaml.
+--
+-- An address's status depends on that address's facts only, so a run replays just the addresses its new
+-- files mention: `{scope:X}` becomes `X in (select email from replay_scope)`, or `true` for a full replay
+-- (the first run, or after a change of the rules above).
 --
 -- The rule that makes a replay possible with window functions: closing facts (unsubscribe, bounce,
 -- complaint, suppression) and `confirm` always decide the status; opening facts (an import, a signup)
@@ -13,6 +17,7 @@ with import_rows as (
            f.mode, coalesce(f.source, f.path) as source, f.loaded_at
     from staging.contact_rows r
     join import_files f using (file_id)
+    where {scope:r.email}
 ),
 
 import_facts as (
@@ -46,7 +51,7 @@ event_facts as (
            coalesce('list ' || list, 'campaign ' || campaign_id, 'event file') as source,
            file_id, row_number, 'event' as origin, occurred_at as happened_at
     from staging.event_rows
-    where event in ('signup', 'confirm', 'unsubscribe', 'hard_bounce', 'complaint')
+    where event in ('signup', 'confirm', 'unsubscribe', 'hard_bounce', 'complaint') and {scope:email}
 ),
 
 soft_bounce_stream as (
@@ -54,7 +59,7 @@ soft_bounce_stream as (
     select email, occurred_at, event, file_id, row_number, list, campaign_id,
            sum(if(event = 'confirm', 1, 0)) over (partition by email order by occurred_at, event = 'soft_bounce' rows unbounded preceding) as epoch
     from staging.event_rows
-    where event in ('soft_bounce', 'confirm')
+    where event in ('soft_bounce', 'confirm') and {scope:email}
 ),
 
 soft_bounce_counts as (
@@ -120,7 +125,7 @@ from final;
 
 -- History: one row per change of status. Facts of one instant count as one step (the last of them,
 -- by precedence, decides), so no zero-length interval appears.
-delete from status_history;
+delete from status_history where {scope:email};
 
 insert into status_history
 with instants as (
@@ -148,10 +153,15 @@ select
     row_number
 from final;
 
--- Blocked resubscribes per file, recorded in the ledger.
+-- Blocked resubscribes, kept per row so that a partial replay can update the counts per file.
+delete from staging.resubscribe_blocked where {scope:email};
+
+insert into staging.resubscribe_blocked
+select email, file_id, row_number from status_replay where blocked;
+
 update import_files f set resubscribe_blocked = coalesce(b.blocked, 0)
 from (
-    select f2.file_id, (select count(*) from status_replay r where r.file_id = f2.file_id and r.blocked) as blocked
+    select f2.file_id, (select count(*) from staging.resubscribe_blocked r where r.file_id = f2.file_id) as blocked
     from import_files f2
     where f2.kind = 'contacts' and f2.status = 'loaded'
 ) b
@@ -161,7 +171,7 @@ where f.file_id = b.file_id
 -- Current status and the consent in force, onto contacts.
 create or replace temp table status_current as
 with latest as (
-    select * from status_history where valid_to is null
+    select * from status_history where valid_to is null and {scope:email}
 ),
 
 consent as (
@@ -178,7 +188,7 @@ consent as (
             else 'import'
         end as consent_method
     from status_history h
-    where h.status = 'subscribed'
+    where h.status = 'subscribed' and {scope:h.email}
     qualify row_number() over (partition by h.email order by h.valid_from desc) = 1
 )
 
@@ -201,7 +211,7 @@ where c.email = s.email
 
 -- Suppressions in force: every address whose status is closed, contact or not. Tombstones of erased
 -- addresses (reason 'erased') are kept as they are.
-delete from suppressions where reason <> 'erased';
+delete from suppressions where reason <> 'erased' and {scope:email};
 
 insert into suppressions (email, email_sha256, reason, since)
 select
