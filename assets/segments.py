@@ -21,6 +21,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.warehouse import memory_limit
+
 SEGMENT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 # Relations a segment may read (public, current version), each with the asset that produces it.
 KNOWN_RELATIONS = {
@@ -171,7 +173,7 @@ def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def run_sandboxed(warehouse: Path, segment: SegmentFile, as_of: dt.date, time_limit: float = TIME_LIMIT_SECONDS) -> list[int]:
     """The segment's distinct contact_ids, computed on a locked-down read-only connection.
     Call with no read-write connection to the warehouse open in this process."""
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = duckdb.connect(str(warehouse), read_only=True, config={"memory_limit": memory_limit()})
     timer = threading.Timer(time_limit, con.interrupt)
     try:
         con.execute(f"create temp macro as_of_date() as date '{as_of.isoformat()}'")

@@ -19,6 +19,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import polars as pl
+
+from assets.validation import fast_verdicts
+
 SEED = 20260101
 HEADER = ["email", "first_name", "last_name", "tags", "company", "signup date"]  # "signup date" -> created_at
 MANIFEST = "consent: confirmed\nmode: subscribe\nlists: [newsletter]\n"
@@ -61,10 +65,19 @@ class Generated:
     empty_rows: int = 0              # subset of invalid_rows: no address at all (missing_email)
     duplicate_rows: int = 0
     valid_distinct: int = 0          # distinct lower-cased valid addresses = expected contacts
-    prepared_distinct: int = 0       # distinct trimmed non-empty address strings = expected validator calls
+    prepared_distinct: int = 0       # distinct trimmed non-empty address strings
+    slow_distinct: int = 0           # of those, the ones the email fast path turns down = expected email-validator calls
     seconds: float = 0.0
     bytes: int = 0
     invalid_kinds: dict[str, int] = field(default_factory=dict)
+    # Valid addresses as first written (one per contact, original capitals), for the event generator; not a
+    # figure, so left out of results files. `serial` is the last serial used (a later file continues from it).
+    addresses: list[str] = field(default_factory=list, repr=False)
+    serial: int = 0
+
+    def figures(self) -> dict:
+        """Everything but the file list and the address list, for results files."""
+        return {k: v for k, v in vars(self).items() if k not in ("files", "addresses")}
 
 
 def _split(total: int, parts: int) -> list[int]:
@@ -174,5 +187,63 @@ def generate(inbox: Path, contacts: int, files: int, seed: int = SEED) -> Genera
 
     result.valid_distinct = len(valid)
     result.prepared_distinct = len(prepared)
+    result.slow_distinct = fast_verdicts(pl.Series(sorted(prepared), dtype=pl.Utf8)).null_count()
+    result.addresses = seen
+    result.serial = serial
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+INCREMENT_INVALID_SHARE = 0.005  # "a few" unusable addresses in the increment file
+
+
+def generate_increment(inbox: Path, existing: list[str], rows: int, start_serial: int, seed: int = SEED,
+                       name: str = "increment-01.csv") -> Generated:
+    """One more contact file of `rows` rows for the incremental bench: about half new addresses, half repeats
+    of `existing` addresses (in other capitals, as another tool would export them), 0.5% unusable.
+
+    New addresses continue the serials after `start_serial`, so they never repeat an earlier file's.
+    `valid_distinct` is the number of new contacts the file must create; `addresses` holds them.
+    """
+    started = time.perf_counter()
+    rng = random.Random(seed)
+    inbox.mkdir(parents=True, exist_ok=True)
+    result = Generated(files=[])
+    serial = start_serial
+    path = inbox / name
+    path.with_suffix(".yaml").write_text(MANIFEST, encoding="utf-8")
+    new: list[str] = []
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        for _ in range(rows):
+            serial += 1
+            roll = rng.random()
+            first = last = ""
+            if roll < INCREMENT_INVALID_SHARE:
+                address, kind = _invalid_address(rng, serial)
+                result.invalid_rows += 1
+                result.invalid_kinds[kind] = result.invalid_kinds.get(kind, 0) + 1
+                if kind == "empty":
+                    result.empty_rows += 1
+            elif existing and roll < 0.5:
+                address = _case_variant(rng, rng.choice(existing))
+                result.duplicate_rows += 1
+            else:
+                address, first, last = _new_address(rng, serial)
+                new.append(address)
+            if address and rng.random() < PADDED_SHARE:
+                address = rng.choice((" ", "  ", "")) + address + rng.choice((" ", "   "))
+            signup = SIGNUP_START + dt.timedelta(seconds=rng.randrange(SIGNUP_SPAN_SECONDS))
+            writer.writerow([
+                address, first, last, rng.choice(TAGS), rng.choice(COMPANIES) if rng.random() < 0.6 else "",
+                signup.date().isoformat() if rng.random() < 0.2 else signup.isoformat(sep=" "),
+            ])
+    result.files.append(path)
+    result.rows = rows
+    result.bytes = path.stat().st_size
+    result.valid_distinct = len({address.lower() for address in new})
+    result.addresses = new
+    result.serial = serial
     result.seconds = time.perf_counter() - started
     return result

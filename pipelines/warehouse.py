@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,9 +22,23 @@ def load_sql(relative: str) -> str:
     return (SQL_DIR / relative).read_text(encoding="utf-8")
 
 
+def memory_limit() -> str:
+    """DuckDB's memory budget: `CONTACTS_DUCKDB_MEMORY_LIMIT` (e.g. `4GB`), else a quarter of the machine's
+    RAM. DuckDB's own default (80%) leaves too little for the Python side of a run on a big load; past the
+    budget DuckDB spills to a temporary directory beside the warehouse instead of failing."""
+    configured = os.environ.get("CONTACTS_DUCKDB_MEMORY_LIMIT")
+    if configured:
+        return configured
+    try:
+        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return "4GB"
+    return f"{max(1, physical // 4 // 2**20)}MB"
+
+
 def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     path.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(path), read_only=read_only)
+    return duckdb.connect(str(path), read_only=read_only, config={"memory_limit": memory_limit()})
 
 
 @contextmanager
