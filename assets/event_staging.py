@@ -59,11 +59,9 @@ def stage_event_file(
     frame = address_frame(parsed, mapping, file_id, list(EVENT_FIELDS), cache).with_columns(
         blank_to_null(name) for name in ("event", "occurred_at", "campaign_id", "list", "value", "url")
     )
-    moments = parse_timestamps(frame.get_column("occurred_at"), config.timezone, now=None).select(
-        pl.col("value").alias("occurred_at"), pl.col("moment").alias("occurred")
-    )
-    frame = frame.join(moments, on="occurred_at", how="left", maintain_order="left").with_columns(
-        pl.col("event").str.to_lowercase().alias("event_name")
+    moments = parse_timestamps(frame.get_column("occurred_at"), config.timezone, now=None)
+    frame = frame.with_columns(
+        pl.col("event").str.to_lowercase().alias("event_name"), moments.get_column("moment").alias("occurred")
     )
     known = pl.col("event_name").is_in(list(EVENTS))
     frame = frame.with_columns(

@@ -111,12 +111,14 @@ def read_file(path: Path, data: bytes | None = None) -> ParsedFile:
         data = _gunzip(data)
     if suffix in PARQUET_SUFFIXES:
         return _read_parquet(data)
-    text, encoding = decode_text(data)
+    text, encoding, lossless = decode_text(data)
     if suffix in JSONL_SUFFIXES:
         parsed = _read_jsonl(text)
     else:
-        clean = "\x00" not in text and (text.isascii() or UNCLEAN_TEXT.search(text) is None)
-        parsed = _read_delimited(text, default_delimiter="\t" if suffix == ".tsv" else None, clean=clean)
+        clean = "\x00" not in text and (lossless or UNCLEAN_TEXT.search(text) is None)
+        # polars reads bytes: the file's own bytes when they are exactly the decoded text's UTF-8.
+        utf8 = data if encoding == "utf-8" and lossless else None
+        parsed = _read_delimited(text, default_delimiter="\t" if suffix == ".tsv" else None, clean=clean, utf8=utf8)
     parsed.encoding = encoding
     return parsed
 
@@ -128,33 +130,34 @@ def _gunzip(data: bytes) -> bytes:
         raise FileFailed(f"not a readable gzip file: {exc}") from None
 
 
-def decode_text(data: bytes) -> tuple[str, str]:
-    """Decode with the BOM if there is one, else UTF-8, else cp1252, else latin-1.
+def decode_text(data: bytes) -> tuple[str, str, bool]:
+    """Decode with the BOM if there is one, else UTF-8, else cp1252, else latin-1. Returns the text, the
+    encoding, and whether the decoding was lossless (no lone surrogates standing for undecodable bytes).
 
     A file that is UTF-8 except for a few bad bytes stays UTF-8: its other rows keep their accents and
     the rows holding the bad bytes become problems (lone surrogates mark them). Only a file with no valid
     multi-byte UTF-8 at all is taken as cp1252/latin-1.
     """
     if data.startswith(codecs.BOM_UTF8):
-        return data[len(codecs.BOM_UTF8):].decode("utf-8", "surrogateescape"), "utf-8-sig"
+        return data[len(codecs.BOM_UTF8):].decode("utf-8", "surrogateescape"), "utf-8-sig", False
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
-            return data.decode("utf-16"), "utf-16"
+            return data.decode("utf-16"), "utf-16", True
         except UnicodeDecodeError as exc:
             raise FileFailed(f"undecodable UTF-16 (byte {exc.start}): {exc.reason}") from None
     if looks_binary(data[:BINARY_SAMPLE]):
         raise FileFailed("binary content (control or NUL bytes), not a text file; UTF-16 files need a byte-order mark")
     try:
-        return data.decode("utf-8"), "utf-8"
+        return data.decode("utf-8"), "utf-8", True
     except UnicodeDecodeError:
         pass
     lenient = data.decode("utf-8", "surrogateescape")
     if any(ord(ch) > 0x7F and not 0xDC80 <= ord(ch) <= 0xDCFF for ch in lenient):
-        return lenient, "utf-8"
+        return lenient, "utf-8", False
     try:
-        return data.decode("cp1252"), "cp1252"
+        return data.decode("cp1252"), "cp1252", True
     except UnicodeDecodeError:
-        return data.decode("latin-1"), "latin-1"
+        return data.decode("latin-1"), "latin-1", True
 
 
 def looks_binary(sample: bytes) -> bool:
@@ -208,10 +211,10 @@ def sniff_delimiter(text: str) -> str:
     return best
 
 
-def _read_delimited(text: str, default_delimiter: str | None, clean: bool = False) -> ParsedFile:
+def _read_delimited(text: str, default_delimiter: str | None, clean: bool = False, utf8: bytes | None = None) -> ParsedFile:
     delimiter = default_delimiter or sniff_delimiter(text)
     if clean:
-        fast = _read_delimited_fast(text, delimiter)
+        fast = _read_delimited_fast(text, delimiter, utf8)
         if fast is not None:
             return fast
     return _read_delimited_python(text, delimiter)
@@ -228,18 +231,19 @@ def _quotes_are_simple(text: str, delimiter: str) -> bool:
     return '"' not in whole_fields.sub("", text)
 
 
-def _read_delimited_fast(text: str, delimiter: str) -> ParsedFile | None:
-    """polars' reader for the common case, or None when the file needs the Python reader's care."""
+def _read_delimited_fast(text: str, delimiter: str, utf8: bytes | None = None) -> ParsedFile | None:
+    """polars' reader for the common case, or None when the file needs the Python reader's care.
+    `utf8`: the text's UTF-8 bytes, when the caller has them already."""
     first_line = text[: text.find("\n")] if "\n" in text else text
     if (
         not first_line.strip(PY_WHITESPACE + delimiter)  # leading blank lines: the header is further down
-        or text.count("\r") != text.count("\r\n")     # bare CR line ends
+        or ("\r" in text and text.count("\r") != text.count("\r\n"))  # bare CR line ends
         or not _quotes_are_simple(text, delimiter)
     ):
         return None
     try:
         frame = pl.read_csv(
-            io.BytesIO(text.encode("utf-8")), has_header=False, infer_schema=False, separator=delimiter,
+            io.BytesIO(utf8 if utf8 is not None else text.encode("utf-8")), has_header=False, infer_schema=False, separator=delimiter,
             quote_char='"', truncate_ragged_lines=False, raise_if_empty=True,
         )
     except Exception:  # noqa: BLE001 - wider rows than the header, odd quoting: the Python reader decides and explains

@@ -59,28 +59,30 @@ def prepare_email(raw: str) -> str:
 def prepare_emails(raw: pl.Series) -> pl.Series:
     """`prepare_email` over a column: polars trims (the same characters as str.strip); NFC is only
     needed, and only computed, for the non-ASCII values."""
-    trimmed = raw.str.strip_chars(PY_WHITESPACE)
-    ascii_only = trimmed.str.contains(r"^[\x00-\x7F]*$")
-    if ascii_only.all():
-        return trimmed.alias("prepared")
-    normalised = [value if plain else unicodedata.normalize("NFC", value) for value, plain in zip(trimmed.to_list(), ascii_only.to_list())]
-    return pl.Series("prepared", normalised, dtype=pl.Utf8)
+    trimmed = raw.str.strip_chars(PY_WHITESPACE).alias("prepared")
+    non_ascii = (~trimmed.str.contains(r"^[\x00-\x7F]*$")).fill_null(False)
+    if not non_ascii.any():
+        return trimmed
+    positions = non_ascii.arg_true()
+    normalised = [unicodedata.normalize("NFC", value) for value in trimmed.gather(positions).to_list()]
+    return trimmed.scatter(positions, pl.Series(normalised, dtype=pl.Utf8))
 
 
 def fast_verdicts(prepared: pl.Series) -> pl.Series:
     """The normalised, lower-cased address where the fast path can vouch for it, else null (ask email-validator)."""
-    lowered = prepared.str.to_lowercase()
-    frame = pl.DataFrame({"lowered": lowered, "prepared": prepared})
+    frame = pl.DataFrame({"prepared": prepared}).with_columns(pl.col("prepared").str.to_lowercase().alias("lowered"))
+    length = pl.col("prepared").str.len_bytes()
     local_length = pl.col("prepared").str.find("@", literal=True)
-    domain = pl.col("lowered").str.split("@").list.last()
     vouched = (
-        pl.col("prepared").str.contains(r"^[\x21-\x7E]*$")  # printable ASCII only, so bytes = characters
-        & (pl.col("prepared").str.len_bytes() <= 254)
-        & pl.col("lowered").str.contains(FAST_SHAPE)
+        # Printable ASCII only, so bytes = characters; checked on the input, because lower-casing can turn
+        # a non-ASCII character into ASCII (the Kelvin sign into k).
+        pl.col("prepared").str.contains(r"^[\x21-\x7E]*$")
+        & (length <= 254)
+        & pl.col("lowered").str.contains(FAST_SHAPE)  # so exactly one @
         & (local_length <= 64)
-        & (domain.str.len_bytes() <= 253)
-        & ~domain.str.contains("--", literal=True)
-        & ~domain.str.split(".").list.last().is_in(SPECIAL_USE)
+        & (length - local_length - 1 <= 253)
+        & ~pl.col("lowered").str.contains("@.*--")  # no label of the domain holds "--" (IDNA's reserved form)
+        & ~pl.col("lowered").str.extract(r"\.([a-z]+)$").is_in(SPECIAL_USE)
     )
     return frame.select(pl.when(vouched).then(pl.col("lowered")).alias("email")).get_column("email")
 
@@ -136,7 +138,7 @@ class EmailValidatorCache:
         self._verdicts: dict[str, EmailVerdict] = {}
         self.con: duckdb.DuckDBPyConnection | None = None
         self.calls = 0  # addresses email-validator itself judged
-        self.fast = 0  # addresses the fast path vouched for (once per file they appear in)
+        self.fast = 0  # values the fast path vouched for (every row it answered, repeats included)
         self.stored = 0  # addresses whose verdict came from an earlier run
 
     def attach(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -149,14 +151,31 @@ class EmailValidatorCache:
     def verdict_frame(self, prepared: pl.Series) -> pl.DataFrame:
         """One row per distinct prepared address: prepared, email, email_ascii, email_error."""
         distinct = prepared.drop_nulls().unique()
-        fast = pl.DataFrame({"prepared": distinct, "email": fast_verdicts(distinct)})
-        vouched = fast.filter(pl.col("email").is_not_null())
-        self.fast += vouched.height
+        return self.verdicts_for(distinct)
+
+    def verdicts_for(self, prepared: pl.Series) -> pl.DataFrame:
+        """The verdict of each value, row for row: prepared, email, email_ascii, email_error (all null for a
+        null or empty value). The fast path answers in one vectorised pass; the rest come from
+        email-validator, once per distinct address."""
+        prepared = prepared.rename("prepared")
+        fast = fast_verdicts(prepared)
         if self.fold_provider_aliases:
-            vouched = vouched.with_columns(fold_aliases(pl.col("email")).alias("email"))
-        vouched = vouched.with_columns(pl.col("email").alias("email_ascii"), pl.lit(None, dtype=pl.Utf8).alias("email_error"))
-        slow = self._slow_verdicts(fast.filter(pl.col("email").is_null()).get_column("prepared").to_list())
-        return pl.concat([vouched, slow]).cast(VERDICT_COLUMNS)
+            fast = pl.select(fold_aliases(pl.lit(fast))).to_series()
+        unanswered = fast.is_null() & prepared.is_not_null() & (prepared != "")
+        self.fast += prepared.len() - fast.null_count()
+        slow = self._slow_verdicts(prepared.filter(unanswered).unique().to_list())
+        answered_fast = pl.col("fast").is_not_null()
+        return (
+            pl.DataFrame({"prepared": prepared, "fast": fast})
+            .join(slow, on="prepared", how="left", maintain_order="left")
+            .select(
+                "prepared",
+                pl.when(answered_fast).then(pl.col("fast")).otherwise(pl.col("email")).alias("email"),
+                pl.when(answered_fast).then(pl.col("fast")).otherwise(pl.col("email_ascii")).alias("email_ascii"),
+                pl.when(answered_fast).then(None).otherwise(pl.col("email_error")).alias("email_error"),
+            )
+            .cast(VERDICT_COLUMNS)
+        )
 
     def _slow_verdicts(self, values: list[str]) -> pl.DataFrame:
         unknown = [value for value in values if value not in self._verdicts]
@@ -263,33 +282,29 @@ def typed_fields(config: ContactsConfig) -> list[TypedField]:
     return fields
 
 
-# The layouts nearly every export uses, parsed by polars; every other value (and any value polars turns
-# down, such as 2024-02-30 or a wall time that a DST change skips) gets Python's fromisoformat, the reference.
-FAST_TIMESTAMPS = (
-    (r"^\d{4}-\d{2}-\d{2}$", "%Y-%m-%d", False),
-    (r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", "%Y-%m-%d %H:%M:%S", False),
-    (r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$", "%Y-%m-%dT%H:%M:%S", False),
-    (r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$", "%Y-%m-%dT%H:%M:%SZ", True),
-    (r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z$", "%Y-%m-%d %H:%M:%SZ", True),
-)
+# The layouts nearly every export uses (`2024-05-01`, `2024-05-01 10:22:33`, `2024-05-01T10:22:33`, with an
+# optional `Z`) are parsed by polars in one vectorised pass. Every other value, and any value polars turns
+# down (2024-02-30, a wall time that a DST change skips), gets Python's fromisoformat, the reference.
+TIMESTAMP_SHAPE = r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}:\d{2})(Z?))?$"
 TIMESTAMP_SCHEMA = {"value": pl.Utf8, "moment": pl.Datetime("us", "UTC"), "problem": pl.Utf8}
 
 
 def parse_timestamps(values: pl.Series, timezone: str, now: dt.datetime | None) -> pl.DataFrame:
-    """ISO 8601 date or date-time per distinct value: `value`, `moment` (UTC) and `problem`. Naive values
-    are in the configured timezone; with `now`, a moment after it is a problem (a signup cannot lie in the future)."""
-    frame = pl.DataFrame({"value": values.drop_nulls().unique()}, schema={"value": pl.Utf8})
-    parsed = []
-    for pattern, fmt, utc in FAST_TIMESTAMPS:
-        matching = frame.filter(pl.col("value").str.contains(pattern))
-        frame = frame.filter(~pl.col("value").str.contains(pattern))
-        moment = pl.col("value").str.strptime(pl.Datetime("us"), fmt, strict=False)
-        moment = moment.dt.replace_time_zone("UTC" if utc else timezone, ambiguous="earliest", non_existent="null")
-        matching = matching.with_columns(moment.dt.convert_time_zone("UTC").alias("moment"))
-        parsed.append(matching.filter(pl.col("moment").is_not_null()))
-        frame = pl.concat([frame, matching.filter(pl.col("moment").is_null()).select("value")])
-    slow = _parse_timestamps_python(frame.get_column("value").to_list(), timezone)
-    result = pl.concat([*(part.with_columns(pl.lit(None, dtype=pl.Utf8).alias("problem")) for part in parsed), slow]).cast(TIMESTAMP_SCHEMA)
+    """ISO 8601 date or date-time, row for row: `moment` (UTC) and `problem` (null for a null value).
+    Naive values are in the configured timezone; with `now`, a moment after it is a problem (a signup
+    cannot lie in the future)."""
+    parts = pl.col("value").str.extract_groups(TIMESTAMP_SHAPE)
+    day, clock, zulu = parts.struct.field("1"), parts.struct.field("2"), parts.struct.field("3")
+    naive = pl.concat_str([day, pl.lit(" "), clock.fill_null("00:00:00")]).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
+    local = naive.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+    utc = naive.dt.replace_time_zone("UTC")
+    fast = utc if timezone == "UTC" else pl.when(zulu == "Z").then(utc).otherwise(local)
+    frame = pl.DataFrame({"value": values}, schema={"value": pl.Utf8}).with_columns(fast.alias("fast"))
+    others = frame.filter(pl.col("fast").is_null() & pl.col("value").is_not_null()).get_column("value").unique()
+    slow = _parse_timestamps_python(others.to_list(), timezone)
+    result = frame.join(slow, on="value", how="left", maintain_order="left").select(
+        pl.coalesce("fast", "moment").alias("moment"), "problem"
+    )
     if now is None:
         return result
     future = pl.col("moment") > pl.lit(now).cast(pl.Datetime("us", "UTC"))

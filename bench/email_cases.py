@@ -13,7 +13,7 @@ LOCAL_CHARS = string.ascii_letters + string.digits + "!#$%&'*+/=?^_`{|}~-.\\\"()
 DOMAIN_CHARS = string.ascii_letters + string.digits + "-._"
 TLDS = ["com", "ORG", "de", "io", "test", "local", "localhost", "invalid", "onion", "arpa", "example", "internal",
         "c0m", "123", "x", "museum", "xn--p1ai", "co.uk", "home.arpa", "xn--", "a" * 63, "a" * 64]
-UNICODE = ["ü", "é", "ß", "例", "İ", "\u200b", "ｂ", "ﬁ", "e\u0301", "\u00a0", "\u2028", "Ω", "\u0130", "🙂"]
+UNICODE = ["ü", "é", "ß", "例", "İ", "\u212a", "\u017f", "\u200b", "ｂ", "ﬁ", "e\u0301", "\u00a0", "\u2028", "Ω", "\u0130", "🙂"]
 IDN_DOMAINS = ["bücher.de", "xn--bcher-kva.de", "例え.jp", "xn--r8jz45g.jp", "müller.example.com", "ÖBB.at", "xn--mller-kva.com"]
 QUOTED_LOCALS = ['"john doe"', '"a@b"', '"\\"q\\""', '""', '"x".y', 'x."y"', '"\\\\"', '" "']
 WHITESPACE = [" ", "\t", "\n", "\u3000", "\x1c", "\u2003", "\r\n"]

@@ -31,11 +31,10 @@ def sample_values(seed: int = 5) -> list[str]:
 def test_vectorised_timestamps_match_fromisoformat(timezone):
     values = sample_values()
     now = dt.datetime(2026, 6, 30, tzinfo=dt.timezone.utc)
-    fast = parse_timestamps(pl.Series(values), timezone, now)
-    reference = _parse_timestamps_python(sorted(set(values)), timezone)
-    got = {value: (moment, problem) for value, moment, problem in fast.iter_rows()}
-    for value, moment, problem in reference.iter_rows():
-        if moment is not None and moment > now:
-            moment, problem = None, "in the future"
-        assert got[value] == (moment, problem), value
-    assert len(got) == len(set(values))
+    fast = parse_timestamps(pl.Series(values + [None]), timezone, now)
+    reference = _parse_timestamps_python(values, timezone)
+    assert fast.height == len(values) + 1 and fast.row(-1) == (None, None)
+    for value, (moment, problem), (_, expected, expected_problem) in zip(values, fast.iter_rows(), reference.iter_rows()):
+        if expected is not None and expected > now:
+            expected, expected_problem = None, "in the future"
+        assert (moment, problem) == (expected, expected_problem), value
