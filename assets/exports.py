@@ -2,7 +2,7 @@
 
 `data/exports/<segments|lists>/<id>/` holds, for each exported version V, `vV.csv`, `vV.parquet`,
 `vV.jsonl`, `vV.added.csv`, `vV.removed.csv` (against the previous exported version) and
-`vV.manifest.json`, plus `latest.*` copies of the newest. Rows are rebuilt from the versioned history
+`vV.manifest.json`, plus `latest.*`: hard links to the newest version's files. Rows are rebuilt from the versioned history
 (`*_history` at V), so a version can be regenerated exactly, which erasure relies on.
 
 Every file is written to a temporary name and renamed into place; a version's manifest is written after its
@@ -119,6 +119,20 @@ class AtomicWriter:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        return self._into_place(temporary, name)
+
+    def link(self, name: str, source: str) -> str:
+        """`name` becomes another name for the already written file `source` (a copy where the file system
+        has no hard links). Files are only ever replaced, never changed in place, so the two cannot drift."""
+        temporary = self.folder / f".{name}.tmp"
+        temporary.unlink(missing_ok=True)
+        try:
+            os.link(self.folder / source, temporary)
+        except OSError:
+            return self.write(name, (self.folder / source).read_bytes())
+        return self._into_place(temporary, name)
+
+    def _into_place(self, temporary: Path, name: str) -> str:
         os.replace(temporary, self.folder / name)
         self.written += 1
         crash_after = os.environ.get(CRASH_HOOK)
@@ -141,16 +155,16 @@ def read_manifest(folder: Path, name: str) -> dict | None:
 def write_version(
     con: duckdb.DuckDBPyConnection, config: ContactsConfig, target: ExportTarget, folder: Path,
     version: int, previous: int | None, as_of: dt.date | None, sql_sha256: str | None, writer: AtomicWriter,
-    current: pl.DataFrame | None = None,
+    current: pl.DataFrame | None = None, current_files: dict[str, bytes] | None = None,
 ) -> dict:
-    """All files of one version, then its manifest; returns the manifest. `current`: the version's rows,
-    when the caller has them already."""
+    """All files of one version, then its manifest; returns the manifest. `current` and `current_files`: the
+    version's rows and file contents, when the caller has them already."""
     current = rows_at(con, config, target, version) if current is None else current
     before = rows_at(con, config, target, previous) if previous is not None else current.clear()
     added = current.filter(~pl.col("contact_id").is_in(before.get_column("contact_id").implode()))
     removed = before.filter(~pl.col("contact_id").is_in(current.get_column("contact_id").implode()))
     hashes = {}
-    for extension, data in file_bytes(current).items():
+    for extension, data in (current_files or file_bytes(current)).items():
         hashes[writer.write(f"v{version}.{extension}", data)] = hashlib.sha256(data).hexdigest()
     for label, frame in (("added", added), ("removed", removed)):
         data = file_bytes(frame)["csv"]
@@ -173,10 +187,10 @@ def write_version(
 
 
 def publish_latest(folder: Path, version: int, writer: AtomicWriter) -> None:
-    """Copy version V to latest.*, the manifest last."""
+    """Point latest.* at version V's files (hard links: no second copy of a big export), the manifest last."""
     for extension in DATA_FILES:
-        writer.write(f"latest.{extension}", (folder / f"v{version}.{extension}").read_bytes())
-    writer.write("latest.manifest.json", (folder / f"v{version}.manifest.json").read_bytes())
+        writer.link(f"latest.{extension}", f"v{version}.{extension}")
+    writer.link("latest.manifest.json", f"v{version}.manifest.json")
 
 
 def apply_retention(folder: Path, keep: int) -> list[int]:
@@ -202,11 +216,11 @@ def export_target(con, config: ContactsConfig, data_dir: Path, target: ExportTar
     if latest and latest["version"] == version:
         return ExportResult(None, latest["row_count"], sorted(latest["files"]))
     current = rows_at(con, config, target, version)
-    candidate = file_bytes(current)["csv"]
-    if latest and latest["files"].get(f"v{latest['version']}.csv") == hashlib.sha256(candidate).hexdigest() and latest.get("sql_sha256") == sql_sha256:
+    candidate = file_bytes(current)
+    if latest and latest["files"].get(f"v{latest['version']}.csv") == hashlib.sha256(candidate["csv"]).hexdigest() and latest.get("sql_sha256") == sql_sha256:
         return ExportResult(None, latest["row_count"], sorted(latest["files"]))
     manifest = write_version(
-        con, config, target, folder, version, latest["version"] if latest else None, as_of, sql_sha256, writer, current
+        con, config, target, folder, version, latest["version"] if latest else None, as_of, sql_sha256, writer, current, candidate
     )
     publish_latest(folder, version, writer)
     apply_retention(folder, config.exports.keep_versions)
@@ -273,10 +287,11 @@ def audit_export(con, folder: Path, salt: str | None) -> dict[str, list[str]]:
             suppressed = con.execute(
                 "select count(*) from _export where email in (select email from suppressions where email is not null)"
             ).fetchall()[0][0] if latest["mailable_only"] else 0
+            tombstones = con.execute("select count(*) from suppressions where reason = 'erased'").fetchall()[0][0]
             erased = con.execute(
                 "select count(*) from _export where sha256($salt || email) in (select email_sha256 from suppressions where reason = 'erased')",
                 {"salt": salt or ""},
-            ).fetchall()[0][0]
+            ).fetchall()[0][0] if tombstones else 0  # hashing every exported address is the expensive part
         if suppressed or erased:
             problems["not_mailable"].append(f"latest: {suppressed} suppressed, {erased} erased")
     return problems

@@ -16,7 +16,8 @@ select
     lead(status) over (partition by email order by valid_from) as next_status
 from status_history;
 
--- Membership intervals (list_id, email, m_from, m_to). Contacts on a test list stay out of the system lists.
+-- Membership intervals (list_id, email, contact_id, m_from, m_to). Contacts on a test list stay out of the
+-- system lists. Every member is a contact; the integer contact_id makes the big joins below cheaper.
 create or replace temp table lh_members as
 with test_members as (
     select distinct m.email
@@ -45,11 +46,17 @@ by_status as (
       and (day_to is null or day_to > day_from)
       and email in (select email from staging.contacts)
       and email not in (select email from test_members)
+),
+
+memberships as (
+    select * from static_members
+    union all select * from everyone
+    union all select * from by_status
 )
 
-select * from static_members
-union all select * from everyone
-union all select * from by_status;
+select m.*, c.contact_id
+from memberships m
+join staging.contacts c using (email);
 
 -- Subscribed-while-member intervals: where a membership and a subscribed status overlap.
 create or replace temp table lh_subscribed as
@@ -57,6 +64,7 @@ with overlapping as (
     select
         m.list_id,
         m.email,
+        m.contact_id,
         greatest(m.m_from, s.day_from) as s_from,
         case when m.m_to is null then s.day_to when s.day_to is null then m.m_to else least(m.m_to, s.day_to) end as s_to,
         s.day_to as status_to,
@@ -79,35 +87,50 @@ from first_days f
 join staging.list_catalog c using (list_id)
 where f.first_day <= $as_of::date;
 
--- Engagement windows as islands: an event on day e makes its address active on the days [e, e + window).
--- Overlapping windows of one address and kind merge into one island, so islands of an address never
--- overlap and counting covering islands counts addresses. Kinds: engage (open, click), open, click, and
--- reach (delivered, sent, or an open or click, which proves delivery). Only events that can reach the
--- days computed ($start_day - 1 onwards) are read.
-create or replace temp table lh_islands as
-with event_days as (
-    select distinct e.email, k.kind, timezone($tz, e.occurred_at)::date as event_day
-    from staging.event_rows e
-    join (values ('open', 'engage'), ('click', 'engage'), ('open', 'open'), ('click', 'click'),
-                 ('open', 'reach'), ('click', 'reach'), ('delivered', 'reach'), ('sent', 'reach')) k(event, kind)
-      on k.event = e.event
-    where timezone($tz, e.occurred_at)::date between $start_day::date - {engaged_window_days} - 1 and $as_of::date
+-- Engagement windows as islands: an event on day e makes its contact active on the days [e, e + window).
+-- Overlapping windows of one contact and kind merge into one island, so islands of a contact never
+-- overlap and counting covering islands counts contacts. Kinds: 0 engage (open, click), 1 open, 2 click,
+-- 3 reach (delivered, sent, or an open or click, which proves delivery). Only events that can reach the
+-- days computed ($start_day - 1 onwards) are read; only contacts can be members.
+create or replace temp table lh_event_days as
+with dated as (
+    select email, event, timezone($tz, occurred_at)::date as event_day
+    from staging.event_rows
+    where event in ('open', 'click', 'delivered', 'sent')
 ),
 
-starts as (
+contact_days as (
+    select c.contact_id, e.event_day, bool_or(e.event = 'open') as opened, bool_or(e.event = 'click') as clicked
+    from dated e
+    join staging.contacts c using (email)
+    where e.event_day between $start_day::date - {engaged_window_days} - 1 and $as_of::date
+    group by all
+),
+
+event_days as (
+    select contact_id, 3 as kind, event_day from contact_days
+    union all select contact_id, 0, event_day from contact_days where opened or clicked
+    union all select contact_id, 1, event_day from contact_days where opened
+    union all select contact_id, 2, event_day from contact_days where clicked
+)
+
+select * from event_days;
+
+create or replace temp table lh_islands as
+with starts as (
     select *,
-           coalesce(event_day >= lag(event_day) over (partition by email, kind order by event_day) + {engaged_window_days}, true) as opens_island
-    from event_days
+           coalesce(event_day >= lag(event_day) over (partition by contact_id, kind order by event_day) + {engaged_window_days}, true) as opens_island
+    from lh_event_days
 ),
 
 numbered as (
-    select *, sum(opens_island::int) over (partition by email, kind order by event_day rows unbounded preceding) as island
+    select *, sum(opens_island::int) over (partition by contact_id, kind order by event_day rows unbounded preceding) as island
     from starts
 )
 
-select email, kind, min(event_day) as i_from, max(event_day) + {engaged_window_days} as i_to
+select contact_id, kind, min(event_day) as i_from, max(event_day) + {engaged_window_days} as i_to
 from numbered
-group by email, kind, island;
+group by contact_id, kind, island;
 
 -- Day counts by sweeping intervals: +1 on the day an interval starts, -1 on the day it ends, summed.
 -- Every interval here is [from, to) per (list, address), and an address's intervals never overlap.
@@ -118,11 +141,11 @@ with active as (
     select list_id, 'subscribed', s_from, s_to from lh_subscribed
     union all
     select s.list_id, 'engaged', greatest(s.s_from, i.i_from), if(s.s_to is null, i.i_to, least(s.s_to, i.i_to))
-    from lh_subscribed s join lh_islands i on i.email = s.email and i.kind = 'engage'
+    from lh_subscribed s join lh_islands i on i.contact_id = s.contact_id and i.kind = 0
     where i.i_to > s.s_from and (s.s_to is null or s.s_to > i.i_from)
     union all
-    select m.list_id, i.kind, greatest(m.m_from, i.i_from), if(m.m_to is null, i.i_to, least(m.m_to, i.i_to))
-    from lh_members m join lh_islands i on i.email = m.email and i.kind in ('open', 'click', 'reach')
+    select m.list_id, ['engage', 'open', 'click', 'reach'][i.kind + 1], greatest(m.m_from, i.i_from), if(m.m_to is null, i.i_to, least(m.m_to, i.i_to))
+    from lh_members m join lh_islands i on i.contact_id = m.contact_id and i.kind > 0
     where i.i_to > m.m_from and (m.m_to is null or m.m_to > i.i_from)
 ),
 
@@ -270,6 +293,7 @@ drop table lh_status;
 drop table lh_members;
 drop table lh_subscribed;
 drop table lh_days;
+drop table lh_event_days;
 drop table lh_islands;
 drop table lh_deltas;
 drop table lh_counts;
