@@ -53,9 +53,13 @@ def first_touched_day(con: duckdb.DuckDBPyConnection, config: ContactsConfig) ->
 
 def compute_list_health(con: duckdb.DuckDBPyConnection, config: ContactsConfig, as_of: dt.date) -> dt.date:
     """Recompute the touched days up to the as-of date; returns the first day recomputed. Call in a transaction."""
-    start = first_touched_day(con, config) or dt.date(1900, 1, 1)
+    touched = first_touched_day(con, config)
+    start = touched or dt.date(1900, 1, 1)
+    # Engagement islands of the contacts new files mention, or of everyone when the stored state is unusable.
+    last_file_id = -1 if touched is None else con.execute("select last_file_id from staging.metrics_state").fetchall()[0][0]
     script = load_sql("models/list_health.sql").replace("{engaged_window_days}", str(int(config.rules.engaged_window_days)))
-    run_statements(con, con.extract_statements(script), {"tz": config.timezone, "start_day": start, "as_of": as_of})
+    run_statements(con, con.extract_statements(script),
+                   {"tz": config.timezone, "start_day": start, "as_of": as_of, "last_file_id": last_file_id})
     last_file_id = con.execute("select coalesce(max(file_id), 0) from import_files").fetchall()[0][0]
     con.execute("delete from staging.metrics_state")
     con.execute("insert into staging.metrics_state values (?, ?, ?)", [last_file_id, as_of, metric_settings(config)])

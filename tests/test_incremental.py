@@ -63,3 +63,28 @@ def test_partial_replay_equals_full_replay(workspace):
         assert partial[name] == full[name], name
     # the new facts took effect
     assert ("new.one@example.com", "bounced") in {(row[0], row[1]) for row in full["status_history"]}
+
+
+def test_incremental_list_health_equals_full_recompute(workspace):
+    """list_health after a run that recomputed only touched days and the engagement islands of the
+    contacts the new files mention equals list_health recomputed from nothing."""
+    from assets.metrics import compute_list_health
+
+    workspace.copy_samples()
+    workspace.run()
+    workspace.drop("2026-06-late.csv", LATE_CONTACTS)
+    late_opens = "new.one@example.com,open,2026-06-16T08:00:00\nivan@example.de,open,2026-06-17T08:00:00\n"
+    workspace.drop("2026-06-late-events.csv", LATE_EVENTS + late_opens, folder="events")
+    workspace.run()
+    con = duckdb.connect(str(workspace.paths.warehouse))
+    try:
+        incremental = con.execute("select * from staging.list_health order by all").fetchall()
+        islands = con.execute("select * from staging.engagement_islands order by all").fetchall()
+        with transaction(con):
+            con.execute("delete from staging.metrics_state")  # forget what was computed: a full recompute
+            compute_list_health(con, load_config(workspace.paths.config_path), dt.date(2026, 6, 30))
+        assert con.execute("select * from staging.list_health order by all").fetchall() == incremental
+        assert con.execute("select * from staging.engagement_islands order by all").fetchall() == islands
+    finally:
+        con.close()
+    assert incremental and islands

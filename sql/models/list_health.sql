@@ -90,8 +90,21 @@ where f.first_day <= $as_of::date;
 -- Engagement windows as islands: an event on day e makes its contact active on the days [e, e + window).
 -- Overlapping windows of one contact and kind merge into one island, so islands of a contact never
 -- overlap and counting covering islands counts contacts. Kinds: 0 engage (open, click), 1 open, 2 click,
--- 3 reach (delivered, sent, or an open or click, which proves delivery). Only events that can reach the
--- days computed ($start_day - 1 onwards) are read; only contacts can be members.
+-- 3 reach (delivered, sent, or an open or click, which proves delivery). Only contacts can be members.
+-- Islands cover all history and hold for any as-of date: a day is covered only by events up to it.
+-- They are kept in staging.engagement_islands; a run recomputes the contacts that files loaded since
+-- the last computation mention ($last_file_id; -1 recomputes every contact).
+create or replace temp table lh_touched as
+select contact_id, email from staging.contacts
+where $last_file_id < 0
+   or email in (select email from staging.event_rows where file_id > $last_file_id)
+   or email in (select email from staging.contact_rows where file_id > $last_file_id);
+
+delete from staging.engagement_islands
+where $last_file_id < 0
+   or contact_id in (select contact_id from lh_touched)
+   or contact_id not in (select contact_id from staging.contacts);
+
 create or replace temp table lh_event_days as
 with dated as (
     select email, event, timezone($tz, occurred_at)::date as event_day
@@ -100,10 +113,9 @@ with dated as (
 ),
 
 contact_days as (
-    select c.contact_id, e.event_day, bool_or(e.event = 'open') as opened, bool_or(e.event = 'click') as clicked
+    select t.contact_id, e.event_day, bool_or(e.event = 'open') as opened, bool_or(e.event = 'click') as clicked
     from dated e
-    join staging.contacts c using (email)
-    where e.event_day between $start_day::date - {engaged_window_days} - 1 and $as_of::date
+    join lh_touched t using (email)
     group by all
 ),
 
@@ -116,7 +128,7 @@ event_days as (
 
 select * from event_days;
 
-create or replace temp table lh_islands as
+insert into staging.engagement_islands
 with starts as (
     select *,
            coalesce(event_day >= lag(event_day) over (partition by contact_id, kind order by event_day) + {engaged_window_days}, true) as opens_island
@@ -131,6 +143,11 @@ numbered as (
 select contact_id, kind, min(event_day) as i_from, max(event_day) + {engaged_window_days} as i_to
 from numbered
 group by contact_id, kind, island;
+
+-- The islands that can matter from the day before $start_day on: one that ended earlier adds +1 and -1
+-- before it, nothing after.
+create or replace temp table lh_islands as
+select * from staging.engagement_islands where i_to >= $start_day::date - 1;
 
 -- Day counts by sweeping intervals: +1 on the day an interval starts, -1 on the day it ends, summed.
 -- Every interval here is [from, to) per (list, address), and an address's intervals never overlap.
@@ -293,6 +310,7 @@ drop table lh_status;
 drop table lh_members;
 drop table lh_subscribed;
 drop table lh_days;
+drop table lh_touched;
 drop table lh_event_days;
 drop table lh_islands;
 drop table lh_deltas;

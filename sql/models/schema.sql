@@ -253,3 +253,13 @@ create table if not exists staging.resubscribe_blocked (
 create table if not exists staging.replay_state (
     settings varchar not null
 );
+
+-- Internal: engagement islands for list_health (sql/models/list_health.sql): per contact and kind
+-- (0 engage, 1 open, 2 click, 3 reach), the day ranges [i_from, i_to) its events keep it active.
+-- Kept between runs so that a run recomputes only the contacts its new files mention.
+create table if not exists staging.engagement_islands (
+    contact_id bigint not null,
+    kind       integer not null,
+    i_from     date not null,
+    i_to       date not null
+);
