@@ -10,9 +10,11 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import resource
 import shutil
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -301,9 +303,18 @@ def _print_generated(generated, generated_events) -> None:
           f"{generated_events.invalid_rows:,} invalid {generated_events.invalid_kinds}, {generated_events.non_contact_rows:,} for non-contacts")
 
 
+def _generate_detached(paths, contacts: int, events: int, files: int, seed: int):
+    generated, generated_events = _generate_inputs(paths, contacts, events, files, seed)
+    generated.addresses = []  # not needed by the caller, and large
+    return generated, generated_events
+
+
 def pipeline_mode(work: Path, contacts: int, events: int, files: int, seed: int) -> dict:
     paths = workspace_paths(work / "full")
-    generated, generated_events = _generate_inputs(paths, contacts, events, files, seed)
+    # The generators run in a child process, so that this process's peak memory is the pipeline's own
+    # (the contact generator holds every address it wrote: gigabytes at 10M).
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        generated, generated_events = pool.submit(_generate_detached, paths, contacts, events, files, seed).result()
     rss_generated = peak_rss()
     log.info("running the refresh job")
     run = run_job(paths)
