@@ -204,7 +204,9 @@ def _load_file(ctx, path, relative, kind, data, sha, existing_id, manifest, appl
     # arrive, so two files of one run stay in ledger order.
     loaded_at = max(dt.datetime.now(dt.timezone.utc), ctx.now)
     with transaction(con):
-        file_id = existing_id if existing_id is not None else _next_file_id(con)
+        # A file loaded after an earlier attempt failed gets a new id: ids are the ledger's order, and
+        # incremental steps find the files loaded since their last run by id.
+        file_id = _next_file_id(con)
         if kind == KIND_CONTACTS:
             staged = _stage_contacts(parsed, mapping, file_id, ctx)
         elif kind == KIND_EVENTS:
@@ -216,7 +218,8 @@ def _load_file(ctx, path, relative, kind, data, sha, existing_id, manifest, appl
         accepted, rejected = staged.rows.height, staged.rejects.height
         if accepted + rejected != parsed.rows_total:
             raise AssertionError(f"{relative}: {parsed.rows_total} rows read but {accepted} + {rejected} staged")
-        con.execute("delete from import_files where file_id = ?", [file_id])
+        if existing_id is not None:
+            con.execute("delete from import_files where file_id = ?", [existing_id])
         con.execute(
             """insert into import_files (file_id, path, kind, sha256, status, reason, encoding, delimiter,
                    rows_total, rows_accepted, rows_rejected, loaded_at, mode, source, lists, ignored_columns)

@@ -136,6 +136,33 @@ def _invalid_address(rng: random.Random, serial: int) -> tuple[str, str]:
     return rng.choice(("", "   ")), kind
 
 
+def _pick_address(rng: random.Random, serial: int, result: Generated, earlier: list[str], invalid_below: float,
+                  repeat_below: float) -> tuple[str, str, str, bool]:
+    """One row's address (unusable, a repeat of an earlier one, or new), counted in `result`; with the names
+    for a new one, and whether it is new."""
+    roll = rng.random()
+    if roll < invalid_below:
+        address, kind = _invalid_address(rng, serial)
+        result.invalid_rows += 1
+        result.invalid_kinds[kind] = result.invalid_kinds.get(kind, 0) + 1
+        if kind == "empty":
+            result.empty_rows += 1
+        return address, "", "", False
+    if earlier and roll < repeat_below:
+        result.duplicate_rows += 1
+        return _case_variant(rng, rng.choice(earlier)), "", "", False
+    address, first, last = _new_address(rng, serial)
+    return address, first, last, True
+
+
+def _write_row(writer, rng: random.Random, address: str, first: str, last: str) -> None:
+    signup = SIGNUP_START + dt.timedelta(seconds=rng.randrange(SIGNUP_SPAN_SECONDS))
+    writer.writerow([
+        address, first, last, rng.choice(TAGS), rng.choice(COMPANIES) if rng.random() < 0.6 else "",
+        signup.date().isoformat() if rng.random() < 0.2 else signup.isoformat(sep=" "),
+    ])
+
+
 def generate(inbox: Path, contacts: int, files: int, seed: int = SEED) -> Generated:
     """Write `files` CSV files (+ manifests) holding `contacts` rows in total into `inbox`."""
     started = time.perf_counter()
@@ -155,19 +182,8 @@ def generate(inbox: Path, contacts: int, files: int, seed: int = SEED) -> Genera
             writer.writerow(HEADER)
             for _ in range(count):
                 serial += 1
-                roll = rng.random()
-                first = last = ""
-                if roll < INVALID_SHARE:
-                    address, kind = _invalid_address(rng, serial)
-                    result.invalid_rows += 1
-                    result.invalid_kinds[kind] = result.invalid_kinds.get(kind, 0) + 1
-                    if kind == "empty":
-                        result.empty_rows += 1
-                elif seen and roll < INVALID_SHARE + DUPLICATE_SHARE:
-                    address = _case_variant(rng, rng.choice(seen))
-                    result.duplicate_rows += 1
-                else:
-                    address, first, last = _new_address(rng, serial)
+                address, first, last, is_new = _pick_address(rng, serial, result, seen, INVALID_SHARE, INVALID_SHARE + DUPLICATE_SHARE)
+                if is_new:
                     seen.append(address)
                     valid.add(address.lower())
                 if address.strip():
@@ -176,11 +192,7 @@ def generate(inbox: Path, contacts: int, files: int, seed: int = SEED) -> Genera
                     address = rng.choice((" ", "  ", "")) + address + rng.choice((" ", "   "))
                 if rng.random() < 0.05:
                     first = last = ""  # partial rows: later non-empty values must win in the merge
-                signup = SIGNUP_START + dt.timedelta(seconds=rng.randrange(SIGNUP_SPAN_SECONDS))
-                writer.writerow([
-                    address, first, last, rng.choice(TAGS), rng.choice(COMPANIES) if rng.random() < 0.6 else "",
-                    signup.date().isoformat() if rng.random() < 0.2 else signup.isoformat(sep=" "),
-                ])
+                _write_row(writer, rng, address, first, last)
         result.files.append(path)
         result.rows += count
         result.bytes += path.stat().st_size
@@ -218,27 +230,12 @@ def generate_increment(inbox: Path, existing: list[str], rows: int, start_serial
         writer.writerow(HEADER)
         for _ in range(rows):
             serial += 1
-            roll = rng.random()
-            first = last = ""
-            if roll < INCREMENT_INVALID_SHARE:
-                address, kind = _invalid_address(rng, serial)
-                result.invalid_rows += 1
-                result.invalid_kinds[kind] = result.invalid_kinds.get(kind, 0) + 1
-                if kind == "empty":
-                    result.empty_rows += 1
-            elif existing and roll < 0.5:
-                address = _case_variant(rng, rng.choice(existing))
-                result.duplicate_rows += 1
-            else:
-                address, first, last = _new_address(rng, serial)
+            address, first, last, is_new = _pick_address(rng, serial, result, existing, INCREMENT_INVALID_SHARE, 0.5)
+            if is_new:
                 new.append(address)
             if address and rng.random() < PADDED_SHARE:
                 address = rng.choice((" ", "  ", "")) + address + rng.choice((" ", "   "))
-            signup = SIGNUP_START + dt.timedelta(seconds=rng.randrange(SIGNUP_SPAN_SECONDS))
-            writer.writerow([
-                address, first, last, rng.choice(TAGS), rng.choice(COMPANIES) if rng.random() < 0.6 else "",
-                signup.date().isoformat() if rng.random() < 0.2 else signup.isoformat(sep=" "),
-            ])
+            _write_row(writer, rng, address, first, last)
     result.files.append(path)
     result.rows = rows
     result.bytes = path.stat().st_size

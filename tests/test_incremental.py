@@ -88,3 +88,23 @@ def test_incremental_list_health_equals_full_recompute(workspace):
     finally:
         con.close()
     assert incremental and islands
+
+
+def test_a_file_that_failed_and_then_loads_counts_as_new(workspace):
+    """A file that failed (its manifest names a list the config lacks) and loads unchanged once the list
+    exists gets a new ledger id, so the steps that look for files loaded since their last run see it."""
+    manifest = "consent: confirmed\nmode: subscribe\nlists: [vip-list]\n"
+    workspace.drop("a.csv", "email,signup date\nann@example.com,2026-01-01\n")
+    workspace.run()
+    workspace.drop("b.csv", "email,signup date\nvip.one@example.com,2026-01-02\n", manifest=manifest)
+    workspace.run()
+    failed_id, status = workspace.one("select file_id, status from import_files where path like '%b.csv'")
+    assert status == "failed"
+    config = workspace.paths.config_path
+    config.write_text(config.read_text().replace("  customers: {name: Customers}\n", "  customers: {name: Customers}\n  vip-list: {name: VIP}\n"))
+    workspace.run()
+    rows = workspace.query("select file_id, status from import_files where path like '%b.csv'")
+    assert len(rows) == 1 and rows[0][1] == "loaded" and rows[0][0] > failed_id
+    assert workspace.one("select max(file_id) from import_files")[0] == rows[0][0]
+    # its contact reached the daily figures, though list_health had been computed after the failed attempt
+    assert workspace.one("select members from list_health where list_id = 'all' and day = date '2026-06-30'")[0] == 2
