@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import json
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import duckdb
 import polars as pl
@@ -81,10 +81,10 @@ def rows_at(con: duckdb.DuckDBPyConnection, config: ContactsConfig, target: Expo
     return con.sql(sql, params={"id": target.export_id, "v": version}).pl()
 
 
-def neutralise(frame: pl.DataFrame) -> pl.DataFrame:
+def neutralise(frame: pl.LazyFrame) -> pl.LazyFrame:
     """Text for the CSV: lists joined with commas, formula-looking cells prefixed with '."""
     columns = []
-    for name, dtype in frame.schema.items():
+    for name, dtype in frame.collect_schema().items():
         column = pl.col(name)
         if isinstance(dtype, pl.List):
             column = column.list.join(",")
@@ -95,12 +95,33 @@ def neutralise(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(columns)
 
 
-def file_bytes(frame: pl.DataFrame) -> dict[str, bytes]:
-    csv = neutralise(frame).write_csv(quote_style="necessary", line_terminator="\r\n", date_format="%Y-%m-%d").encode("utf-8")
-    parquet = io.BytesIO()
-    frame.write_parquet(parquet)
-    jsonl = frame.write_ndjson().encode("utf-8")
-    return {"csv": csv, "parquet": parquet.getvalue(), "jsonl": jsonl}
+def write_csv(frame: pl.DataFrame, path: Path) -> None:
+    # Streamed to the file in batches: an export of millions of rows is never held as one string.
+    neutralise(frame.lazy()).sink_csv(path, quote_style="necessary", line_terminator="\r\n", date_format="%Y-%m-%d")
+
+
+FILE_WRITERS: dict[str, Callable[[pl.DataFrame, Path], None]] = {
+    "csv": write_csv,
+    "parquet": lambda frame, path: frame.write_parquet(path),
+    "jsonl": lambda frame, path: frame.write_ndjson(path),
+}
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class PendingFile:
+    """A file written under its temporary name, not yet in place."""
+
+    name: str
+    temporary: Path
+    sha256: str
 
 
 class AtomicWriter:
@@ -120,6 +141,17 @@ class AtomicWriter:
             handle.flush()
             os.fsync(handle.fileno())
         return self._into_place(temporary, name)
+
+    def stage(self, name: str, produce: Callable[[Path], None]) -> PendingFile:
+        """Let `produce` write the file at its temporary name; flushed to disk and hashed, not yet in place."""
+        temporary = self.folder / f".{name}.tmp"
+        produce(temporary)
+        with open(temporary, "rb+") as handle:
+            os.fsync(handle.fileno())
+        return PendingFile(name, temporary, file_sha256(temporary))
+
+    def commit(self, staged: PendingFile) -> str:
+        return self._into_place(staged.temporary, staged.name)
 
     def link(self, name: str, source: str) -> str:
         """`name` becomes another name for the already written file `source` (a copy where the file system
@@ -155,20 +187,24 @@ def read_manifest(folder: Path, name: str) -> dict | None:
 def write_version(
     con: duckdb.DuckDBPyConnection, config: ContactsConfig, target: ExportTarget, folder: Path,
     version: int, previous: int | None, as_of: dt.date | None, sql_sha256: str | None, writer: AtomicWriter,
-    current: pl.DataFrame | None = None, current_files: dict[str, bytes] | None = None,
+    current: pl.DataFrame | None = None, staged_csv: PendingFile | None = None,
 ) -> dict:
-    """All files of one version, then its manifest; returns the manifest. `current` and `current_files`: the
-    version's rows and file contents, when the caller has them already."""
+    """All files of one version, then its manifest; returns the manifest. `current` and `staged_csv`: the
+    version's rows and its CSV file, when the caller has them already."""
     current = rows_at(con, config, target, version) if current is None else current
     before = rows_at(con, config, target, previous) if previous is not None else current.clear()
     added = current.filter(~pl.col("contact_id").is_in(before.get_column("contact_id").implode()))
     removed = before.filter(~pl.col("contact_id").is_in(current.get_column("contact_id").implode()))
     hashes = {}
-    for extension, data in (current_files or file_bytes(current)).items():
-        hashes[writer.write(f"v{version}.{extension}", data)] = hashlib.sha256(data).hexdigest()
+    for extension, produce in FILE_WRITERS.items():
+        if extension == "csv" and staged_csv is not None:
+            staged = staged_csv
+        else:
+            staged = writer.stage(f"v{version}.{extension}", lambda path, produce=produce: produce(current, path))
+        hashes[writer.commit(staged)] = staged.sha256
     for label, frame in (("added", added), ("removed", removed)):
-        data = file_bytes(frame)["csv"]
-        hashes[writer.write(f"v{version}.{label}.csv", data)] = hashlib.sha256(data).hexdigest()
+        staged = writer.stage(f"v{version}.{label}.csv", lambda path, frame=frame: write_csv(frame, path))
+        hashes[writer.commit(staged)] = staged.sha256
     manifest = {
         "export": f"{target.kind}/{target.export_id}",
         "version": version,
@@ -216,8 +252,9 @@ def export_target(con, config: ContactsConfig, data_dir: Path, target: ExportTar
     if latest and latest["version"] == version:
         return ExportResult(None, latest["row_count"], sorted(latest["files"]))
     current = rows_at(con, config, target, version)
-    candidate = file_bytes(current)
-    if latest and latest["files"].get(f"v{latest['version']}.csv") == hashlib.sha256(candidate["csv"]).hexdigest() and latest.get("sql_sha256") == sql_sha256:
+    candidate = writer.stage(f"v{version}.csv", lambda path: write_csv(current, path))
+    if latest and latest["files"].get(f"v{latest['version']}.csv") == candidate.sha256 and latest.get("sql_sha256") == sql_sha256:
+        candidate.temporary.unlink()
         return ExportResult(None, latest["row_count"], sorted(latest["files"]))
     manifest = write_version(
         con, config, target, folder, version, latest["version"] if latest else None, as_of, sql_sha256, writer, current, candidate
@@ -271,16 +308,16 @@ def audit_export(con, folder: Path, salt: str | None) -> dict[str, list[str]]:
         manifest = read_manifest(folder, f"v{version}.manifest.json")
         for name, digest in manifest["files"].items():
             path = folder / name
-            if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            if not path.exists() or file_sha256(path) != digest:
                 problems["manifest_mismatch"].append(name)
         data = folder / f"v{version}.parquet"
-        if data.exists() and pl.read_parquet(data).height != manifest["row_count"]:
+        if data.exists() and pl.scan_parquet(data).select(pl.len()).collect().item() != manifest["row_count"]:
             problems["manifest_mismatch"].append(f"v{version}.parquet row count")
     latest = read_manifest(folder, "latest.manifest.json")
     if latest:
         for extension in DATA_FILES:
             path = folder / f"latest.{extension}"
-            if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != latest["files"][f"v{latest['version']}.{extension}"]:
+            if not path.exists() or file_sha256(path) != latest["files"][f"v{latest['version']}.{extension}"]:
                 problems["manifest_mismatch"].append(path.name)
         frame = pl.read_parquet(folder / "latest.parquet").select("email")
         with _registered(con, frame):

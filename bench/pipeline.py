@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import resource
 import shutil
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -57,6 +59,32 @@ def peak_rss() -> dict[str, float]:
     }
 
 
+class RssSampler(threading.Thread):
+    """This process's resident memory every 0.2 s, so each step's peak can be told apart (ru_maxrss only
+    gives the peak of the whole process so far)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.samples: list[tuple[float, float]] = []
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        page = os.sysconf("SC_PAGE_SIZE")
+        while not self._stop_event.is_set():
+            with open("/proc/self/statm") as handle:
+                resident = int(handle.read().split()[1]) * page / 2**20
+            self.samples.append((time.time(), resident))
+            self._stop_event.wait(0.2)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+    def peak_between(self, start: float, end: float) -> float:
+        inside = [rss for moment, rss in self.samples if start - 0.2 <= moment <= end + 0.2]
+        return round(max(inside), 1) if inside else 0.0
+
+
 @dataclass
 class JobRun:
     success: bool
@@ -68,6 +96,7 @@ class JobRun:
     failures: dict[str, str] = field(default_factory=dict)
     run_id: str = ""
     peak_rss: dict[str, float] = field(default_factory=dict)
+    step_peak_rss_mb: dict[str, float] = field(default_factory=dict)  # resident memory peak while each step ran
 
     def figures(self) -> dict:
         return {
@@ -76,6 +105,7 @@ class JobRun:
             "steps": {key: round(value, 3) for key, value in sorted(self.steps.items(), key=lambda item: -item[1])},
             "steps_total_seconds": round(sum(self.steps.values()), 3),
             "step_status": self.step_status, "failures": self.failures, "run_id": self.run_id, "peak_rss_mb": self.peak_rss,
+            "step_peak_rss_mb": self.step_peak_rss_mb,
         }
 
 
@@ -100,6 +130,8 @@ def run_job(paths, as_of: str = AS_OF) -> JobRun:
     from pipelines.cli import failed_steps
     from pipelines.definitions import REFRESH_JOB, build_definitions
 
+    sampler = RssSampler()
+    sampler.start()
     started = time.perf_counter()
     defs = build_definitions(paths)
     job = defs.resolve_job_def(REFRESH_JOB)
@@ -110,8 +142,10 @@ def run_job(paths, as_of: str = AS_OF) -> JobRun:
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         )
         finished = time.perf_counter()
+        sampler.stop()
         starts: dict[str, float] = {}
         steps: dict[str, float] = {}
+        step_rss: dict[str, float] = {}
         status: dict[str, str] = {}
         for entry in instance.all_logs(result.run_id):
             event = entry.dagster_event
@@ -122,6 +156,7 @@ def run_job(paths, as_of: str = AS_OF) -> JobRun:
                 starts[event.step_key] = entry.timestamp
             elif kind in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in starts:
                 steps[event.step_key] = entry.timestamp - starts[event.step_key]
+                step_rss[event.step_key] = sampler.peak_between(starts[event.step_key], entry.timestamp)
                 status[event.step_key] = "success" if kind == "STEP_SUCCESS" else "failure"
         for key in starts.keys() - steps.keys():
             status[key] = "unfinished"
@@ -129,16 +164,17 @@ def run_job(paths, as_of: str = AS_OF) -> JobRun:
         success=result.success, seconds=finished - started, definitions_seconds=defined - started,
         execute_seconds=finished - defined, steps=steps, step_status=status,
         failures=failed_steps(result) if not result.success else {}, run_id=result.run_id, peak_rss=peak_rss(),
+        step_peak_rss_mb=step_rss,
     )
 
 
 def print_steps(title: str, run: JobRun, rows: int) -> None:
     print(f"  {title}: {'succeeded' if run.success else 'FAILED'} in {run.seconds:.2f} s "
           f"({rows / run.seconds:,.0f} input rows/s); definitions {run.definitions_seconds:.2f} s, execute {run.execute_seconds:.2f} s")
-    print(f"    {'step':<44} {'seconds':>9} {'share':>7}")
+    print(f"    {'step':<44} {'seconds':>9} {'share':>7} {'peak RSS MB':>12}")
     for key, seconds in sorted(run.steps.items(), key=lambda item: -item[1]):
         mark = "" if run.step_status.get(key) == "success" else f"  ({run.step_status.get(key)})"
-        print(f"    {key:<44} {seconds:9.2f} {100 * seconds / run.seconds:6.1f}%{mark}")
+        print(f"    {key:<44} {seconds:9.2f} {100 * seconds / run.seconds:6.1f}% {run.step_peak_rss_mb.get(key, 0):12,.0f}{mark}")
     in_steps = sum(run.steps.values())
     print(f"    {'(sum of steps)':<44} {in_steps:9.2f} {100 * in_steps / run.seconds:6.1f}%")
     print(f"    {'(outside steps: definitions, orchestration)':<44} {run.seconds - in_steps:9.2f} {100 * (run.seconds - in_steps) / run.seconds:6.1f}%")

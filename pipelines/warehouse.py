@@ -23,9 +23,9 @@ def load_sql(relative: str) -> str:
 
 
 def memory_limit() -> str:
-    """DuckDB's memory budget: `CONTACTS_DUCKDB_MEMORY_LIMIT` (e.g. `4GB`), else a quarter of the machine's
-    RAM. DuckDB's own default (80%) leaves too little for the Python side of a run on a big load; past the
-    budget DuckDB spills to a temporary directory beside the warehouse instead of failing."""
+    """DuckDB's memory budget: `CONTACTS_DUCKDB_MEMORY_LIMIT` (e.g. `4GB`), else a fifth of the machine's
+    RAM. DuckDB's own default (80%) leaves too little for the Python side of a run on a big load (DuckDB
+    keeps what it took); past the budget DuckDB spills to a temporary directory beside the warehouse."""
     configured = os.environ.get("CONTACTS_DUCKDB_MEMORY_LIMIT")
     if configured:
         return configured
@@ -33,7 +33,7 @@ def memory_limit() -> str:
         physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return "4GB"
-    return f"{max(1, physical // 4 // 2**20)}MB"
+    return f"{max(1, physical // 5 // 2**20)}MB"
 
 
 def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:

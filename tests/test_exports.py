@@ -89,7 +89,7 @@ def test_formula_payloads_are_neutralised_in_csv_and_raw_elsewhere(workspace):
 def test_tab_and_carriage_return_cells_are_neutralised_too():
     # Ingest trims cells, so these reach an export only through a list value; the rule covers them anyway.
     frame = pl.DataFrame({"first_name": ["\tTab", "\rReturn", "plain", None], "tags": [["=x", "a"], [], ["b"], ["c"]], "n": [-1.5, 2.0, 3.0, None]})
-    assert neutralise(frame).rows() == [("'\tTab", "'=x,a", -1.5), ("'\rReturn", "", 2.0), ("plain", "b", 3.0), (None, "c", None)]
+    assert neutralise(frame.lazy()).collect().rows() == [("'\tTab", "'=x,a", -1.5), ("'\rReturn", "", 2.0), ("plain", "b", 3.0), (None, "c", None)]
 
 
 def test_unchanged_rows_make_no_new_export_and_retention_keeps_the_newest(workspace):
