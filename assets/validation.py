@@ -160,7 +160,7 @@ class EmailValidatorCache:
         prepared = prepared.rename("prepared")
         fast = fast_verdicts(prepared)
         if self.fold_provider_aliases:
-            fast = pl.select(fold_aliases(pl.lit(fast))).to_series()
+            fast = fast.to_frame("email").select(fold_aliases(pl.col("email"))).to_series()
         unanswered = fast.is_null() & prepared.is_not_null() & (prepared != "")
         self.fast += prepared.len() - fast.null_count()
         slow = self._slow_verdicts(prepared.filter(unanswered).unique().to_list())
