@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import logging
 import re
 from dataclasses import dataclass
@@ -13,7 +11,7 @@ import duckdb
 import polars as pl
 
 from pipelines.config import ContactsConfig
-from pipelines.warehouse import erasure_salt, load_sql, registered
+from pipelines.warehouse import erasure_salt, load_sql, registered, settings_fingerprint
 
 # `{scope:r.email}` in status_history.sql: the addresses a replay covers.
 SCOPE_PLACEHOLDER = re.compile(r"\{scope:([\w.]+)\}")
@@ -75,7 +73,7 @@ def replay_settings(config: ContactsConfig) -> str:
     """What stored statuses were replayed with; a change means every address must be replayed again."""
     relevant = {"soft_bounce_limit": config.rules.soft_bounce_limit, "soft_bounce_window_days": config.rules.soft_bounce_window_days,
                 "sql": load_sql("models/status_history.sql")}
-    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+    return settings_fingerprint(relevant)
 
 
 def replay_status(con: duckdb.DuckDBPyConnection, config: ContactsConfig, now: dt.datetime, merged_file_ids: list[int] | None = None) -> int | None:

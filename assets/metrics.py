@@ -9,25 +9,24 @@ settings the metrics depend on recomputes every day.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 
 import duckdb
 
 from assets.merge import run_statements
 from pipelines.config import ContactsConfig
-from pipelines.warehouse import load_sql
+from pipelines.warehouse import load_sql, settings_fingerprint
 
 
 def metric_settings(config: ContactsConfig) -> str:
     """What the stored days were computed with; a change invalidates all of them."""
     relevant = {"timezone": config.timezone, "engaged_window_days": config.rules.engaged_window_days,
                 "lists": {k: v.model_dump() for k, v in config.lists.items()}, "sql": load_sql("models/list_health.sql")}
-    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+    return settings_fingerprint(relevant)
 
 
-def first_touched_day(con: duckdb.DuckDBPyConnection, config: ContactsConfig) -> dt.date | None:
-    """The first day to recompute, or None when nothing is stored yet or everything must be redone."""
+def first_touched_day(con: duckdb.DuckDBPyConnection, config: ContactsConfig) -> tuple[dt.date, int] | None:
+    """The first day to recompute and the last file the stored days had seen, or None when nothing is
+    stored yet or everything must be redone."""
     state = con.execute("select last_file_id, last_day, settings from staging.metrics_state").fetchall()
     if not state or state[0][2] != metric_settings(config):
         return None
@@ -48,21 +47,19 @@ def first_touched_day(con: duckdb.DuckDBPyConnection, config: ContactsConfig) ->
         {"tz": config.timezone, "last": last_file_id},
     ).fetchall()[0][0]
     candidates = [last_day + dt.timedelta(days=1)] + ([touched] if touched else [])
-    return min(candidates)
+    return min(candidates), last_file_id
 
 
 def compute_list_health(con: duckdb.DuckDBPyConnection, config: ContactsConfig, as_of: dt.date) -> dt.date:
     """Recompute the touched days up to the as-of date; returns the first day recomputed. Call in a transaction."""
-    touched = first_touched_day(con, config)
-    start = touched or dt.date(1900, 1, 1)
-    # Engagement islands of the contacts new files mention, or of everyone when the stored state is unusable.
-    last_file_id = -1 if touched is None else con.execute("select last_file_id from staging.metrics_state").fetchall()[0][0]
+    # Engagement islands are recomputed for the contacts files after last_file_id mention; -1: for everyone.
+    start, last_file_id = first_touched_day(con, config) or (dt.date(1900, 1, 1), -1)
     script = load_sql("models/list_health.sql").replace("{engaged_window_days}", str(int(config.rules.engaged_window_days)))
     run_statements(con, con.extract_statements(script),
                    {"tz": config.timezone, "start_day": start, "as_of": as_of, "last_file_id": last_file_id})
-    last_file_id = con.execute("select coalesce(max(file_id), 0) from import_files").fetchall()[0][0]
+    seen_through = con.execute("select coalesce(max(file_id), 0) from import_files").fetchall()[0][0]
     con.execute("delete from staging.metrics_state")
-    con.execute("insert into staging.metrics_state values (?, ?, ?)", [last_file_id, as_of, metric_settings(config)])
+    con.execute("insert into staging.metrics_state values (?, ?, ?)", [seen_through, as_of, metric_settings(config)])
     return start
 
 

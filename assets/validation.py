@@ -30,7 +30,7 @@ BOOLEAN_WORDS = {"true": True, "yes": True, "1": True, "on": True, "false": Fals
 INTEGER_PATTERN = r"^[+-]?\d+$"
 FLOAT_PATTERN = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
-# The fast path, one vectorised pass over a file's distinct addresses: plain ASCII dot-atom addresses at
+# The fast path, one vectorised pass over a column of addresses: plain ASCII dot-atom addresses at
 # ordinary domains, for which email-validator's verdict is "valid" and its normalised form is the input
 # with the domain lower-cased. Anything else (unicode, quotes, IDN or Punycode, special-use names, long
 # parts, odd labels) goes to email-validator itself. The differential tests (tests/test_email_fast_path.py,
@@ -128,6 +128,14 @@ def judge_all(values: list[str]) -> list[tuple[str | None, str | None, str | Non
         return [verdict for chunk in pool.map(_judge_chunk, chunks) for verdict in chunk]
 
 
+def _verdict_rows(values: list[str], verdicts: list[EmailVerdict]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"prepared": values, "email": [v.email for v in verdicts], "email_ascii": [v.email_ascii for v in verdicts],
+         "email_error": [v.error for v in verdicts]},
+        schema=VERDICT_COLUMNS,
+    )
+
+
 class EmailValidatorCache:
     """Verdicts per distinct prepared address. The fast path is recomputed (it is cheaper than a lookup);
     email-validator's verdicts are kept for the run and, once a warehouse is attached, across runs in
@@ -139,7 +147,6 @@ class EmailValidatorCache:
         self.con: duckdb.DuckDBPyConnection | None = None
         self.calls = 0  # addresses email-validator itself judged
         self.fast = 0  # values the fast path vouched for (every row it answered, repeats included)
-        self.stored = 0  # addresses whose verdict came from an earlier run
 
     def attach(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
@@ -188,12 +195,7 @@ class EmailValidatorCache:
             self._verdicts.update(fresh)
             if self.con is not None:
                 self._store(fresh)
-        verdicts = [self._verdicts[value] for value in values]
-        return pl.DataFrame(
-            {"prepared": values, "email": [v.email for v in verdicts], "email_ascii": [v.email_ascii for v in verdicts],
-             "email_error": [v.error for v in verdicts]},
-            schema=VERDICT_COLUMNS,
-        )
+        return _verdict_rows(values, [self._verdicts[value] for value in values])
 
     def _folded(self, email: str | None, email_ascii: str | None, error: str | None) -> EmailVerdict:
         if self.fold_provider_aliases and email is not None:
@@ -211,19 +213,13 @@ class EmailValidatorCache:
             ).fetchall()
         for prepared, email, email_ascii, error in rows:
             self._verdicts[prepared] = EmailVerdict(email, email_ascii, error)
-        self.stored += len(rows)
         return [value for value in values if value not in self._verdicts]
 
     def _store(self, fresh: dict[str, EmailVerdict]) -> None:
-        frame = pl.DataFrame(
-            {"prepared": list(fresh), "email": [v.email for v in fresh.values()],
-             "email_ascii": [v.email_ascii for v in fresh.values()], "error": [v.error for v in fresh.values()]},
-            schema={"prepared": pl.Utf8, "email": pl.Utf8, "email_ascii": pl.Utf8, "error": pl.Utf8},
-        )
-        with registered(self.con, "_fresh", frame):
+        with registered(self.con, "_fresh", _verdict_rows(list(fresh), list(fresh.values()))):
             self.con.execute(
                 """insert into staging.email_verdicts (prepared, folded, email, email_ascii, error)
-                   select prepared, ?, email, email_ascii, error from _fresh
+                   select prepared, ?, email, email_ascii, email_error from _fresh
                    where prepared not in (select prepared from staging.email_verdicts where folded = ?)""",
                 [self.fold_provider_aliases, self.fold_provider_aliases],
             )

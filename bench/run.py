@@ -1,6 +1,6 @@
 """Benchmark: the pipeline's ingest + validate + merge against DuckDB's own CSV load of the same files.
 
-    .venv/bin/python -m bench.run [--mode contacts|pipeline|incremental] [--contacts N] [--events M]
+    .venv/bin/python -m bench.run [--mode contacts|pipeline|incremental|emails] [--contacts N] [--events M]
                                   [--files K] [--quick] [--keep]
 
 `contacts` (the default): both measurements run in one process on one set of generated files, so the

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import secrets
 from contextlib import contextmanager
@@ -20,6 +22,12 @@ CUSTOM_FIELD_TABLES = ("staging.contact_rows", "staging.contacts")
 
 def load_sql(relative: str) -> str:
     return (SQL_DIR / relative).read_text(encoding="utf-8")
+
+
+def settings_fingerprint(relevant: dict) -> str:
+    """A stable hash of what stored derived state was computed with (settings, the SQL itself), so that a
+    change of any of them can force a full recomputation."""
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
 
 def memory_limit() -> str:
