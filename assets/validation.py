@@ -292,6 +292,8 @@ def parse_timestamps(values: pl.Series, timezone: str, now: dt.datetime | None) 
     parts = pl.col("value").str.extract_groups(TIMESTAMP_SHAPE)
     day, clock, zulu = parts.struct.field("1"), parts.struct.field("2"), parts.struct.field("3")
     naive = pl.concat_str([day, pl.lit(" "), clock.fill_null("00:00:00")]).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
+    # polars reads year 0000, which Python (and ISO 8601 without extensions) has not: leave it to fromisoformat.
+    naive = pl.when(day.str.starts_with("0000")).then(None).otherwise(naive)
     local = naive.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
     utc = naive.dt.replace_time_zone("UTC")
     fast = utc if timezone == "UTC" else pl.when(zulu == "Z").then(utc).otherwise(local)
