@@ -7,10 +7,11 @@ cell is plainly fine, in one multi-threaded statement.
 
 "Plainly fine" is a narrow, exact rule, so that the SQL never has to agree with polars on anything
 subtle: an address email-validator's rules accept (judged once per distinct address, by the same cache
-as every other file); an event name of ASCII letters that lower-cases to a known event; a timestamp of
+as every other file); an event name of ASCII characters that lower-cases to a known event (bytes = characters: no look-alike
+letter such as the Kelvin sign); a timestamp of
 the shape `YYYY-MM-DD[T ]HH:MM:SS` (`Z`, or no zone when the configured timezone is UTC), which DuckDB's
-strptime reads exactly as polars does; a value of plain decimal digits; text cells that start and end
-with a printable ASCII character, so trimming cannot change them. Every other row, and every row the
+strptime reads exactly as polars does; a value of plain decimal digits; text cells whose first and last
+code points are printable ASCII (`ord` between 33 and 126), so trimming cannot change them. Every other row, and every row the
 statement did not insert for any reason, goes through `stage_event_file`, which judges, explains and
 rejects it as before. tests/test_event_loading.py holds the two paths to the same rows.
 """
@@ -30,8 +31,6 @@ from assets.validation import EmailValidatorCache, prepare_emails
 from pipelines.config import ContactsConfig
 from pipelines.warehouse import erasure_salt, registered
 
-# Printable ASCII at both ends: polars' strip_chars() would leave the cell as it is.
-TRIM_PROOF = r"(?s)[!-~](.*[!-~])?"
 TIMESTAMP_PLAIN = r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}"
 PLAIN_NUMBER = r"[0-9]{1,15}(\.[0-9]{1,15})?"
 
@@ -57,8 +56,8 @@ def insert_statement(mapping: HeaderMapping, timezone: str, erased_check: bool) 
     # Naive values are in the configured timezone; only UTC is read here (a zone's DST rules are polars').
     zone = "Z?" if timezone == "UTC" else "Z"
     text_ok = " and ".join(
-        f"({_cell(mapping, name)} is null or regexp_full_match({_cell(mapping, name)}, '{TRIM_PROOF}'))"
-        for name in ("campaign_id", "list", "url")
+        f"({cell} is null or (ord({cell}) between 33 and 126 and ord(right({cell}, 1)) between 33 and 126))"
+        for cell in (_cell(mapping, name) for name in ("campaign_id", "list", "url"))
     )
     value = _cell(mapping, "value")
     erased = "and sha256($2 || email) not in (select email_sha256 from suppressions where reason = 'erased')" if erased_check else ""
@@ -71,7 +70,7 @@ def insert_statement(mapping: HeaderMapping, timezone: str, erased_check: bool) 
             select c.*, v.email, v.email_ascii,
                    try_strptime(replace(replace({moment}, 'T', ' '), 'Z', ''), '%Y-%m-%d %H:%M:%S') as naive
             from _cells c join usable v on {email} = v.email_raw
-            where regexp_full_match({event}, '[A-Za-z_]+') and lower({event}) in ({_quoted(EVENTS)})
+            where lower({event}) in ({_quoted(EVENTS)}) and strlen({event}) = length({event})
               and regexp_full_match({moment}, '{TIMESTAMP_PLAIN}{zone}')
               and {text_ok}
               and ({value} is null or regexp_full_match({value}, '[+-]?{PLAIN_NUMBER}'))

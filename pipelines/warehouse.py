@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterator
 
 import duckdb
+import polars as pl
 
 from pipelines.config import ConfigError, ContactsConfig
 
@@ -66,9 +67,12 @@ def registered(con: duckdb.DuckDBPyConnection, name: str, frame) -> Iterator[Non
     """Expose a polars frame to SQL as `name` for the duration of the block.
 
     DuckDB 2.0 refuses to register while an earlier result is only partly fetched (fetchone), so the
-    connection's pending result is completed first.
+    connection's pending result is completed first. A polars frame goes over as Arrow with string views,
+    which DuckDB reads in place: the default (oldest) Arrow level copies every string column first.
     """
     con.complete()
+    if isinstance(frame, pl.DataFrame):
+        frame = frame.to_arrow(compat_level=pl.CompatLevel.newest())
     con.register(name, frame)
     try:
         yield
