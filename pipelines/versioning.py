@@ -82,6 +82,14 @@ def publish(con: duckdb.DuckDBPyConnection, name: str, run_id: str, as_of: dt.da
     relation = VERSIONED[name]
     columns = ", ".join(f'"{column}"' for column in column_types(con, relation.working))
     current = f"select {columns} from {relation.history} where valid_to_version is null"
+    if not con.execute(f"select exists ({current})").fetchall()[0][0]:
+        # Nothing current (a first run, or an emptied relation): every working row is new, no diff needed.
+        added, = con.execute(f"select count(*) from {relation.working}").fetchall()[0]
+        if not added:
+            return None
+        version = version_for_run(con, run_id, as_of, name)
+        con.execute(f"insert into {relation.history} ({columns}, valid_from_version) select {columns}, ? from {relation.working}", [version])
+        return version
     con.execute(f"create or replace temp table publish_added as select {columns} from {relation.working} except {current}")
     con.execute(f"create or replace temp table publish_removed as {current} except select {columns} from {relation.working}")
     added, removed = con.execute("select (select count(*) from publish_added), (select count(*) from publish_removed)").fetchall()[0]

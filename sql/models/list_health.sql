@@ -94,16 +94,20 @@ where f.first_day <= $as_of::date;
 -- Islands cover all history and hold for any as-of date: a day is covered only by events up to it.
 -- They are kept in staging.engagement_islands; a run recomputes the contacts that files loaded since
 -- the last computation mention ($last_file_id; -1 recomputes every contact).
+-- (Each case is its own branch: with `or`, DuckDB would scan every event for the full recompute too.)
 create or replace temp table lh_touched as
+select contact_id, email from staging.contacts where $last_file_id < 0
+union all
 select contact_id, email from staging.contacts
-where $last_file_id < 0
-   or email in (select email from staging.event_rows where file_id > $last_file_id)
-   or email in (select email from staging.contact_rows where file_id > $last_file_id);
+where $last_file_id >= 0
+  and (email in (select email from staging.event_rows where file_id > $last_file_id)
+       or email in (select email from staging.contact_rows where file_id > $last_file_id));
+
+delete from staging.engagement_islands where $last_file_id < 0;
 
 delete from staging.engagement_islands
-where $last_file_id < 0
-   or contact_id in (select contact_id from lh_touched)
-   or contact_id not in (select contact_id from staging.contacts);
+where $last_file_id >= 0
+  and (contact_id in (select contact_id from lh_touched) or contact_id not in (select contact_id from staging.contacts));
 
 create or replace temp table lh_event_days as
 with dated as (
