@@ -132,21 +132,30 @@ event_days as (
 
 select * from event_days;
 
+-- An island starts on a day no earlier window reaches and ends on a day whose window the next day does
+-- not reach; lag and lead share one sort. Kept are the start and end days only (one day can be both),
+-- so each end's island starts on the kept day before it, or on itself.
 insert into staging.engagement_islands
-with starts as (
-    select *,
-           coalesce(event_day >= lag(event_day) over (partition by contact_id, kind order by event_day) + {engaged_window_days}, true) as opens_island
+with edges as (
+    select
+        contact_id,
+        kind,
+        event_day,
+        coalesce(event_day >= lag(event_day) over w + {engaged_window_days}, true) as is_start,
+        coalesce(lead(event_day) over w >= event_day + {engaged_window_days}, true) as is_end
     from lh_event_days
+    window w as (partition by contact_id, kind order by event_day)
 ),
 
-numbered as (
-    select *, sum(opens_island::int) over (partition by contact_id, kind order by event_day rows unbounded preceding) as island
-    from starts
+paired as (
+    select *, lag(event_day) over (partition by contact_id, kind order by event_day) as previous_edge
+    from edges
+    where is_start or is_end
 )
 
-select contact_id, kind, min(event_day) as i_from, max(event_day) + {engaged_window_days} as i_to
-from numbered
-group by contact_id, kind, island;
+select contact_id, kind, if(is_start, event_day, previous_edge) as i_from, event_day + {engaged_window_days} as i_to
+from paired
+where is_end;
 
 -- The islands that can matter from the day before $start_day on: one that ended earlier adds +1 and -1
 -- before it, nothing after.
