@@ -13,9 +13,10 @@ delete from staging.contact_engagement;
 
 insert into staging.contact_engagement
 with known_events as (
+    -- only opens, clicks and purchases count (sends and deliveries are three quarters of all events)
     select email, event, occurred_at, value
     from staging.event_rows
-    where occurred_at < $day_end
+    where occurred_at < $day_end and event in ('open', 'click', 'purchase')
 ),
 
 per_email as (

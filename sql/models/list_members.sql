@@ -22,24 +22,24 @@ event_members as (
 ),
 
 static_members as (
-    select list_id, email, min(added_at) as added_at
-    from (select * from manifest_members union all select * from event_members)
-    where list_id in (select list_id from staging.list_catalog where kind in ('static', 'test'))
-    group by all
+    select m.list_id, c.contact_id, m.email, m.added_at
+    from (
+        select list_id, email, min(added_at) as added_at
+        from (select * from manifest_members union all select * from event_members)
+        where list_id in (select list_id from staging.list_catalog where kind in ('static', 'test'))
+        group by all
+    ) m
+    join staging.contacts c using (email)
 ),
 
 system_members as (
-    select 'all' as list_id, email, created_at as added_at from staging.contacts
+    select 'all' as list_id, contact_id, email, created_at as added_at from staging.contacts
     union all
-    select 'subscribed', email, status_changed_at from staging.contacts where status = 'subscribed'
+    select 'subscribed', contact_id, email, status_changed_at from staging.contacts where status = 'subscribed'
     union all
-    select 'suppressed', c.email, s.since from staging.contacts c join suppressions s using (email)
-),
-
-final as (
-    select m.list_id, c.contact_id, c.email, m.added_at
-    from (select * from static_members union all select * from system_members) m
-    join staging.contacts c using (email)
+    select 'suppressed', c.contact_id, c.email, s.since from staging.contacts c join suppressions s using (email)
 )
 
-select * from final;
+select * from static_members
+union all
+select * from system_members;

@@ -27,6 +27,15 @@ sized as (
     group by all
 ),
 
+window_events as (
+    -- a coarse cut first (a day of slack either side for the timezone); the exact day test is below
+    select email, event, occurred_at
+    from staging.event_rows
+    where event in ('open', 'click', 'delivered', 'sent')
+      and occurred_at >= (select min(as_of_date) from versions) - interval ({engaged_window_days} + 1) day
+      and occurred_at < (select max(as_of_date) from versions) + interval 2 day
+),
+
 member_activity as (
     select
         c.segment_id,
@@ -38,9 +47,8 @@ member_activity as (
     join versions v using (version)
     join segment_members_history h
       on h.segment_id = c.segment_id and h.valid_from_version <= c.version and (h.valid_to_version is null or h.valid_to_version > c.version)
-    join staging.event_rows e
+    join window_events e
       on e.email = h.email
-     and e.event in ('open', 'click', 'delivered', 'sent')
      and timezone($tz, e.occurred_at)::date between v.as_of_date - ({engaged_window_days} - 1) and v.as_of_date
     group by all
 ),
