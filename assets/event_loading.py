@@ -7,13 +7,13 @@ cell is plainly fine, in one multi-threaded statement.
 
 "Plainly fine" is a narrow, exact rule, so that the SQL never has to agree with polars on anything
 subtle: an address email-validator's rules accept (judged once per distinct address, by the same cache
-as every other file); an event name of ASCII characters that lower-cases to a known event (bytes = characters: no look-alike
-letter such as the Kelvin sign); a timestamp of
-the shape `YYYY-MM-DD[T ]HH:MM:SS` (`Z`, or no zone when the configured timezone is UTC), which DuckDB's
-strptime reads exactly as polars does; a value of plain decimal digits; text cells whose first and last
-code points are printable ASCII (`ord` between 33 and 126), so trimming cannot change them. Every other row, and every row the
-statement did not insert for any reason, goes through `stage_event_file`, which judges, explains and
-rejects it as before. tests/test_event_loading.py holds the two paths to the same rows.
+as every other file); an event name of ASCII characters (bytes = characters, so no look-alike letter
+such as the Kelvin sign) that lower-cases to a known event; a timestamp of the shape
+`YYYY-MM-DD[T ]HH:MM:SS` (`Z`, or no zone when the configured timezone is UTC), which DuckDB's strptime
+reads exactly as polars does; a value of plain decimal digits; text cells whose first and last code
+points are printable ASCII (`ord` between 33 and 126), so trimming cannot change them. Every other row,
+and every row the statement did not insert for any reason, goes through `stage_event_file`, which
+judges, explains and rejects it as before. tests/test_event_loading.py holds the two paths to the same rows.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
-import polars as pl
 
 from assets.event_staging import EVENTS, stage_event_file
 from assets.headers import HeaderMapping
