@@ -22,6 +22,7 @@ from assets.event_loading import load_event_rows
 from assets.event_staging import EVENT_ALIASES
 from assets.headers import BUILTIN_FIELDS, contact_aliases, map_header
 from assets.manifest import Manifest, hold_reason, manifest_path_for, parse_manifest
+from assets.read_ahead import ReadAhead, ReadFile
 from assets.readers import FileFailed, ParsedFile, data_suffix, read_file
 from assets.staging import ISSUE_SCHEMA, REJECT_ERASED, REJECT_SCHEMA, StagedFile, address_frame, build_rejects, stage_file
 from assets.validation import EmailValidatorCache
@@ -129,24 +130,48 @@ def ingest_folder(
     """Ingest every new file of one inbox folder. `apply` runs inside a file's transaction (erasure uses it)."""
     outcomes = []
     files = discover_files(inbox)
-    for position, path in enumerate(files, start=1):
-        outcome = _ingest_one(ctx, path, kind, apply)
-        if outcome is None:
-            continue
-        outcomes.append(outcome)
-        counts = f" {outcome.rows_total} rows ({outcome.rows_accepted} accepted, {outcome.rows_rejected} rejected)"
-        message = f"[{position}/{len(files)}] {outcome.path}: {outcome.status}" + (
-            counts if outcome.status == "loaded" else f", {outcome.reason}"
-        )
-        level = {"failed": logging.ERROR, "held": logging.WARNING}.get(outcome.status, logging.INFO)
-        ctx.log.log(level, message)
+    with ReadAhead() as ahead:
+        for position, path in enumerate(files, start=1):
+            upcoming = files[position] if position < len(files) else None
+            if upcoming is not None and _likely_loaded(ctx, upcoming, kind):
+                ahead.start(upcoming)
+            outcome = _ingest_one(ctx, path, kind, apply, ahead.take(path))
+            if outcome is not None:
+                outcomes.append(outcome)
+                _log_outcome(ctx, outcome, position, len(files))
     return outcomes
 
 
-def _ingest_one(ctx: IngestContext, path: Path, kind: str, apply) -> FileOutcome | None:
+def ledger_path(ctx: IngestContext, path: Path) -> str:
+    """How the ledger names a file: relative to the data directory when it lies under it."""
+    return path.relative_to(ctx.data_dir).as_posix() if path.is_relative_to(ctx.data_dir) else str(path)
+
+
+def _likely_loaded(ctx: IngestContext, path: Path, kind: str) -> bool:
+    """Worth reading ahead: a data file the ledger has not loaded or skipped under this path (and, for a
+    contact file, with its manifest). A wrong guess only costs a parse or a missed overlap."""
+    if data_suffix(path) is None or (kind == KIND_CONTACTS and not manifest_path_for(path).is_file()):
+        return False
+    done = ctx.con.execute(
+        "select count(*) from import_files where path = ? and status in ('loaded', 'skipped')", [ledger_path(ctx, path)]
+    ).fetchall()[0][0]
+    return done == 0
+
+
+def _log_outcome(ctx: IngestContext, outcome: FileOutcome, position: int, total: int) -> None:
+    counts = f" {outcome.rows_total} rows ({outcome.rows_accepted} accepted, {outcome.rows_rejected} rejected)"
+    message = f"[{position}/{total}] {outcome.path}: {outcome.status}" + (
+        counts if outcome.status == "loaded" else f", {outcome.reason}"
+    )
+    level = {"failed": logging.ERROR, "held": logging.WARNING}.get(outcome.status, logging.INFO)
+    ctx.log.log(level, message)
+
+
+def _ingest_one(ctx: IngestContext, path: Path, kind: str, apply, prefetched: ReadFile | None = None) -> FileOutcome | None:
     con = ctx.con
-    relative = path.relative_to(ctx.data_dir).as_posix() if path.is_relative_to(ctx.data_dir) else str(path)
-    data = path.read_bytes()
+    relative = ledger_path(ctx, path)
+    # Read ahead: the bytes that were parsed are the bytes hashed into the ledger.
+    data = prefetched.data if prefetched is not None else path.read_bytes()
     manifest_file = manifest_path_for(path)
     uses_manifest = kind == KIND_CONTACTS
     manifest_bytes = manifest_file.read_bytes() if uses_manifest and manifest_file.is_file() else None
@@ -175,7 +200,8 @@ def _ingest_one(ctx: IngestContext, path: Path, kind: str, apply) -> FileOutcome
             if reason:
                 file_id = _record_unapplied(ctx, kind, existing_id, relative, sha, "held", reason, manifest)
                 return FileOutcome(file_id, relative, kind, "held", reason)
-        return _load_file(ctx, path, relative, kind, data, sha, existing_id, manifest, apply)
+        parsed = prefetched.parsed_or_raise() if prefetched is not None else read_file(path, data)
+        return _load_file(ctx, parsed, relative, kind, sha, existing_id, manifest, apply)
     except (ConfigError, FileFailed) as exc:
         reason = str(exc)
         file_id = _record_unapplied(ctx, kind, existing_id, relative, sha, "failed", reason, manifest)
@@ -193,9 +219,8 @@ def _mapping_for(kind: str, parsed: ParsedFile, ctx: IngestContext, manifest: Ma
     return mapping
 
 
-def _load_file(ctx, path, relative, kind, data, sha, existing_id, manifest, apply) -> FileOutcome:
+def _load_file(ctx, parsed: ParsedFile, relative, kind, sha, existing_id, manifest, apply) -> FileOutcome:
     con = ctx.con
-    parsed = read_file(path, data)
     mapping = _mapping_for(kind, parsed, ctx, manifest)
     # Each file gets its own load time: imports without dates happen, in business time, when they
     # arrive, so two files of one run stay in ledger order.
