@@ -16,7 +16,7 @@ from pipelines.crash_points import crash_point
 from pipelines.metadata import markdown_table
 from pipelines.resources import DUCKDB_POOL, ContactsWarehouse
 from pipelines.versioning import publish
-from pipelines.warehouse import erasure_salt, transaction
+from pipelines.warehouse import erasure_salt, has_tombstones, transaction
 
 NOTHING_LOST = "nothing_lost_per_file"
 ONE_CONTACT_PER_EMAIL = "one_contact_per_email"
@@ -206,9 +206,7 @@ def contact_state(context: dg.AssetExecutionContext, warehouse: ContactsWarehous
             "select count(*), count(*) - count(distinct email), count(*) - count(distinct contact_id) from contacts"
         ).fetchone()
         mismatched, = con.execute(STATUS_MISMATCH_SQL).fetchone()
-        tombstones, = con.execute("select count(*) from suppressions where reason = 'erased'").fetchone()
-        # Without a tombstone there is nothing to find; hashing every stored address costs seconds at 10M events.
-        erased_traces, = con.execute(ERASED_TRACES_SQL, {"salt": erasure_salt(con)}).fetchone() if tombstones else (0,)
+        erased_traces, = con.execute(ERASED_TRACES_SQL, {"salt": erasure_salt(con)}).fetchone() if has_tombstones(con) else (0,)
         by_status = dict(con.execute("select status, count(*) from contacts group by status").fetchall())
         history_rows, = con.execute("select count(*) from status_history").fetchone()
         suppressed = dict(con.execute("select reason, count(*) from suppressions group by reason").fetchall())

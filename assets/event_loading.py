@@ -25,10 +25,10 @@ import duckdb
 from assets.event_staging import EVENTS, stage_event_file
 from assets.headers import HeaderMapping
 from assets.readers import ParsedFile, cell_column
-from assets.staging import StagedFile
-from assets.validation import EmailValidatorCache, prepare_emails
+from assets.staging import StagedFile, distinct_verdicts
+from assets.validation import EmailValidatorCache
 from pipelines.config import ContactsConfig
-from pipelines.warehouse import erasure_salt, registered
+from pipelines.warehouse import erasure_salt, has_tombstones, registered
 
 TIMESTAMP_PLAIN = r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}"
 PLAIN_NUMBER = r"[0-9]{1,15}(\.[0-9]{1,15})?"
@@ -91,11 +91,8 @@ def load_event_rows(
 ) -> LoadedEvents:
     """Insert the plainly fine rows of an event file in SQL; stage the rest with `stage_event_file`.
     Runs inside the file's transaction: the caller inserts the rest and the ledger row."""
-    addresses = parsed.column(mapping.field_to_index["email"]).unique()
-    verdicts = cache.verdicts_for(prepare_emails(addresses)).select(
-        addresses.alias("email_raw"), "email", "email_ascii"
-    )
-    tombstones = con.execute("select count(*) from suppressions where reason = 'erased'").fetchone()[0] > 0
+    verdicts = distinct_verdicts(parsed.column(mapping.field_to_index["email"]), cache).select("email_raw", "email", "email_ascii")
+    tombstones = has_tombstones(con)
     parameters = [file_id] + ([erasure_salt(con)] if tombstones else [])
     with registered(con, "_cells", parsed.cells), registered(con, "_verdicts", verdicts):
         inserted = con.execute(insert_statement(mapping, config.timezone, tombstones), parameters).fetchone()[0]

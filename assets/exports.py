@@ -25,7 +25,7 @@ import duckdb
 import polars as pl
 
 from pipelines.config import ContactsConfig
-from pipelines.warehouse import registered
+from pipelines.warehouse import has_tombstones, registered
 
 FORMULA_START = r"^[=+\-@\t\r]"
 VERSION_FILE = re.compile(r"^v(\d+)\.manifest\.json$")
@@ -319,16 +319,15 @@ def audit_export(con, folder: Path, salt: str | None) -> dict[str, list[str]]:
             path = folder / f"latest.{extension}"
             if not path.exists() or file_sha256(path) != latest["files"][f"v{latest['version']}.{extension}"]:
                 problems["manifest_mismatch"].append(path.name)
-        frame = pl.read_parquet(folder / "latest.parquet").select("email")
+        frame = pl.scan_parquet(folder / "latest.parquet").select("email").collect()
         with _registered(con, frame):
             suppressed = con.execute(
                 "select count(*) from _export where email in (select email from suppressions where email is not null)"
             ).fetchall()[0][0] if latest["mailable_only"] else 0
-            tombstones = con.execute("select count(*) from suppressions where reason = 'erased'").fetchall()[0][0]
             erased = con.execute(
                 "select count(*) from _export where sha256($salt || email) in (select email_sha256 from suppressions where reason = 'erased')",
                 {"salt": salt or ""},
-            ).fetchall()[0][0] if tombstones else 0  # hashing every exported address is the expensive part
+            ).fetchall()[0][0] if has_tombstones(con) else 0
         if suppressed or erased:
             problems["not_mailable"].append(f"latest: {suppressed} suppressed, {erased} erased")
     return problems

@@ -28,7 +28,7 @@ from assets.staging import ISSUE_SCHEMA, REJECT_ERASED, REJECT_SCHEMA, StagedFil
 from assets.validation import EmailValidatorCache
 from pipelines.config import ConfigError, ContactsConfig
 from pipelines.crash_points import crash_point
-from pipelines.warehouse import erasure_salt, registered, transaction
+from pipelines.warehouse import erasure_salt, has_tombstones, registered, transaction
 
 KIND_CONTACTS = "contacts"
 KIND_EVENTS = "events"
@@ -274,8 +274,7 @@ def _stage_addresses_only(parsed, mapping, file_id, ctx: IngestContext) -> Stage
 
 def reject_erased(con: duckdb.DuckDBPyConnection, staged: StagedFile) -> StagedFile:
     """Rows whose address was erased become rejects with reason `erased`; their text is not kept."""
-    tombstones = con.execute("select count(*) from suppressions where reason = 'erased'").fetchone()[0]
-    if not tombstones or not staged.rows.height:
+    if not staged.rows.height or not has_tombstones(con):
         return staged
     salt = erasure_salt(con)
     with registered(con, "_rows", staged.rows.select("row_number", "email")):

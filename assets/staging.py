@@ -88,14 +88,19 @@ def _text_frame(parsed: ParsedFile, mapping: HeaderMapping, file_id: int, text_c
     )
 
 
+def distinct_verdicts(raw: pl.Series, cache: EmailValidatorCache) -> pl.DataFrame:
+    """One row per distinct raw address (null included): email_raw, prepared, email, email_ascii, email_error."""
+    distinct = raw.unique()
+    return cache.verdicts_for(prepare_emails(distinct)).with_columns(distinct.alias("email_raw"))
+
+
 def email_verdicts(raw: pl.Series, cache: EmailValidatorCache) -> pl.DataFrame:
     """prepared, email, email_ascii, email_error for each raw address, row for row. Event files repeat
     addresses (a contact has many events): there the work is done once per distinct address and joined
     back. Contact files are mostly distinct addresses, for which the vectorised pass over the rows is cheaper."""
     if raw.len() < 50_000 or raw.approx_n_unique() > raw.len() // 2:
         return cache.verdicts_for(prepare_emails(raw))
-    distinct = raw.unique()
-    verdicts = cache.verdicts_for(prepare_emails(distinct)).with_columns(distinct.alias("email_raw"))
+    verdicts = distinct_verdicts(raw, cache)
     return raw.rename("email_raw").to_frame().join(verdicts, on="email_raw", how="left", maintain_order="left").drop("email_raw")
 
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 import csv
 import io
 import random
+import sys
 
 import pytest
 
-from assets.readers import _read_delimited_fast, _read_delimited_python
+from assets.readers import PY_WHITESPACE, _read_delimited_fast, _read_delimited_python
 
 PIECES = ["a", "Zoë", "x@y.com", " ", "  padded ", ",", ";", "\t", '"', '""', "\n", "\r\n", "é", "例", "", "1.5", "\\"]
 
@@ -87,3 +88,8 @@ def test_fast_reader_takes_ordinary_quoting_and_blank_lines(text):
 )
 def test_fast_reader_leaves_doubtful_files_to_python(text):
     assert _read_delimited_fast(text, ",") is None
+
+
+def test_py_whitespace_is_exactly_what_str_strip_removes():
+    everything = "".join(chr(code) for code in range(sys.maxunicode + 1) if chr(code).isspace())
+    assert PY_WHITESPACE == everything
