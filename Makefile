@@ -26,9 +26,9 @@ ui: $(STAMP)
 	# Started from inside DAGSTER_HOME so that dagster dev does not warn about the dagster.yaml beside workspace.yaml.
 	cd $(DAGSTER_HOME) && $(CURDIR)/$(BIN)/dagster dev -w $(CURDIR)/workspace.yaml -h 127.0.0.1 -p 3000
 
-# make bench [BENCH_MODE=contacts|pipeline|incremental] [BENCH_CONTACTS=N] [BENCH_EVENTS=M] [BENCH_FILES=K] [BENCH_ARGS=...], or from the environment; see bench/README.md.
+# make bench [BENCH_MODE=contacts|pipeline|incremental|emails] [BENCH_CONTACTS=N] [BENCH_EVENTS=M] [BENCH_FILES=K] [BENCH_ARGS=...], or from the environment; see bench/README.md.
 bench: $(STAMP)
-	$(BIN)/python -m bench.run --mode $(or $(BENCH_MODE),contacts) --contacts $(or $(BENCH_CONTACTS),1000000) --events $(or $(BENCH_EVENTS),10000000) --files $(or $(BENCH_FILES),5) $(BENCH_ARGS)
+	$(BIN)/python -m bench.run --mode $(or $(BENCH_MODE),contacts) $(if $(BENCH_CONTACTS),--contacts $(BENCH_CONTACTS)) $(if $(BENCH_EVENTS),--events $(BENCH_EVENTS)) $(if $(BENCH_FILES),--files $(BENCH_FILES)) $(BENCH_ARGS)
 
 sample: $(STAMP)
 	$(BIN)/contacts sample

@@ -6,10 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import threading
 from pathlib import Path
 
-from assets.ingest import KIND_EVENTS, IngestContext, ingest_folder
+from assets import read_ahead
+from assets.ingest import KIND_EVENTS, IngestContext, _ingest_one, ingest_folder
 from assets.read_ahead import ReadAhead
+from assets.readers import read_file
 from assets.validation import EmailValidatorCache
 from pipelines.config import ContactsConfig
 from pipelines.warehouse import connect, ensure_schema
@@ -45,6 +48,49 @@ def test_a_folder_read_ahead_gets_each_file_its_own_outcome(tmp_path: Path):
     again = ingest_folder(ctx, inbox, KIND_EVENTS)
     assert [(o.path, o.status) for o in again] == [("inbox/events/02.csv", "failed"), ("inbox/events/04.txt.unknown", "failed")]
     assert con.execute("select count(*) from staging.event_rows").fetchall()[0][0] == 2
+    con.close()
+
+
+def test_files_after_the_first_are_parsed_in_the_worker(tmp_path: Path, monkeypatch):
+    inbox = tmp_path / "inbox" / "events"
+    inbox.mkdir(parents=True)
+    for number in range(1, 4):
+        (inbox / f"0{number}.csv").write_text(HEADER + f"a{number}@example.com,open,2026-01-05T10:00:00Z\n", encoding="utf-8")
+    readers: dict[str, str] = {}
+
+    def recording(path, data=None):
+        readers[path.name] = threading.current_thread().name
+        return read_file(path, data)
+
+    monkeypatch.setattr(read_ahead, "read_file", recording)
+    con = connect(tmp_path / "warehouse.duckdb")
+    config = ContactsConfig()
+    ensure_schema(con, config)
+    ctx = IngestContext(con, tmp_path, config, EmailValidatorCache(), dt.datetime.now(dt.timezone.utc), logging.getLogger("test"))
+    assert [o.status for o in ingest_folder(ctx, inbox, KIND_EVENTS)] == ["loaded"] * 3
+    assert sorted(readers) == ["02.csv", "03.csv"] and all(name.startswith("read-ahead") for name in readers.values())
+    con.close()
+
+
+def test_the_ledger_hashes_the_bytes_that_were_parsed(tmp_path: Path):
+    """A file changed on disk after it was read ahead loads as it was read, under that content's hash."""
+    inbox = tmp_path / "inbox" / "events"
+    inbox.mkdir(parents=True)
+    path = inbox / "01.csv"
+    original = HEADER + "a@example.com,open,2026-01-05T10:00:00Z\n"
+    path.write_text(original, encoding="utf-8")
+    con = connect(tmp_path / "warehouse.duckdb")
+    config = ContactsConfig()
+    ensure_schema(con, config)
+    ctx = IngestContext(con, tmp_path, config, EmailValidatorCache(), dt.datetime.now(dt.timezone.utc), logging.getLogger("test"))
+    with ReadAhead() as ahead:
+        ahead.start(path)
+        prefetched = ahead.take(path)
+    path.write_text(HEADER, encoding="utf-8")  # changed after the read
+    outcome = _ingest_one(ctx, path, KIND_EVENTS, None, prefetched)
+    assert (outcome.status, outcome.rows_accepted) == ("loaded", 1)
+    sha, = con.execute("select sha256 from import_files").fetchall()[0]
+    assert sha == hashlib.sha256(original.encode() + b"\x00manifest\x00\x00none").hexdigest()
     con.close()
 
 
