@@ -19,6 +19,8 @@ from pathlib import Path
 
 import polars as pl
 
+from bench.generate import split_evenly
+
 HEADER = ["email", "event", "occurred_at", "campaign_id", "list", "value", "url"]
 # (event, share of valid rows); shares sum to 1.
 EVENT_MIX = (
@@ -49,11 +51,6 @@ class GeneratedEvents:
     bytes: int = 0
 
 
-def _split(total: int, parts: int) -> list[int]:
-    base, extra = divmod(total, parts)
-    return [base + (1 if i < extra else 0) for i in range(parts)]
-
-
 def _uniform(seed: int, stream: int) -> pl.Expr:
     """A uniform draw in [0, 1) per row, from the row index `i`; one independent stream per `stream`."""
     return (pl.col("i").hash(seed * 1000 + stream) // (1 << 11)).cast(pl.Float64) / float(1 << 53)
@@ -71,10 +68,7 @@ def _chunk(start: int, count: int, pool: pl.Series, contacts: int, seed: int) ->
     """Rows `start` .. `start + count` of the whole event stream. `pool` = contact addresses, then prospects."""
     prospects = len(pool) - contacts
     names = [name for name, _ in EVENT_MIX]
-    bounds, total = [], 0.0
-    for _, share in EVENT_MIX[:-1]:
-        total += share
-        bounds.append(total)
+    bounds = _cumulative([share for _, share in EVENT_MIX[:-1]])
     u_event, u_who, u_pick, u_list, u_bad = (_uniform(seed, k) for k in range(5))
     epoch = int(END.timestamp()) - (_bits(seed, 5) % SPAN_SECONDS).cast(pl.Int64)
     frame = pl.select(i=pl.int_range(start, start + count, dtype=pl.UInt64)).with_columns(
@@ -142,7 +136,7 @@ def generate_events(
     result = GeneratedEvents(files=[])
     by_event: dict[str, int] = {}
     position = row_offset
-    for index, count in enumerate(_split(events, files), start=1):
+    for index, count in enumerate(split_evenly(events, files), start=1):
         path = inbox / (f"{prefix}-{index:02d}.csv" if files > 1 else f"{prefix}.csv")
         with path.open("wb") as handle:
             if count == 0:

@@ -80,7 +80,8 @@ class Generated:
         return {k: v for k, v in vars(self).items() if k not in ("files", "addresses")}
 
 
-def _split(total: int, parts: int) -> list[int]:
+def split_evenly(total: int, parts: int) -> list[int]:
+    """`total` rows over `parts` files, the first files one row longer when it does not divide."""
     base, extra = divmod(total, parts)
     return [base + (1 if i < extra else 0) for i in range(parts)]
 
@@ -174,7 +175,7 @@ def generate(inbox: Path, contacts: int, files: int, seed: int = SEED) -> Genera
     prepared: set[str] = set()    # ground truth: distinct strings the validator is asked about
     serial = 0
 
-    for index, count in enumerate(_split(contacts, files), start=1):
+    for index, count in enumerate(split_evenly(contacts, files), start=1):
         path = inbox / f"bench-{index:02d}.csv"
         path.with_suffix(".yaml").write_text(MANIFEST, encoding="utf-8")
         with path.open("w", encoding="utf-8", newline="") as handle:
