@@ -34,6 +34,7 @@ from assets.ingest import KIND_CONTACTS, IngestContext, ingest_folder
 from assets.merge import drop_temp_tables, merge_pending_files, replay_status
 from assets.validation import EmailValidatorCache
 from bench.generate import SEED, generate
+from bench.pipeline import check
 from pipelines.config import load_config
 from pipelines.versioning import publish
 from pipelines.warehouse import connect, ensure_schema, transaction
@@ -158,12 +159,6 @@ def run_floor(files: list[Path], database: Path) -> dict:
     return {"seconds": time.perf_counter() - started, "rows": rows, "database_mb": database.stat().st_size / 2**20}
 
 
-def check(name: str, got, expected) -> dict:
-    ok = got == expected
-    print(f"  {'OK      ' if ok else 'MISMATCH'} {name}: {got:,} (expected {expected:,})")
-    return {"name": name, "ok": ok, "got": got, "expected": expected}
-
-
 def git_commit() -> str | None:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
@@ -254,10 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         # The fast path is recomputed per file; email-validator must see each other address exactly once.
         check("email-validator calls = distinct addresses the fast path turns down", pipeline["email_validator_calls"], generated.slow_distinct),
         check("floor rows = rows generated", floor["rows"], rows),
+        check("every file loaded", pipeline["file_statuses"], ["loaded"]),
     ]
-    files_ok = pipeline["file_statuses"] == ["loaded"]
-    print(f"  {'OK      ' if files_ok else 'MISMATCH'} every file loaded: statuses {pipeline['file_statuses']}")
-    checks.append({"name": "every file loaded", "ok": files_ok, "got": pipeline["file_statuses"], "expected": ["loaded"]})
     all_ok = all(c["ok"] for c in checks)
 
     OUT.mkdir(parents=True, exist_ok=True)
