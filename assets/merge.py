@@ -15,8 +15,10 @@ from pipelines.warehouse import erasure_salt, load_sql, registered, settings_fin
 
 # `{scope:r.email}` in status_history.sql: the addresses a replay covers.
 SCOPE_PLACEHOLDER = re.compile(r"\{scope:([\w.]+)\}")
+# `{each_field: text}` in merge_contacts.sql: the text once per custom field, @f standing for its column.
+EACH_FIELD = re.compile(r"\{each_field:([^{}]*)\}")
 
-MERGE_TEMP_TABLES = ("merge_batch", "merge_updates", "merge_inserts", "status_facts", "status_replay", "status_current", "replay_scope")
+MERGE_TEMP_TABLES = ("merge_files", "merge_batch", "merge_addresses", "merge_states", "merge_counts", "status_facts", "status_replay", "status_current", "replay_scope")
 
 
 @dataclass(frozen=True)
@@ -28,18 +30,9 @@ class MergeOutcome:
 
 
 def render_merge_sql(con: duckdb.DuckDBPyConnection, config: ContactsConfig) -> list:
-    """The merge script with one entry per custom field, split into statements by DuckDB's parser."""
+    """The merge script with `{each_field: ...}` repeated per custom field, split into statements by DuckDB's parser."""
     names = [f'"{name}"' for name in config.fields]
-    fragments = {
-        "custom_aggregates": "".join(f",\n        arg_max({n}, row_number) filter (where {n} is not null) as {n}" for n in names),
-        "custom_updates": "".join(f",\n    {n} = coalesce(u.{n}, c.{n})" for n in names),
-        "custom_old": "".join(f", c.{n}" for n in names),
-        "custom_new": "".join(f", coalesce(u.{n}, c.{n})" for n in names),
-        "custom_inserts": "".join(f",\n    {n}" for n in names),
-    }
-    script = load_sql("models/merge_contacts.sql")
-    for key, value in fragments.items():
-        script = script.replace("{" + key + "}", value)
+    script = EACH_FIELD.sub(lambda m: "".join(m.group(1).replace("@f", name) for name in names), load_sql("models/merge_contacts.sql"))
     return con.extract_statements(script)
 
 
@@ -51,21 +44,25 @@ def run_statements(con: duckdb.DuckDBPyConnection, statements: list, parameters:
 
 
 def merge_pending_files(con: duckdb.DuckDBPyConnection, config: ContactsConfig, log: logging.Logger) -> list[MergeOutcome]:
-    """Apply every loaded, not yet merged contact or event file. Call inside a transaction."""
+    """Apply every loaded, not yet merged contact or event file, as merging them one by one in ledger order
+    would, in one set-based pass. Call inside a transaction."""
     pending = con.execute(
-        """select file_id, path, kind, mode, loaded_at from import_files
+        """select file_id from import_files
            where kind in ('contacts', 'events') and status = 'loaded' and merged_at is null order by file_id"""
     ).fetchall()
-    contact_statements = render_merge_sql(con, config)
-    event_statements = con.extract_statements(load_sql("models/merge_event_contacts.sql"))
+    if not pending:
+        return []
+    log.info("merging %d file(s) into contacts", len(pending))
+    run_statements(con, render_merge_sql(con, config), {})
+    merged = con.execute(
+        """select f.file_id, f.path, f.contacts_created, f.rows_merged
+           from import_files f join merge_files m using (file_id) order by f.file_id"""
+    ).fetchall()
     outcomes = []
-    for position, (file_id, path, kind, mode, loaded_at) in enumerate(pending, start=1):
-        statements = contact_statements if kind == "contacts" else event_statements
-        run_statements(con, statements, {"file_id": file_id, "mode": mode, "loaded_at": loaded_at})
-        created, merged = con.execute("select contacts_created, rows_merged from import_files where file_id = ?", [file_id]).fetchone()
-        outcomes.append(MergeOutcome(file_id, path, created, merged))
-        log.info("[%d/%d] merged %s: %d new contacts%s", position, len(pending), path, created,
-                 "" if merged is None else f", {merged} rows merged into existing contacts")
+    for position, (file_id, path, created, rows_merged) in enumerate(merged, start=1):
+        outcomes.append(MergeOutcome(file_id, path, created, rows_merged))
+        log.info("[%d/%d] merged %s: %d new contacts%s", position, len(merged), path, created,
+                 "" if rows_merged is None else f", {rows_merged} rows merged into existing contacts")
     return outcomes
 
 
