@@ -159,6 +159,33 @@ def run_floor(files: list[Path], database: Path) -> dict:
     return {"seconds": time.perf_counter() - started, "rows": rows, "database_mb": database.stat().st_size / 2**20}
 
 
+def run_sql_merge(files: list[Path], database: Path) -> dict:
+    """A second yardstick, not the floor: DuckDB alone storing what the pipeline stores for these files (every
+    row, one deduplicated contact per lower-cased address with later non-empty values winning, and a
+    version of the contacts) with no validation, no rejects, no ledger and no status replay. The pipeline's
+    ratio to it says how much the exact rules cost beyond the stores themselves."""
+    started = time.perf_counter()
+    con = duckdb.connect(str(database))
+    try:
+        listed = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)
+        con.execute(f"""create table contact_rows as
+                        select *, row_number() over () as position
+                        from read_csv([{listed}], header = true, all_varchar = true, filename = true)""")
+        con.execute("""create table contacts as
+                       select row_number() over (order by min(position)) as contact_id, lower(trim(email)) as email,
+                              arg_max(first_name, position) filter (where first_name is not null) as first_name,
+                              arg_max(last_name, position) filter (where last_name is not null) as last_name,
+                              list_sort(list_distinct(flatten(list(string_split(tags, ','))))) as tags,
+                              arg_max(company, position) filter (where company is not null) as company,
+                              min("signup date") as created_at
+                       from contact_rows where email like '%@%' group by lower(trim(email))""")
+        con.execute("create table contacts_history as select *, 1 as valid_from_version, null::bigint as valid_to_version from contacts")
+        contacts = con.execute("select count(*) from contacts").fetchone()[0]
+    finally:
+        con.close()
+    return {"seconds": time.perf_counter() - started, "contacts": contacts}
+
+
 def git_commit() -> str | None:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
@@ -207,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         log.info("floor: DuckDB read_csv into a table")
         floor = run_floor(generated.files, work / "floor.duckdb")
         rss_floor = peak_rss_mb()
+        log.info("yardstick: DuckDB alone storing rows, deduplicated contacts and a version")
+        sql_merge = run_sql_merge(generated.files, work / "sql-merge.duckdb")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -222,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  floor    (DuckDB read_csv -> table) {floor['seconds']:8.2f} s  {rows / floor['seconds']:>12,.0f} rows/s")
     print(f"  pipeline (ingest+validate+merge)    {pipeline['seconds']:8.2f} s  {rows / pipeline['seconds']:>12,.0f} rows/s")
     print(f"  ratio pipeline / floor              {ratio:8.1f} x")
+    print(f"  (yardstick: DuckDB alone storing the rows, {sql_merge['contacts']:,} deduplicated contacts and a version, no validation:"
+          f" {sql_merge['seconds']:.2f} s = {sql_merge['seconds'] / floor['seconds']:.1f}x the floor; pipeline / yardstick"
+          f" {pipeline['seconds'] / sql_merge['seconds']:.1f}x)")
     print()
     print("  pipeline stages (s):")
     for label, key in (("ingest total", "ingest"), ("  read_file (decode + csv parse), first file", "read_file"),
@@ -263,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         "args": {"contacts": contacts, "files": args.files, "seed": args.seed, "quick": args.quick},
         "generated": generated.figures(),
         "floor": floor | {"rows_per_second": rows / floor["seconds"]},
+        "sql_merge_yardstick": sql_merge,
         "pipeline": pipeline | {"rows_per_second": rows / pipeline["seconds"]},
         "ratio": ratio,
         "peak_rss_mb": {"after_generation": rss_generate, "after_ingest": pipeline["peak_rss_after_ingest_mb"], "after_merge": rss_pipeline, "after_floor": rss_floor},
