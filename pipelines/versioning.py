@@ -90,18 +90,40 @@ def publish(con: duckdb.DuckDBPyConnection, name: str, run_id: str, as_of: dt.da
         version = version_for_run(con, run_id, as_of, name)
         con.execute(f"insert into {relation.history} ({columns}, valid_from_version) select {columns}, ? from {relation.working}", [version])
         return version
-    con.execute(f"create or replace temp table publish_added as select {columns} from {relation.working} except {current}")
-    con.execute(f"create or replace temp table publish_removed as {current} except select {columns} from {relation.working}")
-    added, removed = con.execute("select (select count(*) from publish_added), (select count(*) from publish_removed)").fetchall()[0]
+    # One full join on the key finds both sides of the change: a working row with no current row, or one
+    # that differs in any column, is added; a current row with no working row, or a differing one, is closed.
+    # (Keys are unique in both; this is about twice as fast as two EXCEPTs of whole rows.)
+    names = list(column_types(con, relation.working))
+    on = " and ".join(f'w."{k}" = h."{k}"' for k in relation.key)
+    differs = " or ".join(f'w."{c}" is distinct from h."{c}"' for c in names if c not in relation.key) or "false"
+    old_keys = ", ".join(f'h."{k}" as "_old_{k}"' for k in relation.key)
+    first = relation.key[0]
+    con.execute(
+        f"""create or replace temp table publish_diff as
+            select w.*, {old_keys}, w."{first}" is not null as is_added, h."{first}" is not null as is_removed
+            from {relation.working} w full join ({current}) h on {on}
+            where w."{first}" is null or h."{first}" is null or {differs}"""
+    )
+    added, removed, repeated = con.execute(
+        f"""select count(*) filter (where is_added), count(*) filter (where is_removed),
+                   count(*) filter (where is_added) - count(distinct ({", ".join(f'"{k}"' for k in relation.key)})) filter (where is_added)
+            from publish_diff"""
+    ).fetchall()[0]
+    working_rows, current_rows = con.execute(
+        f"select (select count(*) from {relation.working}), (select count(*) from {relation.history} where valid_to_version is null)"
+    ).fetchall()[0]
+    if repeated or working_rows != current_rows + added - removed:
+        # A key twice in the working table would pair every copy with the current row: refuse, never guess.
+        raise RuntimeError(f"cannot publish {name}: its working table {relation.working} holds a key ({', '.join(relation.key)}) more than once")
     if added or removed:
         version = version_for_run(con, run_id, as_of, name)
         key = ", ".join(relation.key)
+        old_key = ", ".join(f'"_old_{k}"' for k in relation.key)
         con.execute(
             f"""update {relation.history} set valid_to_version = ?
-                where valid_to_version is null and ({key}) in (select ({key}) from publish_removed)""",
+                where valid_to_version is null and ({key}) in (select ({old_key}) from publish_diff where is_removed)""",
             [version],
         )
-        con.execute(f"insert into {relation.history} ({columns}, valid_from_version) select {columns}, ? from publish_added", [version])
-    con.execute("drop table publish_added")
-    con.execute("drop table publish_removed")
+        con.execute(f"insert into {relation.history} ({columns}, valid_from_version) select {columns}, ? from publish_diff where is_added", [version])
+    con.execute("drop table publish_diff")
     return version if added or removed else None

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import duckdb
+import pytest
+
+from pipelines.versioning import VERSIONED, VersionedRelation, publish
+
 SEGMENT = "-- Subscribed VIPs.\nselect contact_id from contacts where status = 'subscribed' and list_contains(tags, 'vip')\n"
 
 
@@ -83,3 +90,39 @@ def test_storage_grows_with_change_not_with_versions(workspace):
     assert after == {**before, "contacts": before["contacts"] + 1}
     assert workspace.one("select count(*) from contacts_history where valid_to_version is not null") == (1,)
     assert workspace.one("select count(*) from versions") == (2,)
+
+
+def test_publish_diff_by_key_closes_and_adds_exactly_the_changed_rows(tmp_path):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create schema staging")
+    con.execute("create table staging.things (id bigint, name varchar, tags varchar[], score double)")
+    con.execute("create table things_history as select *, null::bigint as valid_from_version, null::bigint as valid_to_version from staging.things")
+    con.execute("create table versions (version bigint, run_id varchar, as_of_date date, created_at timestamptz, tables_changed varchar[])")
+    VERSIONED["things"] = VersionedRelation("things", "staging.things", ("id",))
+    try:
+        day = dt.date(2026, 6, 30)
+        con.execute("insert into staging.things values (1, 'a', ['x'], 1.0), (2, null, [], null), (3, 'c', null, 3.0), (4, 'd', ['y'], 4.0)")
+        assert publish(con, "things", "r1", day) == 1
+        assert publish(con, "things", "r2", day) is None  # nothing changed, no version
+        # 1 unchanged; 2 null -> value; 3 value -> null and a list null -> value; 4 removed; 5 added
+        con.execute("update staging.things set name = 'b' where id = 2")
+        con.execute("update staging.things set name = null, tags = ['z'] where id = 3")
+        con.execute("delete from staging.things where id = 4")
+        con.execute("insert into staging.things values (5, 'e', [], 5.0)")
+        assert publish(con, "things", "r3", day) == 2
+        history = con.execute("select id, name, valid_from_version, valid_to_version from things_history order by id, valid_from_version").fetchall()
+        assert history == [(1, "a", 1, None), (2, None, 1, 2), (2, "b", 2, None), (3, "c", 1, 2), (3, None, 2, None), (4, "d", 1, 2), (5, "e", 2, None)]
+        current = "select * exclude (valid_from_version, valid_to_version) from things_history where valid_to_version is null"
+        assert sorted(con.execute(current).fetchall()) == sorted(con.execute("select * from staging.things").fetchall())
+
+        # a key twice in the working table is refused, whether the key is current or new
+        con.execute("insert into staging.things values (1, 'again', [], 0.0)")
+        with pytest.raises(RuntimeError, match="holds a key"):
+            publish(con, "things", "r4", day)
+        con.execute("delete from staging.things where name = 'again'")
+        con.execute("insert into staging.things values (6, 'f', [], 0.0), (6, 'g', [], 0.0)")
+        with pytest.raises(RuntimeError, match="holds a key"):
+            publish(con, "things", "r4", day)
+    finally:
+        del VERSIONED["things"]
+        con.close()
