@@ -35,14 +35,17 @@ def lists(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse):
     as_of = resolve_as_of(context.run.tags, config.timezone)
     with warehouse.connect() as con:
         with transaction(con):
-            rebuild_list_members(con, config)
+            recomputed = rebuild_list_members(con, config)
             version = publish(con, "list_members", context.run.run_id, as_of)
+        context.log.info("list membership recomputed for %s", "every address" if recomputed is None else f"{recomputed} address(es) the new files mention")
         counts = dict(con.execute("select list_id, member_count from lists").fetchall())
         total, = con.execute("select count(*) from list_members").fetchone()
         preview = markdown_table(con, "select list_id, name, kind, member_count from lists order by kind, list_id")
     yield dg.MaterializeResult(
         asset_key="list_members",
-        metadata={"dagster/row_count": total, "version": version if version is not None else dg.MetadataValue.null()},
+        # -1: every address was recomputed (first run, an erasure, or the lists or status rules changed)
+        metadata={"dagster/row_count": total, "version": version if version is not None else dg.MetadataValue.null(),
+                  "addresses_recomputed": -1 if recomputed is None else recomputed},
     )
     yield dg.MaterializeResult(
         asset_key="lists",

@@ -258,8 +258,9 @@ def contact_engagement(context: dg.AssetExecutionContext, warehouse: ContactsWar
     as_of = resolve_as_of(context.run.tags, config.timezone)
     with warehouse.connect() as con:
         with transaction(con):
-            compute_engagement(con, config, as_of)
+            recomputed = compute_engagement(con, config, as_of)
             version = publish(con, "contact_engagement", context.run.run_id, as_of)
+        context.log.info("engagement recomputed for %s", "every contact" if recomputed is None else f"{recomputed} address(es) the new files mention")
         total, average, engaged = con.execute(
             "select count(*), coalesce(avg(engagement_score), 0), count(*) filter (where lifecycle = 'active') from contact_engagement"
         ).fetchone()
@@ -269,6 +270,8 @@ def contact_engagement(context: dg.AssetExecutionContext, warehouse: ContactsWar
             "dagster/row_count": total,
             "as_of_date": as_of.isoformat(),
             "version": version if version is not None else dg.MetadataValue.null(),
+            # -1: every contact was recomputed (another as-of date, an erasure, or the rules changed)
+            "addresses_recomputed": -1 if recomputed is None else recomputed,
             "average_engagement_score": round(float(average), 2),
             "active_contacts": engaged,
             "lifecycle": dg.MetadataValue.md(lifecycle),

@@ -6,14 +6,34 @@ import datetime as dt
 
 import duckdb
 
-from assets.merge import run_statements
+from assets.derived_scope import changed_since, create_scope, record_computed, scoped_sql
+from assets.merge import replay_settings, run_statements
 from pipelines.as_of import end_of_day
 from pipelines.config import ContactsConfig
-from pipelines.warehouse import load_sql
+from pipelines.warehouse import load_sql, settings_fingerprint
 
 
-def compute_engagement(con: duckdb.DuckDBPyConnection, config: ContactsConfig, as_of: dt.date) -> None:
+def engagement_settings(config: ContactsConfig, as_of: dt.date) -> str:
+    """What stored rows were computed with. The as-of date moves every window, so a new day recomputes every
+    contact; the status rules too (a change replays every address's status)."""
+    relevant = {"as_of": as_of.isoformat(), "timezone": config.timezone, "engaged_window_days": config.rules.engaged_window_days,
+                "inactive_after_days": config.rules.inactive_after_days, "sql": load_sql("models/contact_engagement.sql"),
+                "status": replay_settings(config)}
+    return settings_fingerprint(relevant)
+
+
+def compute_engagement(con: duckdb.DuckDBPyConnection, config: ContactsConfig, as_of: dt.date) -> int | None:
+    """Recompute the contacts new files mention, or every contact (another as-of date, other settings);
+    returns how many addresses were recomputed, None for all. Call inside a transaction."""
+    settings = engagement_settings(config, as_of)
+    last_file_id = changed_since(con, "contact_engagement", settings)
+    scope = None if last_file_id is None else "engagement_scope"
+    recomputed = None if last_file_id is None else create_scope(con, scope, last_file_id)
     script = load_sql("models/contact_engagement.sql")
     script = script.replace("{engaged_window_days}", str(int(config.rules.engaged_window_days)))
     script = script.replace("{inactive_after_days}", str(int(config.rules.inactive_after_days)))
-    run_statements(con, con.extract_statements(script), {"day_end": end_of_day(as_of, config.timezone), "as_of_date": as_of})
+    run_statements(con, con.extract_statements(scoped_sql(script, scope)), {"day_end": end_of_day(as_of, config.timezone), "as_of_date": as_of})
+    record_computed(con, "contact_engagement", settings)
+    if scope:
+        con.execute(f"drop table {scope}")
+    return recomputed

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import duckdb
 
+from assets.derived_scope import changed_since, create_scope, record_computed, scoped_sql
+from assets.merge import replay_settings
 from pipelines.config import ContactsConfig
-from pipelines.warehouse import load_sql
+from pipelines.warehouse import load_sql, settings_fingerprint
 
 SYSTEM_LISTS = {"all": "All contacts", "subscribed": "Subscribed (mailable)", "suppressed": "Suppressed"}
 
@@ -19,7 +21,25 @@ def sync_list_catalog(con: duckdb.DuckDBPyConnection, config: ContactsConfig) ->
     con.executemany("insert into staging.list_catalog values (?, ?, ?)", rows)
 
 
-def rebuild_list_members(con: duckdb.DuckDBPyConnection, config: ContactsConfig) -> None:
+def list_member_settings(config: ContactsConfig) -> str:
+    """What stored memberships were computed with: the lists, the SQL, and the status rules (a change of
+    those replays every address's status, which moves members of `subscribed` and `suppressed`)."""
+    relevant = {"lists": {k: v.model_dump() for k, v in config.lists.items()}, "sql": load_sql("models/list_members.sql"),
+                "status": replay_settings(config)}
+    return settings_fingerprint(relevant)
+
+
+def rebuild_list_members(con: duckdb.DuckDBPyConnection, config: ContactsConfig) -> int | None:
+    """Recompute membership of the addresses new files mention (or of every address when needed); returns
+    how many addresses were recomputed, None for all. Call inside a transaction."""
     sync_list_catalog(con, config)
-    for statement in con.extract_statements(load_sql("models/list_members.sql")):
+    settings = list_member_settings(config)
+    last_file_id = changed_since(con, "list_members", settings)
+    scope = None if last_file_id is None else "list_scope"
+    recomputed = None if last_file_id is None else create_scope(con, "list_scope", last_file_id)
+    for statement in con.extract_statements(scoped_sql(load_sql("models/list_members.sql"), scope)):
         con.execute(statement)
+    record_computed(con, "list_members", settings)
+    if scope:
+        con.execute(f"drop table {scope}")
+    return recomputed

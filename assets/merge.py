@@ -10,11 +10,10 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from assets.derived_scope import scoped_sql
 from pipelines.config import ContactsConfig
 from pipelines.warehouse import erasure_salt, load_sql, registered, settings_fingerprint
 
-# `{scope:r.email}` in status_history.sql: the addresses a replay covers.
-SCOPE_PLACEHOLDER = re.compile(r"\{scope:([\w.]+)\}")
 # `{each_field: text}` in merge_contacts.sql: the text once per custom field, @f standing for its column.
 EACH_FIELD = re.compile(r"\{each_field:([^{}]*)\}")
 
@@ -92,7 +91,7 @@ def replay_status(con: duckdb.DuckDBPyConnection, config: ContactsConfig, now: d
     script = load_sql("models/status_history.sql")
     script = script.replace("{soft_bounce_limit}", str(int(config.rules.soft_bounce_limit)))
     script = script.replace("{soft_bounce_window_days}", str(int(config.rules.soft_bounce_window_days)))
-    script = SCOPE_PLACEHOLDER.sub(lambda m: f"{m.group(1)} in (select email from replay_scope)" if scoped else "true", script)
+    script = scoped_sql(script, "replay_scope" if scoped else None)
     run_statements(con, con.extract_statements(script), {"now": now, "salt": erasure_salt(con)})
     con.execute("delete from staging.replay_state")
     con.execute("insert into staging.replay_state values (?)", [settings])

@@ -12,6 +12,7 @@ import datetime as dt
 
 import duckdb
 
+from assets.derived_scope import reflected_through
 from assets.merge import run_statements
 from pipelines.config import ContactsConfig
 from pipelines.warehouse import load_sql, settings_fingerprint
@@ -57,9 +58,8 @@ def compute_list_health(con: duckdb.DuckDBPyConnection, config: ContactsConfig, 
     script = load_sql("models/list_health.sql").replace("{engaged_window_days}", str(int(config.rules.engaged_window_days)))
     run_statements(con, con.extract_statements(script),
                    {"tz": config.timezone, "start_day": start, "as_of": as_of, "last_file_id": last_file_id})
-    seen_through = con.execute("select coalesce(max(file_id), 0) from import_files").fetchall()[0][0]
     con.execute("delete from staging.metrics_state")
-    con.execute("insert into staging.metrics_state values (?, ?, ?)", [seen_through, as_of, metric_settings(config)])
+    con.execute("insert into staging.metrics_state values (?, ?, ?)", [reflected_through(con), as_of, metric_settings(config)])
     return start
 
 

@@ -4,6 +4,7 @@ every fact would: same status history, statuses, consent, suppressions and block
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import duckdb
 
@@ -108,3 +109,84 @@ def test_a_file_that_failed_and_then_loads_counts_as_new(workspace):
     assert workspace.one("select max(file_id) from import_files")[0] == rows[0][0]
     # its contact reached the daily figures, though list_health had been computed after the failed attempt
     assert workspace.one("select members from list_health where list_id = 'all' and day = date '2026-06-30'")[0] == 2
+
+
+def recomputed(result) -> dict[str, int]:
+    """The addresses_recomputed metadata of list_members and contact_engagement in a run."""
+    found = {}
+    for node in ("lists", "contact_engagement"):
+        for materialization in result.asset_materializations_for_node(node):
+            if "addresses_recomputed" in materialization.metadata:
+                found[materialization.asset_key.path[-1]] = materialization.metadata["addresses_recomputed"].value
+    return found
+
+
+def recompute_everything(con, config_path, as_of: dt.date) -> None:
+    """Forget what list membership and engagement were computed from, and compute them for every address."""
+    from assets.engagement import compute_engagement
+    from assets.lists import rebuild_list_members
+
+    config = load_config(config_path)
+    with transaction(con):
+        con.execute("delete from staging.derived_state")
+        assert rebuild_list_members(con, config) is None
+        assert compute_engagement(con, config, as_of) is None
+
+
+def test_scoped_list_members_and_engagement_equal_a_full_recompute(workspace):
+    """A run recomputes membership and engagement of just the addresses its new files mention, and ends
+    where recomputing every address would."""
+    workspace.copy_samples()
+    workspace.run()
+    workspace.drop("2026-06-late.csv", LATE_CONTACTS, manifest="consent: confirmed\nmode: subscribe\nlists: [customers]\n")
+    late = "new.one@example.com,open,2026-06-16T08:00:00\nivan@example.de,click,2026-06-17T08:00:00\n"
+    workspace.drop("2026-06-late-events.csv", LATE_EVENTS + late, folder="events")
+    result = workspace.run()
+    assert recomputed(result) == {"list_members": 7, "contact_engagement": 7}  # the addresses the two new files mention
+
+    tables = ("staging.list_members", "staging.contact_engagement")
+    con = duckdb.connect(str(workspace.paths.warehouse))
+    try:
+        scoped = {table: con.execute(f"select * from {table} order by all").fetchall() for table in tables}
+        recompute_everything(con, workspace.paths.config_path, dt.date(2026, 6, 30))
+        for table in tables:
+            assert con.execute(f"select * from {table} order by all").fetchall() == scoped[table], table
+    finally:
+        con.close()
+    # the new facts took effect: alice unsubscribed, new.one joined customers and opened
+    members = set(workspace.query("select list_id, email from list_members"))
+    assert ("customers", "new.one@example.com") in members and ("subscribed", "alice@example.com") not in members
+    assert workspace.one("select opens_30d from contact_engagement where email = 'new.one@example.com'") == (1,)
+
+
+def test_another_as_of_date_recomputes_every_contact(workspace):
+    workspace.copy_samples()
+    workspace.run(as_of="2026-06-30")
+    result = workspace.run(as_of="2026-07-31")
+    assert recomputed(result) == {"list_members": 0, "contact_engagement": -1}  # -1: every contact
+    assert workspace.query("select distinct as_of_date::varchar from contact_engagement") == [("2026-07-31",)]
+
+
+def test_files_loaded_but_not_merged_are_seen_by_the_next_scoped_run(workspace):
+    """Membership computed while a file waits for its merge (lists materialized on its own) still picks up
+    that file's addresses once it is merged."""
+    from assets.ingest import KIND_CONTACTS, IngestContext, ingest_folder
+    from assets.lists import rebuild_list_members
+    from assets.validation import EmailValidatorCache
+
+    workspace.copy_samples()
+    workspace.run()
+    workspace.drop("2026-06-late.csv", LATE_CONTACTS)
+    config = load_config(workspace.paths.config_path)
+    con = duckdb.connect(str(workspace.paths.warehouse))
+    try:
+        ctx = IngestContext(con, workspace.paths.data_dir, config, EmailValidatorCache(False), dt.datetime.now(dt.timezone.utc),
+                            logging.getLogger("test"))
+        outcomes = ingest_folder(ctx, workspace.inbox, KIND_CONTACTS)  # the samples' failed and held files are tried again
+        assert [o.status for o in outcomes if o.path.endswith("2026-06-late.csv")] == ["loaded"]
+        with transaction(con):
+            assert rebuild_list_members(con, config) is None  # a file waits for its merge: everything, recorded before it
+    finally:
+        con.close()
+    workspace.run()
+    assert ("all", "new.two@example.com") in set(workspace.query("select list_id, email from list_members"))

@@ -1,6 +1,7 @@
 -- contact_engagement: one row per contact, as of the run's as-of date (windows end at the end of that
 -- day in the configured timezone). Events after the as-of date are not counted. Parameters: $day_end,
--- $as_of_date; {engaged_window_days} and {inactive_after_days} come from contacts.yaml.
+-- $as_of_date; {engaged_window_days} and {inactive_after_days} come from contacts.yaml. `{scope:X}` narrows the
+-- work to the addresses new files mention, or is `true` for every contact (assets/derived_scope.py).
 --
 -- engagement_score (0-100) = 30 * min(opens in window, 5) / 5
 --                          + 40 * min(clicks in window, 3) / 3
@@ -9,14 +10,14 @@
 -- in the engaged window) > new (created in the engaged window) > lapsing (engaged, or created, within
 -- inactive_after_days) > inactive.
 
-delete from staging.contact_engagement;
+delete from staging.contact_engagement where {scope:email};
 
 insert into staging.contact_engagement
 with known_events as (
     -- only opens, clicks and purchases count (sends and deliveries are three quarters of all events)
     select email, event, occurred_at, value
     from staging.event_rows
-    where occurred_at < $day_end and event in ('open', 'click', 'purchase')
+    where occurred_at < $day_end and event in ('open', 'click', 'purchase') and {scope:email}
 ),
 
 per_email as (
@@ -47,6 +48,7 @@ joined as (
         greatest(p.last_open_at, p.last_click_at) as last_engaged_at
     from staging.contacts c
     left join per_email p using (email)
+    where {scope:c.email}
 ),
 
 scored as (

@@ -1,8 +1,9 @@
--- List membership (DESIGN 6): one row per (list, contact) in staging.list_members, rebuilt every run
--- from every input; publishing turns the difference into a version. Membership of static and test
+-- List membership (DESIGN 6): one row per (list, contact) in staging.list_members, rebuilt from every
+-- input for the addresses in scope (`{scope:X}`: the addresses new files mention, or every address; see
+-- assets/derived_scope.py); publishing turns the difference into a version. Membership of static and test
 -- lists does not depend on status (an unsubscribed member stays a member, just not mailable).
 
-delete from staging.list_members;
+delete from staging.list_members where {scope:email};
 
 insert into staging.list_members
 with manifest_members as (
@@ -11,14 +12,14 @@ with manifest_members as (
     from staging.contact_rows r
     join import_files f using (file_id)
     cross join unnest(f.lists) as l(list_id)
-    where f.mode <> 'suppress'
+    where f.mode <> 'suppress' and {scope:r.email}
 ),
 
 event_members as (
     -- a signup or confirm for a declared list joins it
     select e.list as list_id, e.email, e.occurred_at as added_at
     from staging.event_rows e
-    where e.event in ('signup', 'confirm') and e.list is not null
+    where e.event in ('signup', 'confirm') and e.list is not null and {scope:e.email}
 ),
 
 static_members as (
@@ -33,11 +34,11 @@ static_members as (
 ),
 
 system_members as (
-    select 'all' as list_id, contact_id, email, created_at as added_at from staging.contacts
+    select 'all' as list_id, contact_id, email, created_at as added_at from staging.contacts where {scope:email}
     union all
-    select 'subscribed', contact_id, email, status_changed_at from staging.contacts where status = 'subscribed'
+    select 'subscribed', contact_id, email, status_changed_at from staging.contacts where status = 'subscribed' and {scope:email}
     union all
-    select 'suppressed', c.contact_id, c.email, s.since from staging.contacts c join suppressions s using (email)
+    select 'suppressed', c.contact_id, c.email, s.since from staging.contacts c join suppressions s using (email) where {scope:c.email}
 )
 
 select * from static_members

@@ -263,3 +263,11 @@ create table if not exists staging.engagement_islands (
     i_from     date not null,
     i_to       date not null
 );
+
+-- Internal: what each per-contact derived table (list_members, contact_engagement) was last computed from,
+-- so a run recomputes only the addresses new files mention (assets/derived_scope.py).
+create table if not exists staging.derived_state (
+    name         varchar primary key,
+    last_file_id bigint not null,
+    settings     varchar not null
+);
