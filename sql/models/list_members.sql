@@ -8,11 +8,11 @@ delete from staging.list_members where {scope:email};
 insert into staging.list_members
 with manifest_members as (
     -- every accepted row of a file joins the lists its manifest names, from the row's date or the load
-    select l.list_id, r.email, coalesce(r.created_at, f.loaded_at) as added_at
+    -- (the lists are unnested per file first: unnesting per row made DuckDB run a lateral join over every row)
+    select f.list_id, r.email, coalesce(r.created_at, f.loaded_at) as added_at
     from staging.contact_rows r
-    join import_files f using (file_id)
-    cross join unnest(f.lists) as l(list_id)
-    where f.mode <> 'suppress' and {scope:r.email}
+    join (select file_id, loaded_at, unnest(lists) as list_id from import_files where mode <> 'suppress') f using (file_id)
+    where {scope:r.email}
 ),
 
 event_members as (
