@@ -17,12 +17,28 @@ import re
 
 import duckdb
 
+from pipelines.warehouse import run_statements
+
 SCOPE_PLACEHOLDER = re.compile(r"\{scope:([\w.]+)\}")
 
 
 def scoped_sql(script: str, scope_table: str | None) -> str:
     """The script narrowed to the addresses in `scope_table`, or over every address when it is None."""
     return SCOPE_PLACEHOLDER.sub(lambda m: f"{m.group(1)} in (select email from {scope_table})" if scope_table else "true", script)
+
+
+def recompute(con: duckdb.DuckDBPyConnection, name: str, settings: str, script: str, parameters: dict) -> int | None:
+    """Run `script` (with `{scope:X}` marks) over the addresses files since `name`'s last computation
+    mention, or over every address; record the computation. Returns how many addresses were recomputed,
+    None for all. Call inside a transaction."""
+    last_file_id = changed_since(con, name, settings)
+    scope = None if last_file_id is None else f"{name}_scope"
+    recomputed = None if scope is None else create_scope(con, scope, last_file_id)
+    run_statements(con, con.extract_statements(scoped_sql(script, scope)), parameters)
+    record_computed(con, name, settings)
+    if scope:
+        con.execute(f"drop table {scope}")
+    return recomputed
 
 
 def changed_since(con: duckdb.DuckDBPyConnection, name: str, settings: str) -> int | None:

@@ -6,8 +6,8 @@ import datetime as dt
 
 import duckdb
 
-from assets.derived_scope import changed_since, create_scope, record_computed, scoped_sql
-from assets.merge import replay_settings, run_statements
+from assets.derived_scope import recompute
+from assets.merge import replay_settings
 from pipelines.as_of import end_of_day
 from pipelines.config import ContactsConfig
 from pipelines.warehouse import load_sql, settings_fingerprint
@@ -25,15 +25,8 @@ def engagement_settings(config: ContactsConfig, as_of: dt.date) -> str:
 def compute_engagement(con: duckdb.DuckDBPyConnection, config: ContactsConfig, as_of: dt.date) -> int | None:
     """Recompute the contacts new files mention, or every contact (another as-of date, other settings);
     returns how many addresses were recomputed, None for all. Call inside a transaction."""
-    settings = engagement_settings(config, as_of)
-    last_file_id = changed_since(con, "contact_engagement", settings)
-    scope = None if last_file_id is None else "engagement_scope"
-    recomputed = None if last_file_id is None else create_scope(con, scope, last_file_id)
     script = load_sql("models/contact_engagement.sql")
     script = script.replace("{engaged_window_days}", str(int(config.rules.engaged_window_days)))
     script = script.replace("{inactive_after_days}", str(int(config.rules.inactive_after_days)))
-    run_statements(con, con.extract_statements(scoped_sql(script, scope)), {"day_end": end_of_day(as_of, config.timezone), "as_of_date": as_of})
-    record_computed(con, "contact_engagement", settings)
-    if scope:
-        con.execute(f"drop table {scope}")
-    return recomputed
+    parameters = {"day_end": end_of_day(as_of, config.timezone), "as_of_date": as_of}
+    return recompute(con, "contact_engagement", engagement_settings(config, as_of), script, parameters)

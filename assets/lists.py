@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import duckdb
 
-from assets.derived_scope import changed_since, create_scope, record_computed, scoped_sql
+from assets.derived_scope import recompute
 from assets.merge import replay_settings
 from pipelines.config import ContactsConfig
 from pipelines.warehouse import load_sql, settings_fingerprint
@@ -33,13 +33,4 @@ def rebuild_list_members(con: duckdb.DuckDBPyConnection, config: ContactsConfig)
     """Recompute membership of the addresses new files mention (or of every address when needed); returns
     how many addresses were recomputed, None for all. Call inside a transaction."""
     sync_list_catalog(con, config)
-    settings = list_member_settings(config)
-    last_file_id = changed_since(con, "list_members", settings)
-    scope = None if last_file_id is None else "list_scope"
-    recomputed = None if last_file_id is None else create_scope(con, "list_scope", last_file_id)
-    for statement in con.extract_statements(scoped_sql(load_sql("models/list_members.sql"), scope)):
-        con.execute(statement)
-    record_computed(con, "list_members", settings)
-    if scope:
-        con.execute(f"drop table {scope}")
-    return recomputed
+    return recompute(con, "list_members", list_member_settings(config), load_sql("models/list_members.sql"), {})

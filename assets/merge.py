@@ -12,7 +12,7 @@ import polars as pl
 
 from assets.derived_scope import scoped_sql
 from pipelines.config import ContactsConfig
-from pipelines.warehouse import erasure_salt, load_sql, registered, settings_fingerprint
+from pipelines.warehouse import erasure_salt, load_sql, registered, run_statements, settings_fingerprint
 
 # `{each_field: text}` in merge_contacts.sql: the text once per custom field, @f standing for its column.
 EACH_FIELD = re.compile(r"\{each_field:([^{}]*)\}")
@@ -33,13 +33,6 @@ def render_merge_sql(con: duckdb.DuckDBPyConnection, config: ContactsConfig) -> 
     names = [f'"{name}"' for name in config.fields]
     script = EACH_FIELD.sub(lambda m: "".join(m.group(1).replace("@f", name) for name in names), load_sql("models/merge_contacts.sql"))
     return con.extract_statements(script)
-
-
-def run_statements(con: duckdb.DuckDBPyConnection, statements: list, parameters: dict) -> None:
-    """Execute parsed statements, passing each only the named parameters it uses."""
-    for statement in statements:
-        used = {name: parameters[name] for name in statement.named_parameters}
-        con.execute(statement, used or None)
 
 
 def merge_pending_files(con: duckdb.DuckDBPyConnection, config: ContactsConfig, log: logging.Logger) -> list[MergeOutcome]:

@@ -13,9 +13,8 @@ import datetime as dt
 import duckdb
 
 from assets.derived_scope import reflected_through
-from assets.merge import run_statements
 from pipelines.config import ContactsConfig
-from pipelines.warehouse import load_sql, settings_fingerprint
+from pipelines.warehouse import load_sql, run_statements, settings_fingerprint
 
 
 def metric_settings(config: ContactsConfig) -> str:

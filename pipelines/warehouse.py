@@ -25,6 +25,13 @@ def load_sql(relative: str) -> str:
     return (SQL_DIR / relative).read_text(encoding="utf-8")
 
 
+def run_statements(con: duckdb.DuckDBPyConnection, statements: list, parameters: dict) -> None:
+    """Execute parsed statements, passing each only the named parameters it uses."""
+    for statement in statements:
+        used = {name: parameters[name] for name in statement.named_parameters}
+        con.execute(statement, used or None)
+
+
 def settings_fingerprint(relevant: dict) -> str:
     """A stable hash of what stored derived state was computed with (settings, the SQL itself), so that a
     change of any of them can force a full recomputation."""
