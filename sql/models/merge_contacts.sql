@@ -57,6 +57,8 @@ final as (
     from (select * from contact_file_rows union all by name select * from event_file_rows) b
     join merge_files f using (file_id)
     left join staging.contacts c using (email)
+    -- an event file adds nothing to an existing contact (most of its addresses): leave those out here
+    where f.kind = 'contacts' or c.contact_id is null
 )
 
 select * from final;
