@@ -210,8 +210,7 @@ def contact_state(context: dg.AssetExecutionContext, warehouse: ContactsWarehous
         by_status = dict(con.execute("select status, count(*) from contacts group by status").fetchall())
         history_rows, = con.execute("select count(*) from status_history").fetchone()
         suppressed = dict(con.execute("select reason, count(*) from suppressions group by reason").fetchall())
-        # From the staging table: the public `events` view joins every event to contacts, seconds at 10M rows
-        # (for the same reason the share of events that belong to contacts is no longer counted here).
+        # From the staging table: the public `events` view joins every event to contacts, seconds at 10M rows.
         event_count, = con.execute("select count(*) from staging.event_rows").fetchone()
         preview = markdown_table(con, "select status, count(*) as contacts from contacts group by status order by contacts desc, status")
         domains = markdown_table(con, "select email_domain, count(*) as contacts from contacts group by email_domain order by contacts desc, email_domain limit 10")

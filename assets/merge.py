@@ -38,13 +38,12 @@ def render_merge_sql(con: duckdb.DuckDBPyConnection, config: ContactsConfig) -> 
 def merge_pending_files(con: duckdb.DuckDBPyConnection, config: ContactsConfig, log: logging.Logger) -> list[MergeOutcome]:
     """Apply every loaded, not yet merged contact or event file, as merging them one by one in ledger order
     would, in one set-based pass. Call inside a transaction."""
-    pending = con.execute(
-        """select file_id from import_files
-           where kind in ('contacts', 'events') and status = 'loaded' and merged_at is null order by file_id"""
-    ).fetchall()
+    pending, = con.execute(
+        "select count(*) from import_files where kind in ('contacts', 'events') and status = 'loaded' and merged_at is null"
+    ).fetchall()[0]
     if not pending:
         return []
-    log.info("merging %d file(s) into contacts", len(pending))
+    log.info("merging %d file(s) into contacts", pending)
     run_statements(con, render_merge_sql(con, config), {})
     merged = con.execute(
         """select f.file_id, f.path, f.contacts_created, f.rows_merged

@@ -80,7 +80,8 @@ def version_for_run(con: duckdb.DuckDBPyConnection, run_id: str, as_of: dt.date,
 def publish(con: duckdb.DuckDBPyConnection, name: str, run_id: str, as_of: dt.date) -> int | None:
     """Record the working table's changes as the run's version; None when nothing changed. Call in a transaction."""
     relation = VERSIONED[name]
-    columns = ", ".join(f'"{column}"' for column in column_types(con, relation.working))
+    names = list(column_types(con, relation.working))
+    columns = ", ".join(f'"{column}"' for column in names)
     current = f"select {columns} from {relation.history} where valid_to_version is null"
     if not con.execute(f"select exists ({current})").fetchall()[0][0]:
         # Nothing current (a first run, or an emptied relation): every working row is new, no diff needed.
@@ -93,7 +94,6 @@ def publish(con: duckdb.DuckDBPyConnection, name: str, run_id: str, as_of: dt.da
     # One full join on the key finds both sides of the change: a working row with no current row, or one
     # that differs in any column, is added; a current row with no working row, or a differing one, is closed.
     # (Keys are unique in both; this is about twice as fast as two EXCEPTs of whole rows.)
-    names = list(column_types(con, relation.working))
     on = " and ".join(f'w."{k}" = h."{k}"' for k in relation.key)
     differs = " or ".join(f'w."{c}" is distinct from h."{c}"' for c in names if c not in relation.key) or "false"
     old_keys = ", ".join(f'h."{k}" as "_old_{k}"' for k in relation.key)
@@ -104,20 +104,19 @@ def publish(con: duckdb.DuckDBPyConnection, name: str, run_id: str, as_of: dt.da
             from {relation.working} w full join ({current}) h on {on}
             where w."{first}" is null or h."{first}" is null or {differs}"""
     )
-    added, removed, repeated = con.execute(
+    key = ", ".join(relation.key)
+    added, removed, repeated, working_rows, current_rows = con.execute(
         f"""select count(*) filter (where is_added), count(*) filter (where is_removed),
-                   count(*) filter (where is_added) - count(distinct ({", ".join(f'"{k}"' for k in relation.key)})) filter (where is_added)
+                   count(*) filter (where is_added) - count(distinct ({key})) filter (where is_added),
+                   (select count(*) from {relation.working}),
+                   (select count(*) from {relation.history} where valid_to_version is null)
             from publish_diff"""
-    ).fetchall()[0]
-    working_rows, current_rows = con.execute(
-        f"select (select count(*) from {relation.working}), (select count(*) from {relation.history} where valid_to_version is null)"
     ).fetchall()[0]
     if repeated or working_rows != current_rows + added - removed:
         # A key twice in the working table would pair every copy with the current row: refuse, never guess.
-        raise RuntimeError(f"cannot publish {name}: its working table {relation.working} holds a key ({', '.join(relation.key)}) more than once")
+        raise RuntimeError(f"cannot publish {name}: its working table {relation.working} holds a key ({key}) more than once")
     if added or removed:
         version = version_for_run(con, run_id, as_of, name)
-        key = ", ".join(relation.key)
         old_key = ", ".join(f'"_old_{k}"' for k in relation.key)
         con.execute(
             f"""update {relation.history} set valid_to_version = ?

@@ -13,7 +13,7 @@
 -- - `updated_at` is the load time of the last file that changed the contact.
 
 create or replace temp table merge_files as
-select file_id, path, kind, mode, loaded_at
+select file_id, kind, mode, loaded_at
 from import_files
 where kind in ('contacts', 'events') and status = 'loaded' and merged_at is null;
 
@@ -53,7 +53,10 @@ event_file_rows as (
 ),
 
 final as (
-    select b.*, f.kind, f.mode, f.loaded_at, c.contact_id is not null as existed
+    select
+        b.*, f.kind, f.mode, f.loaded_at, c.contact_id is not null as existed,
+        -- created_at if this file creates the contact: a contact file dates it from the load when its rows carry no date
+        if(f.kind = 'contacts', coalesce(b.created_at, f.loaded_at), b.created_at) as created_on_creation
     from (select * from contact_file_rows union all by name select * from event_file_rows) b
     join merge_files f using (file_id)
     left join staging.contacts c using (email)
@@ -91,13 +94,12 @@ create or replace temp table merge_states as
 with contributions as (
     select
         b.email, b.file_id, b.loaded_at, b.email_ascii, b.email_domain, b.first_name, b.last_name, b.tags,
-        -- a contact file that creates a contact dates it from the load when its rows carry no date
-        if(b.kind = 'contacts' and b.file_id = a.creating_file, coalesce(b.created_at, b.loaded_at), b.created_at) as created_at,
+        if(b.file_id = a.creating_file, b.created_on_creation, b.created_at) as created_at,
         b.existed{each_field:, b.@f}
     from merge_batch b
     join merge_addresses a using (email)
     where (a.existed or a.files > 1)
-      and ((b.existed and b.kind = 'contacts')
+      and (b.existed
            or b.file_id = a.creating_file
            or (b.kind = 'contacts' and b.file_id > a.creating_file))
     union all
@@ -111,7 +113,7 @@ with contributions as (
 states as (
     select
         email, file_id, loaded_at, existed,
-        first_value(created_at) over running as created_at_on_creation,
+        first_value(created_at) over running as created_on_creation,
         last_value(email_ascii ignore nulls) over running as email_ascii,
         first_value(email_domain) over running as email_domain,
         last_value(first_name ignore nulls) over running as first_name,
@@ -161,21 +163,19 @@ update staging.contacts as c set
 from merge_states s
 where c.email = s.email and s.existed and s.changed_at is not null;
 
--- Step 5. New contacts. The status is a placeholder until the
--- replay that follows in the same transaction.
+-- Step 5. New contacts. The status is a placeholder until the replay that follows in the same transaction.
 insert into staging.contacts by name
 with new_contacts as (
     select
         a.position, s.email, s.email_ascii, s.email_domain, s.first_name, s.last_name, s.tags,
-        s.created_at_on_creation, s.created_at, s.changed_at{each_field:, s.@f}
+        s.created_on_creation, s.created_at, s.changed_at{each_field:, s.@f}
     from merge_states s
     join merge_addresses a using (email)
     where not s.existed
     union all
     select
         a.position, b.email, b.email_ascii, b.email_domain, b.first_name, b.last_name, b.tags,
-        if(b.kind = 'contacts', coalesce(b.created_at, b.loaded_at), b.created_at) as created_at_on_creation,
-        created_at_on_creation as created_at, b.loaded_at{each_field:, b.@f}
+        b.created_on_creation, b.created_on_creation as created_at, b.loaded_at{each_field:, b.@f}
     from merge_batch b
     join merge_addresses a on a.email = b.email and a.creating_file = b.file_id
     where not a.existed and a.files = 1
@@ -191,7 +191,7 @@ select
     last_name,
     tags,
     'unconfirmed' as status,
-    created_at_on_creation as status_changed_at,
+    created_on_creation as status_changed_at,
     created_at,
     changed_at as updated_at{each_field:,
     @f}
