@@ -5,8 +5,9 @@ import datetime as dt
 
 import dagster as dg
 
+from assets.address_scan import erased_address_traces
 from assets.engagement import compute_engagement
-from assets.erasure import erase_addresses, inbox_files_mentioning, rewrite_database, rewrite_done, rewrite_pending
+from assets.erasure import erase_addresses, redacted, inbox_files_mentioning, rewrite_database, rewrite_done, rewrite_pending
 from assets.exports import regenerate_after_erasure
 from assets.ingest import KIND_CONTACTS, KIND_ERASURE, KIND_EVENTS, IngestContext, ingest_folder
 from assets.merge import drop_temp_tables, merge_pending_files, replay_status
@@ -49,21 +50,6 @@ full join (select email, reason from suppressions where reason <> 'erased') s us
 where c.email is not null
   and (c.status in ('unsubscribed', 'bounced', 'complained')) is distinct from (s.email is not null)
 """
-
-ERASED_TRACES_SQL = """
-with tombstones as (select email_sha256 from suppressions where reason = 'erased')
-select
-    (select count(*) from contacts_history where sha256($salt || email) in (select * from tombstones))
-  + (select count(*) from staging.contacts where sha256($salt || email) in (select * from tombstones))
-  + (select count(*) from list_members_history where sha256($salt || email) in (select * from tombstones))
-  + (select count(*) from segment_members_history where sha256($salt || email) in (select * from tombstones))
-  + (select count(*) from contact_engagement_history where sha256($salt || email) in (select * from tombstones))
-  + (select count(*) from staging.contact_rows where sha256($salt || email) in (select * from tombstones))
-  + (select count(*) from staging.event_rows where sha256($salt || email) in (select * from tombstones))
-  + (select count(*) from status_history where sha256($salt || email) in (select * from tombstones))
-  + (select count(*) from suppressions where email is not null and sha256($salt || email) in (select * from tombstones))
-"""
-
 
 def _ledger_metadata(outcomes, kind):
     mine = [o for o in outcomes if o.kind == kind]
@@ -111,7 +97,8 @@ def inbox_files(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse)
             regenerated = regenerate_after_erasure(con, config, paths.data_dir)
             rewrite_done(con)
         context.log.info("regenerated %d exported version(s) that held an erased address", len(regenerated))
-    still_in_inbox = [p.relative_to(paths.data_dir).as_posix() for p in inbox_files_mentioning([paths.contact_inbox, paths.event_inbox], ctx.erased)]
+    still_in_inbox = [redacted(p.relative_to(paths.data_dir).as_posix(), ctx.erased_forms)
+                      for p in inbox_files_mentioning([paths.contact_inbox, paths.event_inbox], ctx.erased_forms)]
     for path in still_in_inbox:
         context.log.warning("%s still contains an erased address: the inbox is yours, delete or edit the file", path)
 
@@ -185,7 +172,7 @@ def inbox_files(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse)
         dg.AssetCheckSpec(STATUS_MATCHES_SUPPRESSION, asset="suppressions", blocking=True,
                           description="Every contact with a suppression in force has a closed status, and every closed contact is suppressed."),
         dg.AssetCheckSpec(NO_ERASED_ADDRESS, asset="contacts", blocking=True,
-                          description="No erased address is left in contacts, their history, staged rows, events, lists, segments, status history or suppressions."),
+                          description="No erased address is left in any text column of any table of the warehouse (found from the catalog: current, history, staging, caches)."),
     ],
     pool=DUCKDB_POOL,
 )
@@ -206,7 +193,7 @@ def contact_state(context: dg.AssetExecutionContext, warehouse: ContactsWarehous
             "select count(*), count(*) - count(distinct email), count(*) - count(distinct contact_id) from contacts"
         ).fetchone()
         mismatched, = con.execute(STATUS_MISMATCH_SQL).fetchone()
-        erased_traces, = con.execute(ERASED_TRACES_SQL, {"salt": erasure_salt(con)}).fetchone() if has_tombstones(con) else (0,)
+        erased_traces = erased_address_traces(con, erasure_salt(con)) if has_tombstones(con) else {}
         by_status = dict(con.execute("select status, count(*) from contacts group by status").fetchall())
         history_rows, = con.execute("select count(*) from status_history").fetchone()
         suppressed = dict(con.execute("select reason, count(*) from suppressions group by reason").fetchall())
@@ -245,8 +232,9 @@ def contact_state(context: dg.AssetExecutionContext, warehouse: ContactsWarehous
                               metadata={"duplicate_emails": duplicate_emails, "duplicate_contact_ids": duplicate_ids})
     yield dg.AssetCheckResult(check_name=STATUS_MATCHES_SUPPRESSION, asset_key="suppressions", passed=mismatched == 0,
                               metadata={"mismatched_contacts": mismatched})
-    yield dg.AssetCheckResult(check_name=NO_ERASED_ADDRESS, asset_key="contacts", passed=erased_traces == 0,
-                              metadata={"rows_with_erased_addresses": erased_traces})
+    yield dg.AssetCheckResult(check_name=NO_ERASED_ADDRESS, asset_key="contacts", passed=not erased_traces,
+                              metadata={"rows_with_erased_addresses": sum(erased_traces.values()),
+                                        "tables_with_erased_addresses": dg.MetadataValue.json(sorted(erased_traces))})
 
 
 @dg.asset(deps=["contacts", "events"], group_name="contacts", kinds={"duckdb"}, pool=DUCKDB_POOL)

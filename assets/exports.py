@@ -24,6 +24,7 @@ from typing import Callable
 import duckdb
 import polars as pl
 
+from assets.address_scan import erased_rows, row_tokens_sql
 from pipelines.config import ContactsConfig
 from pipelines.warehouse import has_tombstones, registered
 
@@ -287,17 +288,20 @@ def regenerate_after_erasure(con, config: ContactsConfig, data_dir: Path) -> lis
 
 
 def _holds_erased(con, folder: Path, version: int) -> bool:
-    frames = [pl.read_parquet(folder / f"v{version}.parquet").select("email")]
+    """Whether any text of a version's files holds an erased address: the member's own, or one that a
+    neighbour's field quoted (erasure removed that row too)."""
+    frames = [pl.read_parquet(folder / f"v{version}.parquet")]
     for label in ("added", "removed"):
         path = folder / f"v{version}.{label}.csv"
-        if path.exists():  # CSV cells may carry the ' of the injection guard
-            frames.append(pl.read_csv(path, infer_schema=False).select(pl.col("email").str.strip_prefix("'")))
-    with _registered(con, pl.concat(frames)):
-        return bool(con.execute(
-            """select count(*) from _export
-               where sha256((select value from staging.secrets where name = 'erasure_salt') || email)
-                     in (select email_sha256 from suppressions where reason = 'erased')"""
-        ).fetchall()[0][0])
+        if path.exists():
+            frames.append(pl.read_csv(path, infer_schema=False))
+    salt = con.execute("select value from staging.secrets where name = 'erasure_salt'").fetchone()
+    for frame in frames:
+        frame = frame.with_row_index("_rid")
+        with _registered(con, frame):
+            if erased_rows(con, row_tokens_sql("_export", [c for c in frame.columns if c != "_rid"], "_rid"), salt[0] if salt else ""):
+                return True
+    return False
 
 
 def audit_export(con, folder: Path, salt: str | None) -> dict[str, list[str]]:

@@ -59,6 +59,7 @@ class IngestContext:
     now: dt.datetime
     log: logging.Logger
     erased: set[str] = field(default_factory=set)  # addresses erased in this run, for the inbox scan
+    erased_forms: set[str] = field(default_factory=set)  # their Unicode and IDNA spellings, lower case
 
     def __post_init__(self) -> None:
         self.use(self.con)
@@ -268,7 +269,7 @@ def _load_file(ctx, parsed: ParsedFile, relative, kind, sha, existing_id, manife
 def _stage_addresses_only(parsed, mapping, file_id, ctx: IngestContext) -> StagedFile:
     """Erasure requests: only the address matters, and it is never stored."""
     frame = address_frame(parsed, mapping, file_id, ["email"], ctx.cache)
-    rows = frame.filter(pl.col("reject_reason").is_null()).select("file_id", "row_number", "email")
+    rows = frame.filter(pl.col("reject_reason").is_null()).select("file_id", "row_number", "email", "email_ascii")
     return StagedFile(rows=rows, rejects=build_rejects(frame, parsed, file_id), field_issues=pl.DataFrame(schema=ISSUE_SCHEMA))
 
 

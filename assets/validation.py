@@ -21,7 +21,7 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, valida
 
 from assets.readers import PY_WHITESPACE
 from pipelines.config import ContactsConfig
-from pipelines.warehouse import registered
+from pipelines.warehouse import erasure_salt, has_tombstones, registered
 
 STATUSES = ("subscribed", "unconfirmed", "unsubscribed", "bounced", "complained")
 # Spellings other tools export, folded to ours (Mailchimp "cleaned" = bounced addresses).
@@ -216,12 +216,19 @@ class EmailValidatorCache:
         return [value for value in values if value not in self._verdicts]
 
     def _store(self, fresh: dict[str, EmailVerdict]) -> None:
+        # An erased address that comes back in a file is rejected later; its verdict must not be kept
+        # for it (the cache would hold the address again).
+        parameters = {"folded": self.fold_provider_aliases}
+        not_erased = ""
+        if has_tombstones(self.con):
+            parameters["salt"] = erasure_salt(self.con)
+            not_erased = "and (email is null or sha256($salt || email) not in (select email_sha256 from suppressions where reason = 'erased'))"
         with registered(self.con, "_fresh", _verdict_rows(list(fresh), list(fresh.values()))):
             self.con.execute(
-                """insert into staging.email_verdicts (prepared, folded, email, email_ascii, error)
-                   select prepared, ?, email, email_ascii, email_error from _fresh
-                   where prepared not in (select prepared from staging.email_verdicts where folded = ?)""",
-                [self.fold_provider_aliases, self.fold_provider_aliases],
+                f"""insert into staging.email_verdicts (prepared, folded, email, email_ascii, error)
+                    select prepared, $folded, email, email_ascii, email_error from _fresh
+                    where prepared not in (select prepared from staging.email_verdicts where folded = $folded) {not_erased}""",
+                parameters,
             )
 
 
