@@ -74,9 +74,11 @@ def quoted(name: str) -> str:
 def tokens_sql(column: str) -> str:
     """A list expression: the address tokens of one column's value (see the module docstring)."""
     text = f"replace(lower(cast(\"{column}\" as varchar)), '%40', '@')"
+    # Most values are one plain address, whose three tokens are the value itself: no extraction needed.
     return (
-        f"list_concat([trim({text})], regexp_extract_all({text}, {sql_string(LOCAL_PART + '@' + DOMAIN)}), "
-        f"regexp_extract_all({text}, {sql_string(LOCAL_PART_NO_URL + '@' + DOMAIN)}))"
+        f"case when regexp_full_match({text}, {sql_string(LOCAL_PART_NO_URL + '@' + DOMAIN)}) then [{text}] "
+        f"else list_distinct(list_concat([trim({text})], regexp_extract_all({text}, {sql_string(LOCAL_PART + '@' + DOMAIN)}), "
+        f"regexp_extract_all({text}, {sql_string(LOCAL_PART_NO_URL + '@' + DOMAIN)}))) end"
     )
 
 
@@ -130,20 +132,25 @@ def erased_address_traces(con: duckdb.DuckDBPyConnection, salt: str) -> dict[str
 
 
 def erased_rows(con: duckdb.DuckDBPyConnection, tokens: str, salt: str) -> int:
-    """How many distinct rids of a (rid, token) query hold an erased address."""
-    found = {row[0] for row in con.execute(
-        f"""select distinct rid from ({tokens})
-            where sha256($salt || token) in (select email_sha256 from suppressions where reason = 'erased')""",
+    """How many distinct rids of a (rid, token) query hold an erased address. Each distinct token is
+    hashed once; the rows are counted only when one matched (normally none)."""
+    con.execute(f"create or replace temp table _address_tokens as select distinct token from ({tokens})")
+    hits = [row[0] for row in con.execute(
+        """select token from _address_tokens
+           where sha256($salt || token) in (select email_sha256 from suppressions where reason = 'erased')""",
         {"salt": salt},
-    ).fetchall()}
-    idna_tokens = con.execute(f"select distinct rid, token from ({tokens}) where contains(token, 'xn--')").fetchall()
+    ).fetchall()]
+    idna_tokens = [row[0] for row in con.execute("select token from _address_tokens where contains(token, 'xn--')").fetchall()]
+    con.execute("drop table _address_tokens")
     if idna_tokens:
         tombstones = {row[0] for row in con.execute("select email_sha256 from suppressions where reason = 'erased'").fetchall()}
-        for rid, token in idna_tokens:
+        for token in idna_tokens:
             form = unicode_form(token)
             if form and hashlib.sha256((salt + form).encode()).hexdigest() in tombstones:
-                found.add(rid)
-    return len(found)
+                hits.append(token)
+    if not hits:
+        return 0
+    return con.execute(f"select count(distinct rid) from ({tokens}) where token in (select unnest($hits))", {"hits": hits}).fetchone()[0]
 
 
 def redact_sql(table: TextTable, column: str, kind: str) -> str:
