@@ -24,7 +24,16 @@ from assets.headers import BUILTIN_FIELDS, contact_aliases, map_header
 from assets.manifest import Manifest, hold_reason, manifest_path_for, parse_manifest
 from assets.read_ahead import ReadAhead, ReadFile
 from assets.readers import FileFailed, ParsedFile, data_suffix, read_file
-from assets.staging import ISSUE_SCHEMA, REJECT_ERASED, REJECT_SCHEMA, StagedFile, address_frame, build_rejects, stage_file
+from assets.staging import (
+    ISSUE_SCHEMA,
+    REJECT_ERASED,
+    REJECT_SCHEMA,
+    StagedFile,
+    address_frame,
+    build_rejects,
+    repair_issues,
+    stage_file,
+)
 from assets.validation import EmailValidatorCache
 from pipelines.config import ConfigError, ContactsConfig
 from pipelines.crash_points import crash_point
@@ -238,8 +247,11 @@ def _load_file(ctx, parsed: ParsedFile, relative, kind, sha, existing_id, manife
             inserted, staged = loaded.inserted, loaded.rest
         else:
             staged = _stage_addresses_only(parsed, mapping, file_id, ctx)
-        if kind != KIND_ERASURE:
+        if kind != KIND_ERASURE:  # an erasure request's rows are never stored, so they have no field issues
             staged = reject_erased(con, staged)
+            repaired = repair_issues(parsed, mapping, file_id, staged.rejects)
+            if repaired.height:
+                staged.field_issues = pl.concat([staged.field_issues, repaired]).sort("row_number", "field")
         accepted, rejected = inserted + staged.rows.height, staged.rejects.height
         if accepted + rejected != parsed.rows_total:
             raise AssertionError(f"{relative}: {parsed.rows_total} rows read but {accepted} + {rejected} staged")

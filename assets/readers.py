@@ -6,7 +6,9 @@ raw text, so that nothing is lost. A file that cannot be read at all raises `Fil
 Delimited text has two readers with one meaning. polars' multi-threaded CSV parser takes the common
 case: clean text, LF or CRLF line ends, quotes only around whole fields, no row wider than the first.
 Anything else, or anything polars refuses, goes to Python's `csv` module, which also names each bad
-row. tests/test_readers.py holds the two to the same output.
+row. tests/test_readers.py holds the two to the same output. Excel's `sep=` line and a space before a
+quoted cell are handled before and in them (assets/dialects.py); double-encoded UTF-8 is repaired in the
+cells of every format (assets/mojibake.py).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
+
+from assets.dialects import TEXT_AFTER_QUOTE, excel_separator, has_spaced_quotes, physical_lines, spaced_record_cells
+from assets.mojibake import no_repairs, repair_cells
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet",)
@@ -68,6 +73,7 @@ class ParsedFile:
     problems: list[RowProblem] = field(default_factory=list)
     encoding: str | None = None
     delimiter: str | None = None
+    repairs: pl.DataFrame = field(default_factory=no_repairs)  # cells whose mojibake was repaired (assets/mojibake.py)
 
     @classmethod
     def from_records(cls, header: list[str], records: list[list[str | None]], row_numbers: list[int], **extra) -> ParsedFile:
@@ -113,16 +119,18 @@ def read_file(path: Path, data: bytes | None = None) -> ParsedFile:
     if path.name.lower().endswith(".gz"):
         data = _gunzip(data)
     if suffix in PARQUET_SUFFIXES:
-        return _read_parquet(data)
-    text, encoding, lossless = decode_text(data)
-    if suffix in JSONL_SUFFIXES:
-        parsed = _read_jsonl(text)
+        parsed = _read_parquet(data)
     else:
-        clean = "\x00" not in text and (lossless or UNCLEAN_TEXT.search(text) is None)
-        # polars reads bytes: the file's own bytes when they are exactly the decoded text's UTF-8.
-        utf8 = data if encoding == "utf-8" and lossless else None
-        parsed = _read_delimited(text, default_delimiter="\t" if suffix == ".tsv" else None, clean=clean, utf8=utf8)
-    parsed.encoding = encoding
+        text, encoding, lossless = decode_text(data)
+        if suffix in JSONL_SUFFIXES:
+            parsed = _read_jsonl(text)
+        else:
+            clean = "\x00" not in text and (lossless or UNCLEAN_TEXT.search(text) is None)
+            # polars reads bytes: the file's own bytes when they are exactly the decoded text's UTF-8.
+            utf8 = data if encoding == "utf-8" and lossless else None
+            parsed = _read_delimited(text, default_delimiter="\t" if suffix == ".tsv" else None, clean=clean, utf8=utf8)
+        parsed.encoding = encoding
+    parsed.cells, parsed.repairs = repair_cells(parsed.cells, [cell_column(index) for index in range(len(parsed.header))])
     return parsed
 
 
@@ -197,8 +205,9 @@ def sniff_delimiter(text: str) -> str:
     best, best_score = ",", (-1.0, 0)
     for delimiter in DELIMITERS:
         widths = []
+        spaced = has_spaced_quotes(sample, delimiter)
         try:
-            for record in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter):
+            for record in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter, skipinitialspace=spaced):
                 if any(cell.strip() for cell in record):
                     widths.append(len(record))
                 if len(widths) >= SNIFF_RECORDS:
@@ -215,7 +224,13 @@ def sniff_delimiter(text: str) -> str:
 
 
 def _read_delimited(text: str, default_delimiter: str | None, clean: bool = False, utf8: bytes | None = None) -> ParsedFile:
-    delimiter = default_delimiter or sniff_delimiter(text)
+    excel = excel_separator(text)
+    if excel is not None:
+        # The line is ASCII, so its length in characters is its length in the UTF-8 bytes too.
+        delimiter, skip = excel
+        text, utf8 = text[skip:], (utf8[skip:] if utf8 is not None else None)
+    else:
+        delimiter = default_delimiter or sniff_delimiter(text)
     if clean:
         fast = _read_delimited_fast(text, delimiter, utf8)
         if fast is not None:
@@ -277,14 +292,37 @@ def _read_delimited_fast(text: str, delimiter: str, utf8: bytes | None = None) -
 
 
 def _read_delimited_python(text: str, delimiter: str) -> ParsedFile:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    # `a@x.com, "Smith, J"`: with skipinitialspace the quote after the space opens a quoted cell.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True, skipinitialspace=has_spaced_quotes(text, delimiter))
     header: list[str] | None = None
     records: list[list[str | None]] = []
     row_numbers: list[int] = []
     problems: list[RowProblem] = []
     row_number = 0
+    lines: list[str] | None = None  # the physical lines, split only when a record needs its raw text
+    line_num = 0  # lines read up to the end of the last record
     try:
-        for cells in reader:
+        while True:
+            try:
+                cells = next(reader)
+                line_num = reader.line_num
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                if TEXT_AFTER_QUOTE not in str(exc):
+                    raise
+                # Text after a closing quote spoils one record, not the file: the reader goes on at the
+                # next line, and the refused record is the lines it read for it.
+                lines = physical_lines(text) if lines is None else lines
+                raw = "".join(lines[line_num : reader.line_num]).rstrip("\r\n")
+                line_num = reader.line_num
+                cells = spaced_record_cells(raw, delimiter)
+                if cells is None and header is None:
+                    raise
+                if cells is None:
+                    row_number += 1
+                    problems.append(RowProblem(row_number, f"text after the closing quote of a quoted cell (expected {delimiter!r} or a line end)", printable_raw(raw)))
+                    continue
             if not any(cell.strip() for cell in cells):
                 continue  # blank lines are not rows
             if header is None:

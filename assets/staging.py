@@ -12,6 +12,7 @@ import pandera.polars as pa
 import polars as pl
 
 from assets.headers import BUILTIN_FIELDS, HeaderMapping
+from assets.mojibake import REASON as REPAIRED_REASON
 from assets.readers import ParsedFile, cell_column
 from assets.validation import (
     EmailValidatorCache,
@@ -147,6 +148,22 @@ def build_rejects(frame: pl.DataFrame, parsed: ParsedFile, file_id: int) -> pl.D
         for p in parsed.problems
     ]
     return pl.DataFrame(rows, schema=REJECT_SCHEMA).sort("row_number")
+
+
+def repair_issues(parsed: ParsedFile, mapping: HeaderMapping, file_id: int, rejects: pl.DataFrame) -> pl.DataFrame:
+    """A field issue per cell whose mojibake the reader repaired, in the mapped columns of accepted rows
+    (`raw_value` is the text as read; the stored value is the repaired one)."""
+    fields = {cell_column(index): name for name, index in mapping.field_to_index.items()}
+    return (
+        parsed.repairs.filter(pl.col("column").is_in(list(fields)))
+        .join(rejects.select("row_number"), on="row_number", how="anti")
+        .select(
+            pl.lit(file_id, dtype=pl.Int64).alias("file_id"), "row_number",
+            pl.col("column").replace_strict(fields, return_dtype=pl.Utf8).alias("field"), "raw_value",
+            pl.lit(REPAIRED_REASON).alias("reason"),
+        )
+        .cast(ISSUE_SCHEMA)
+    )
 
 
 def _typed_rows(accepted: pl.DataFrame, config: ContactsConfig, now: dt.datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
