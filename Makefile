@@ -18,8 +18,9 @@ $(STAMP): requirements.lock pyproject.toml
 run: $(STAMP)
 	$(BIN)/contacts run --samples-if-empty
 
+# Both cores: the tests are independent (each has its own tmp_path, DAGSTER_HOME and port).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist worksteal
 
 ui: $(STAMP)
 	$(BIN)/contacts prepare-home
