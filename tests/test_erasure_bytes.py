@@ -89,6 +89,8 @@ def test_every_spelling_of_an_erased_address_is_gone_from_every_store(workspace,
     assert spellings_in([home]) == {}
 
     workspace.drop("request.csv", f"Email\n  {ADDRESS.upper()}  \n", folder="erasure")
+    # a second import in the same run (erasure requests are applied first), in its IDNA spelling
+    workspace.drop("02-again.csv", f"email,first_name\n{IDNA_FORM},Erin again\n")
     stdout = run()
     assert ADDRESS.lower() not in stdout.lower()
     stores = [warehouse, Path(str(warehouse) + ".wal"), exports, paths.data_dir / "reports", home]
@@ -99,25 +101,14 @@ def test_every_spelling_of_an_erased_address_is_gone_from_every_store(workspace,
             data = path.read_bytes()
             assert not [s for s in SPELLINGS if s.encode() in data], path.name
 
-    # the neighbour is untouched; the ledger counts the erased rows
+    # the neighbour is untouched; the ledger counts the erased rows; the second import is rejected as
+    # erased, without its text, and brought nothing back (scanned above)
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         assert con.execute("select first_name, company from contacts where email = ?", [NEIGHBOUR]).fetchone() == ("Keep", "Neighbours")
         assert con.execute("select sum(rows_erased) from import_files").fetchone() == (4,)
-    finally:
-        con.close()
-
-    # a second import, in any spelling, is rejected as erased and brings nothing back
-    workspace.drop("02-again.csv", f"email,first_name\n{IDNA_FORM},Erin again\n")
-    run()
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
         assert con.execute(
             "select r.reason, r.raw from rejected_rows r join import_files f using (file_id) where f.path like '%02-again.csv'"
         ).fetchall() == [("erased", None)]
     finally:
         con.close()
-    assert spellings_in([p for p in stores if p.is_dir()]) == {}
-    for path in (warehouse, Path(str(warehouse) + ".wal")):
-        if path.exists():
-            assert not [s for s in SPELLINGS if s.encode() in path.read_bytes()], path.name
