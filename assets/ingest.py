@@ -37,6 +37,7 @@ from assets.staging import (
 from assets.validation import EmailValidatorCache
 from pipelines.config import ConfigError, ContactsConfig
 from pipelines.crash_points import crash_point
+from pipelines.wording import counted
 from pipelines.warehouse import erasure_salt, has_tombstones, registered, transaction
 
 KIND_CONTACTS = "contacts"
@@ -169,7 +170,7 @@ def _likely_loaded(ctx: IngestContext, path: Path, kind: str) -> bool:
 
 
 def _log_outcome(ctx: IngestContext, outcome: FileOutcome, position: int, total: int) -> None:
-    counts = f" {outcome.rows_total} rows ({outcome.rows_accepted} accepted, {outcome.rows_rejected} rejected)"
+    counts = f" {counted(outcome.rows_total, 'row')} ({outcome.rows_accepted} accepted, {outcome.rows_rejected} rejected)"
     message = f"[{position}/{total}] {outcome.path}: {outcome.status}" + (
         counts if outcome.status == "loaded" else f", {outcome.reason}"
     )
@@ -206,7 +207,7 @@ def _ingest_one(ctx: IngestContext, path: Path, kind: str, apply, prefetched: Re
         if uses_manifest:
             if manifest_bytes is not None:
                 manifest = parse_manifest(manifest_file, ctx.config, set(BUILTIN_FIELDS) | set(ctx.config.fields))
-            reason = hold_reason(manifest)
+            reason = hold_reason(manifest, manifest_file.name)
             if reason:
                 file_id = _record_unapplied(ctx, kind, existing_id, relative, sha, "held", reason, manifest)
                 return FileOutcome(file_id, relative, kind, "held", reason)

@@ -35,7 +35,7 @@ def parse_manifest(path: Path, config: ContactsConfig, known_fields: set[str]) -
     try:
         manifest = Manifest.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(describe_validation_error(path.name, exc)) from None
+        raise ConfigError(describe_validation_error(path.name, exc, Manifest)) from None
     unknown_lists = [name for name in manifest.lists if name not in config.lists]
     if unknown_lists:
         raise ConfigError(
@@ -51,10 +51,10 @@ def parse_manifest(path: Path, config: ContactsConfig, known_fields: set[str]) -
     return manifest
 
 
-def hold_reason(manifest: Manifest | None) -> str | None:
+def hold_reason(manifest: Manifest | None, manifest_name: str) -> str | None:
     """Why a contact file must wait for its owner, or None when it may load."""
     if manifest is None:
-        return "no manifest: add <stem>.yaml beside the file (see README, 'Sidecar manifest')"
+        return f"no manifest: add {manifest_name} beside the file (see README, 'Sidecar manifest')"
     if manifest.mode == "subscribe" and manifest.consent != "confirmed":
         return "mode subscribe needs `consent: confirmed` in the manifest"
     return None

@@ -18,6 +18,7 @@ from assets.ingest import content_hash, discover_files
 from assets.manifest import manifest_path_for
 from pipelines.as_of import AS_OF_TAG
 from pipelines.settings import Paths
+from pipelines.wording import counted
 
 INBOX_FOLDERS = ("contacts", "events", "erasure")
 
@@ -58,7 +59,11 @@ def build_inbox_sensor(paths: Paths, job_name: str) -> dg.SensorDefinition:
         run_key = hashlib.sha256("\n".join(settled).encode()).hexdigest() if settled else None
         context.update_cursor(json.dumps({"files": state, "last": run_key or cursor["last"]}, separators=(",", ":")))
         if not settled:
-            return dg.SkipReason("the inbox holds no settled files")
+            if not state:
+                return dg.SkipReason("the inbox is empty")
+            # A file is taken only once it is unchanged between two ticks, so a half-written file never loads.
+            return dg.SkipReason(f"{counted(len(state), 'file')} in the inbox, still settling: a run starts once they are "
+                                 "unchanged at the next tick")
         if run_key == cursor["last"]:
             return dg.SkipReason("no new or changed content in the inbox")
         return dg.RunRequest(run_key=run_key, tags={"contacts/trigger": "inbox"})

@@ -13,6 +13,7 @@ from typing import Iterator
 from pipelines.as_of import AS_OF_TAG, parse_as_of
 from pipelines.config import ConfigError, load_config
 from pipelines.settings import PROJECT_ROOT, Paths, paths_from_env
+from pipelines.wording import counted
 
 EXAMPLE_QUERY = "select status, count(*) from contacts group by status"
 
@@ -49,8 +50,31 @@ def copy_samples(paths: Paths, only_if_empty: bool) -> int:
     return copied
 
 
-def summarise(paths: Paths) -> str:
+def last_file_id(paths: Paths) -> int:
+    """The newest ledger entry, so that the summary can tell this run's files from earlier ones."""
+    import duckdb
+
+    if not paths.warehouse.exists():
+        return 0
     with read_only_warehouse(paths) as con:
+        try:
+            return con.execute("select coalesce(max(file_id), 0) from import_files").fetchone()[0]
+        except duckdb.CatalogException:  # a warehouse the pipeline has not created its ledger in yet
+            return 0
+
+
+def summarise(paths: Paths, since_file_id: int = 0) -> str:
+    """What this run did (files after `since_file_id`), then the totals of every run so far."""
+    with read_only_warehouse(paths) as con:
+        this_run = con.execute(
+            """select count(*) filter (where status = 'loaded'), count(*) filter (where status = 'held'),
+                      count(*) filter (where status = 'failed'), count(*) filter (where status = 'skipped'),
+                      coalesce(sum(rows_accepted) filter (where kind = 'contacts'), 0), coalesce(sum(rows_rejected) filter (where kind = 'contacts'), 0),
+                      coalesce(sum(rows_accepted) filter (where kind = 'events'), 0), coalesce(sum(rows_rejected) filter (where kind = 'events'), 0),
+                      coalesce(sum(rows_accepted) filter (where kind = 'erasure' and status = 'loaded'), 0)
+               from import_files where file_id > ?""",
+            [since_file_id],
+        ).fetchone()
         # A file fixed and dropped again has a newer ledger row for the same path: count only the latest.
         by_status = dict(
             con.execute(
@@ -74,13 +98,23 @@ def summarise(paths: Paths) -> str:
                qualify row_number() over (partition by path order by file_id desc) = 1 and status in ('held', 'failed')
                order by file_id"""
         ).fetchall()
+    loaded, held, failed, skipped, rows_in, rows_out, events_in, events_out, erased_now = this_run
+    if loaded + held + failed + skipped == 0:
+        lines = ["this run:  no new or changed files in the inbox"]
+    else:
+        lines = [
+            f"this run:  {counted(loaded, 'file')} loaded, {held} held, {failed} failed, {skipped} skipped",
+            f"           {counted(rows_in, 'row')} accepted, {rows_out} rejected; {counted(events_in, 'event')} accepted, "
+            f"{events_out} rejected; {counted(erased_now, 'address')} erased",
+        ]
     files = ", ".join(f"{by_status.get(status, 0)} {status}" for status in ("loaded", "held", "failed", "skipped"))
-    lines = [
+    lines += [
+        "totals:",
         f"files:     {files}",
         "rows:      {} accepted, {} rejected, {} merged into existing contacts".format(*rows_by_kind.get("contacts", (0, 0, 0))),
         "events:    {} accepted, {} rejected".format(*rows_by_kind.get("events", (0, 0, 0))[:2]),
         f"contacts:  {contacts} ({', '.join(f'{n} {status}' for status, n in by_contact_status)})",
-        f"erasures:  {erased} addresses erased so far",
+        f"erasures:  {counted(erased, 'address')} erased so far",
     ]
     for path, status, reason in attention:
         lines.append(f"  {status}: {path}: {reason}")
@@ -136,6 +170,7 @@ def command_run(args: argparse.Namespace) -> int:
     with cli_run_lock(home), dg.DagsterInstance.get() as instance:
         for run_id in reap_dead_cli_runs(instance):
             print(f"run {run_id} had been killed; marked it failed and freed its slot", file=sys.stderr)
+        since_file_id = last_file_id(paths)  # under the lock: no other run adds files meanwhile
         result = defs.resolve_job_def(REFRESH_JOB).execute_in_process(
             instance=instance, raise_on_error=False, tags=tags, run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}}
         )
@@ -144,7 +179,7 @@ def command_run(args: argparse.Namespace) -> int:
     for step, reason in failed_steps(result).items():
         print(f"  failed step {step}: {reason}")
     if paths.warehouse.exists():
-        print(summarise(paths))
+        print(summarise(paths, since_file_id))
     return 0 if result.success else 1
 
 
@@ -177,12 +212,22 @@ def read_only_warehouse(paths: Paths) -> Iterator:
         con.close()
 
 
+# Statement types a read-only connection can run.
+READ_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA", "SET", "VARIABLE_SET", "RELATION", "CALL", "EXPORT", "COPY"}
+
+
 def command_sql(args: argparse.Namespace) -> int:
     """Run one query on a read-only connection and print the result as a table."""
     import duckdb
 
     with read_only_warehouse(paths_from_env()) as con:
         try:
+            writes = sorted({s.type.name for s in con.extract_statements(args.query)} - READ_STATEMENTS)
+            if writes:
+                print(f"error: `contacts sql` opens the warehouse read-only, so it cannot run {', '.join(writes)}; "
+                      "the pipeline owns the data: change it through inbox files (contacts, suppressions, erasure requests) "
+                      "and `contacts run`", file=sys.stderr)
+                return 1
             con.sql(args.query).show(max_rows=args.max_rows, max_width=200)
         except duckdb.Error as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -195,7 +240,13 @@ def command_person(args: argparse.Namespace) -> int:
     from pipelines.person import person_record, to_json
 
     with read_only_warehouse(paths_from_env()) as con:
-        print(to_json(person_record(con, args.email)))
+        record = person_record(con, args.email)
+    if not record["erased"] and not any(value for key, value in record.items() if key not in ("email", "erased")):
+        # The user typed the address; saying it back is what they need to spot a typo.
+        print(f"the warehouse holds nothing about {record['email']}: not a contact, in no file, event, list or suppression",
+              file=sys.stderr)
+        return 1
+    print(to_json(record))
     return 0
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import zoneinfo
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -98,14 +99,35 @@ class ContactsConfig(_Strict):
         return value
 
 
-def describe_validation_error(source: Path | str, error: ValidationError) -> str:
-    """One line per problem: `<file>: key 'a.b': reason`."""
+def describe_validation_error(source: Path | str, error: ValidationError, model: type[BaseModel] | None = None) -> str:
+    """Every problem, `<file>: key 'a.b': reason`, joined by `; ` so that a one-line log or ledger reason
+    holds all of them; an unknown key names the closest known one."""
     lines = []
     for problem in error.errors():
         key = ".".join(str(part) for part in problem["loc"]) or "(top level)"
         message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden" and model is not None:
+            message = unknown_key_message(model, problem["loc"])
         lines.append(f"{source}: key '{key}': {message}")
-    return "\n".join(lines)
+    return "; ".join(lines)
+
+
+def unknown_key_message(model: type[BaseModel], loc: tuple) -> str:
+    """`unknown key; did you mean 'mode'? (known: ...)`, from the model's fields at that place."""
+    parts = list(loc[:-1])
+    while parts:
+        field = model.model_fields.get(str(parts.pop(0)))
+        annotation = field.annotation if field else None
+        if get_origin(annotation) is dict and parts:  # `lists: {news: {...}}`: the next part is a user's key
+            annotation = get_args(annotation)[1]
+            parts.pop(0)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return "unknown key"
+        model = annotation
+    known = sorted(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"unknown key{hint} (known: {', '.join(known)})"
 
 
 def read_yaml_mapping(path: Path) -> dict:
@@ -127,4 +149,4 @@ def load_config(path: Path) -> ContactsConfig:
     try:
         return ContactsConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(describe_validation_error(path, exc)) from None
+        raise ConfigError(describe_validation_error(path, exc, ContactsConfig)) from None

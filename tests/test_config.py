@@ -27,7 +27,7 @@ def test_shipped_config_is_valid():
         ("lists:\n  all: {name: Everyone}\n", "list id 'all' is a system list"),
         ("lists:\n  news: {title: News}\n", "key 'lists.news.name': Field required"),
         ("rules:\n  soft_bounce_limit: 0\n", "key 'rules.soft_bounce_limit': Input should be greater than or equal to 1"),
-        ("rules:\n  soft_bounce_limt: 3\n", "key 'rules.soft_bounce_limt': Extra inputs are not permitted"),
+        ("rules:\n  soft_bounce_limt: 3\n", "key 'rules.soft_bounce_limt': unknown key; did you mean 'soft_bounce_limit'?"),
         ("timezone: Mars/Olympus\n", "key 'timezone': unknown timezone 'Mars/Olympus'"),
         ("- just\n- a list\n", "expected a mapping"),
         ("fields: {a: [\n", "not valid YAML"),

@@ -90,7 +90,7 @@ def test_contacts_run_on_samples_records_the_run_and_prints_a_summary(tmp_path):
     assert "rows:      19 accepted, 5 rejected, 7 merged into existing contacts" in done.stdout
     assert "events:    33 accepted, 2 rejected" in done.stdout
     assert "contacts:  13 (8 subscribed, 2 bounced, 2 unsubscribed, 1 complained)" in done.stdout
-    assert "erasures:  1 addresses erased so far" in done.stdout
+    assert "erasures:  1 address erased so far" in done.stdout
     assert f"warehouse: {tmp_path / 'data' / 'warehouse.duckdb'}" in done.stdout
     # the run is in the persistent instance, so it shows in the UI
     with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
