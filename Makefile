@@ -35,5 +35,7 @@ sample: $(STAMP)
 	$(BIN)/contacts sample
 
 # Removes the warehouse, exports and the Dagster run history; never the inbox.
+# Refuses while `make ui` (or a daemon) uses the instance: deleting it under them breaks them.
 clean-data:
+	$(PYTHON) pipelines/instance_guard.py $(DAGSTER_HOME)
 	rm -rf data/warehouse.duckdb data/warehouse.duckdb.wal data/exports data/reports .dagster_home

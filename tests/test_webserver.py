@@ -48,9 +48,19 @@ def test_webserver_lists_every_asset_and_check(tmp_path):
             except OSError:
                 assert server.poll() is None and time.monotonic() < deadline, "the webserver did not come up"
                 time.sleep(1)
+        # `make clean-data` refuses while the webserver uses this DAGSTER_HOME, and names it
+        guard = subprocess.run([sys.executable, "pipelines/instance_guard.py", str(tmp_path)], cwd=PROJECT_ROOT,
+                               capture_output=True, text=True)
+        assert guard.returncode == 1 and f"pid {server.pid}:" in guard.stderr and "dagster-webserver" in guard.stderr
+        assert "stop it first (Ctrl-C in the terminal running `make ui`, or `kill <pid>`)" in guard.stderr
     finally:
         server.terminate()
         server.wait(timeout=30)
+    # once the webserver and its code server have exited, the guard lets clean-data go ahead
+    deadline = time.monotonic() + 30
+    while subprocess.run([sys.executable, "pipelines/instance_guard.py", str(tmp_path)], cwd=PROJECT_ROOT, capture_output=True).returncode:
+        assert time.monotonic() < deadline, "a Dagster process still uses the instance 30 s after the webserver stopped"
+        time.sleep(0.5)
     assert data["workspaceOrError"]["locationEntries"] == [{"name": "contacts", "loadStatus": "LOADED"}]
     served = {"/".join(node["assetKey"]["path"]): sorted(c["name"] for c in node["assetChecksOrError"]["checks"]) for node in data["assetNodes"]}
 
@@ -58,3 +68,8 @@ def test_webserver_lists_every_asset_and_check(tmp_path):
     expected = {key.to_user_string(): sorted(k.name for k in graph.asset_check_keys if k.asset_key == key) for key in graph.get_all_asset_keys()}
     assert served == expected
     assert {f"segments/{p.stem}" for p in (PROJECT_ROOT / "sql" / "segments").glob("*.sql")} <= set(served)
+
+
+def test_clean_data_runs_the_guard_before_it_removes_anything():
+    plan = subprocess.run(["make", "-n", "clean-data"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout.splitlines()
+    assert "pipelines/instance_guard.py" in plan[0] and plan[1].startswith("rm -rf")
