@@ -66,3 +66,20 @@ def test_daily_schedule_runs_with_that_days_as_of_date():
     context = dg.build_schedule_context(scheduled_execution_time=moment)
     requests = schedule.evaluate_tick(context).run_requests
     assert [request.tags[AS_OF_TAG] for request in requests] == ["2026-03-29"]
+
+
+def test_files_already_in_the_ledger_start_no_run(workspace):
+    # `make run`, then `make ui`: the sensor's first ticks find only files the ledger has
+    workspace.copy_samples()
+    workspace.run()
+    sensor = build_inbox_sensor(workspace.paths, REFRESH_JOB)
+    first = sensor.evaluate_tick(dg.build_sensor_context(cursor=None))
+    second = sensor.evaluate_tick(dg.build_sensor_context(cursor=first.cursor))
+    assert not first.run_requests and not second.run_requests
+    files = sum(1 for p in workspace.paths.inbox.rglob("*") if p.is_file() and p.suffix != ".yaml")
+    assert second.skip_message == f"{files} files in the inbox, all already in the ledger: nothing new to load"
+    # a new file still starts a run once it has settled
+    workspace.drop("later.csv", "email\nlater@example.org\n")
+    third = sensor.evaluate_tick(dg.build_sensor_context(cursor=second.cursor))
+    fourth = sensor.evaluate_tick(dg.build_sensor_context(cursor=third.cursor))
+    assert not third.run_requests and len(fourth.run_requests) == 1
