@@ -15,8 +15,10 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# Exit status 3 means a file failed while the run went through (the bundled samples include one on
+# purpose); the summary names it, so `make run` does not call it an error.
 run: $(STAMP)
-	$(BIN)/contacts run --samples-if-empty
+	$(BIN)/contacts run --samples-if-empty || [ $$? -eq 3 ]
 
 # Both cores: the tests are independent (each has its own tmp_path, DAGSTER_HOME and port).
 test: $(STAMP)

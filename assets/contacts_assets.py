@@ -20,6 +20,7 @@ from pipelines.versioning import publish
 from pipelines.warehouse import erasure_salt, has_tombstones, transaction
 
 NOTHING_LOST = "nothing_lost_per_file"
+FILES_LOADED = "every_file_of_this_run_loaded"
 ONE_CONTACT_PER_EMAIL = "one_contact_per_email"
 STATUS_MATCHES_SUPPRESSION = "status_matches_suppression"
 NO_ERASED_ADDRESS = "no_erased_address_anywhere"
@@ -51,6 +52,14 @@ where c.email is not null
   and (c.status in ('unsubscribed', 'bounced', 'complained')) is distinct from (s.email is not null)
 """
 
+def _outcome_table(outcomes) -> str:
+    if not outcomes:
+        return "every file of this run loaded"
+    rows = ["| file | status | reason |", "| --- | --- | --- |"]
+    rows += [f"| {o.path} | {o.status} | {(o.reason or '').replace('|', '/')} |" for o in outcomes]
+    return "\n".join(rows)
+
+
 def _ledger_metadata(outcomes, kind):
     mine = [o for o in outcomes if o.kind == kind]
     return {status: sum(1 for o in mine if o.status == status) for status in ("loaded", "held", "failed", "skipped")}
@@ -70,6 +79,8 @@ def _ledger_metadata(outcomes, kind):
     check_specs=[
         dg.AssetCheckSpec(NOTHING_LOST, asset="import_files", blocking=True,
                           description="For every loaded file, rows_total = rows_accepted + rows_rejected, and every row is stored, rejected or erased."),
+        dg.AssetCheckSpec(FILES_LOADED, asset="import_files",
+                          description="A warning when a file of this run failed or was held: the run goes on, the metadata names each file and why."),
     ],
     pool=DUCKDB_POOL,
 )
@@ -117,6 +128,12 @@ def inbox_files(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse)
                from import_files order by file_id desc limit 10""",
         )
         reject_preview = markdown_table(con, "select reason, count(*) as rows from rejected_rows group by reason order by rows desc, reason")
+        # By file, with the first row numbers: where to look. Never the raw text, which can hold addresses.
+        rejects_by_file = markdown_table(
+            con,
+            """select f.path, r.reason, count(*) as rows, list(r.row_number order by r.row_number)[1:5] as first_rows
+               from rejected_rows r join import_files f using (file_id) group by all order by max(f.file_id) desc, rows desc limit 20""",
+        )
         issue_preview = markdown_table(con, "select field, reason, count(*) as rows from field_issues group by all order by rows desc, field")
 
     contact_files = _ledger_metadata(outcomes, KIND_CONTACTS)
@@ -136,7 +153,8 @@ def inbox_files(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse)
             "preview": dg.MetadataValue.md(ledger_preview),
         },
     )
-    yield dg.MaterializeResult(asset_key="rejected_rows", metadata={"dagster/row_count": rejected_count, "by_reason": dg.MetadataValue.md(reject_preview)})
+    yield dg.MaterializeResult(asset_key="rejected_rows", metadata={"dagster/row_count": rejected_count, "by_reason": dg.MetadataValue.md(reject_preview),
+                                                                   "by_file": dg.MetadataValue.md(rejects_by_file)})
     yield dg.MaterializeResult(asset_key="field_issues", metadata={"dagster/row_count": issue_count, "by_field": dg.MetadataValue.md(issue_preview)})
     yield dg.MaterializeResult(
         asset_key="erasure_log",
@@ -145,6 +163,16 @@ def inbox_files(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse)
             "erased_this_run": len(ctx.erased),
             "inbox_files_still_holding_erased_addresses": dg.MetadataValue.json(still_in_inbox),
         },
+    )
+    unloaded = [o for o in outcomes if o.status in ("failed", "held")]
+    yield dg.AssetCheckResult(
+        check_name=FILES_LOADED,
+        asset_key="import_files",
+        passed=not unloaded,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"files_failed": sum(o.status == "failed" for o in unloaded), "files_held": sum(o.status == "held" for o in unloaded),
+                  "files": dg.MetadataValue.md(_outcome_table(unloaded))},
+        description=None if not unloaded else "; ".join(f"{o.path}: {o.status}" for o in unloaded[:5]),
     )
     yield dg.AssetCheckResult(
         check_name=NOTHING_LOST,

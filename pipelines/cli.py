@@ -63,6 +63,16 @@ def last_file_id(paths: Paths) -> int:
             return 0
 
 
+# Exit status of `contacts run` when the run went through but a file of it failed (a held file alone is
+# 0: it waits for its owner). Schedulers and scripts can tell it from a failed run (1) and a bad config (2).
+FILE_FAILED = 3
+
+
+def files_failed_since(paths: Paths, since_file_id: int) -> int:
+    with read_only_warehouse(paths) as con:
+        return con.execute("select count(*) from import_files where file_id > ? and status = 'failed'", [since_file_id]).fetchone()[0]
+
+
 def summarise(paths: Paths, since_file_id: int = 0) -> str:
     """What this run did (files after `since_file_id`), then the totals of every run so far."""
     with read_only_warehouse(paths) as con:
@@ -180,7 +190,11 @@ def command_run(args: argparse.Namespace) -> int:
         print(f"  failed step {step}: {reason}")
     if paths.warehouse.exists():
         print(summarise(paths, since_file_id))
-    return 0 if result.success else 1
+    if not result.success:
+        return 1
+    if paths.warehouse.exists() and files_failed_since(paths, since_file_id):
+        return FILE_FAILED
+    return 0
 
 
 def command_sample(args: argparse.Namespace) -> int:

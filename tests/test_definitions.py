@@ -41,8 +41,12 @@ def test_definitions_shape(tmp_path):
     assert checks == {
         ("import_files", "nothing_lost_per_file"), ("contacts", "one_contact_per_email"),
         ("contacts", "no_erased_address_anywhere"), ("suppressions", "status_matches_suppression"),
+        ("import_files", "every_file_of_this_run_loaded"),
     }
-    assert all(graph.get_check_spec(key).blocking for key in graph.asset_check_keys if key.asset_key.path[0] != "exports")
+    # the data checks block the run; the run-outcome warning does not
+    assert {key.name for key in graph.asset_check_keys if key.asset_key.path[0] != "exports" and not graph.get_check_spec(key).blocking} == {
+        "every_file_of_this_run_loaded"
+    }
     job = defs.resolve_job_def(REFRESH_JOB)
     assert job.executor_def.name == "in_process"
     assert {node.definition.pools.pop() for node in job.graph.nodes} == {DUCKDB_POOL}
@@ -84,7 +88,8 @@ def test_contacts_run_on_samples_records_the_run_and_prints_a_summary(tmp_path):
     done = subprocess.run(
         [str(BIN / "contacts"), "run", "--samples-if-empty", "--as-of", "2026-06-30"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
     )
-    assert done.returncode == 0, done.stderr
+    # 3: the run went through, and a file of it failed (the samples' legacy-export.csv, on purpose)
+    assert done.returncode == 3, done.stderr
     assert f"copied {sum(1 for p in SAMPLES.rglob('*') if p.is_file())} sample files" in done.stdout
     assert "files:     7 loaded, 1 held, 1 failed, 0 skipped" in done.stdout
     assert "rows:      19 accepted, 5 rejected, 7 merged into existing contacts" in done.stdout

@@ -27,6 +27,7 @@ def test_samples_materialize_with_exact_counts(workspace):
     checks = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {
         ("import_files", "nothing_lost_per_file"): True,
+        ("import_files", "every_file_of_this_run_loaded"): False,  # legacy-export.csv fails, partner-leads.csv is held
         ("contacts", "one_contact_per_email"): True,
         ("contacts", "no_erased_address_anywhere"): True,
         ("suppressions", "status_matches_suppression"): True,

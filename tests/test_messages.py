@@ -97,3 +97,33 @@ def test_the_sensor_counts_the_files_it_waits_for(workspace):
     waiting = sensor.evaluate_tick(dg.build_sensor_context(cursor=first.cursor))
     files = sum(1 for p in workspace.paths.inbox.rglob("*") if p.is_file() and p.suffix != ".yaml")
     assert waiting.skip_message == f"{files} files in the inbox, still settling: a run starts once they are unchanged at the next tick"
+
+
+def test_failed_and_held_files_warn_in_the_ui_and_rejects_show_by_file(workspace):
+    workspace.drop("broken.csv", "Name,Phone\nAda,123\n")
+    workspace.drop("partner-leads.csv", "email\nlead@example.org\n", manifest=None)
+    workspace.drop("ragged.csv", "email,first_name\nok@example.org,Ok\nnot-an-address,X\n")
+    result = workspace.run()  # the run itself succeeds: a warning is not a failure
+    [check] = [c for c in result.get_asset_check_evaluations() if c.check_name == "every_file_of_this_run_loaded"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["files_failed"].value == 1 and check.metadata["files_held"].value == 1
+    table = check.metadata["files"].value
+    assert "| inbox/contacts/broken.csv | failed | no email column: headers are 'Name', 'Phone';" in table
+    assert "| inbox/contacts/partner-leads.csv | held | no manifest: add partner-leads.yaml beside the file" in table
+    [rejects] = [m for m in result.asset_materializations_for_node("inbox_files") if m.asset_key.to_user_string() == "rejected_rows"]
+    by_file = rejects.metadata["by_file"].value
+    assert "inbox/contacts/ragged.csv" in by_file and "invalid_email" in by_file and "[2]" in by_file
+    assert "not-an-address" not in by_file  # the raw text stays in the warehouse
+    # the next run tries both again and warns again while they wait for their owner
+    [again] = [c for c in workspace.run().get_asset_check_evaluations() if c.check_name == "every_file_of_this_run_loaded"]
+    assert (again.passed, again.metadata["files_failed"].value, again.metadata["files_held"].value) == (False, 1, 1)
+
+
+def test_contacts_run_exits_zero_when_a_file_is_only_held(workspace, tmp_path):
+    workspace.drop("one.csv", "email\nsolo@example.org\n")
+    workspace.drop("partner-leads.csv", "email\nlead@example.org\n", manifest=None)
+    env = {**os.environ, "CONTACTS_DATA_DIR": str(workspace.paths.data_dir), "CONTACTS_CONFIG": str(workspace.paths.config_path),
+           "CONTACTS_SEGMENTS_DIR": str(workspace.paths.segments_dir), "DAGSTER_HOME": str(tmp_path / "home")}
+    done = subprocess.run([str(CONTACTS), "run"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "held: inbox/contacts/partner-leads.csv: no manifest: add partner-leads.yaml beside the file" in done.stdout
