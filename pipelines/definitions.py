@@ -18,17 +18,18 @@ from pipelines.settings import Paths, paths_from_env
 REFRESH_JOB = "refresh_contacts"
 
 
-def config_or_default(paths: Paths) -> ContactsConfig:
-    """The config for building definitions; a broken file fails each run with its own message instead of
-    breaking the code location."""
+def config_for_definitions(paths: Paths) -> ContactsConfig:
+    """The config the assets are built from. A broken file fails the code location, with the file, key and
+    reason shown on it in the UI: built from defaults instead, the location would load green with other
+    assets (a list's exports gone) and nothing would say why."""
     try:
         return load_config(paths.config_path)
-    except ConfigError:
-        return ContactsConfig()
+    except ConfigError as exc:
+        raise ConfigError(f"the contacts code location cannot load, fix contacts.yaml first: {exc}") from None
 
 
 def build_definitions(paths: Paths) -> dg.Definitions:
-    config = config_or_default(paths)
+    config = config_for_definitions(paths)
     segments = discover_segments(paths.segments_dir)
     segment_assets = build_segment_assets(segments)
     segment_keys = [key for asset in segment_assets for key in asset.keys if key.path[0] == "segments"]

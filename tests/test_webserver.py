@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 from pipelines.definitions import build_definitions
@@ -32,9 +33,10 @@ def graphql(port: int, query: str) -> dict:
         return json.loads(response.read())["data"]
 
 
-def test_webserver_lists_every_asset_and_check(tmp_path):
+@contextmanager
+def webserver(env: dict, query: str):
+    """Start dagster-webserver on a free port, wait until it answers `query`, yield (server, data)."""
     port = free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
         cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -43,19 +45,24 @@ def test_webserver_lists_every_asset_and_check(tmp_path):
         deadline = time.monotonic() + 120
         while True:
             try:
-                data = graphql(port, QUERY)
+                data = graphql(port, query)
                 break
             except OSError:
                 assert server.poll() is None and time.monotonic() < deadline, "the webserver did not come up"
                 time.sleep(1)
+        yield server, data
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_webserver_lists_every_asset_and_check(tmp_path):
+    with webserver({**os.environ, "DAGSTER_HOME": str(tmp_path)}, QUERY) as (server, data):
         # `make clean-data` refuses while the webserver uses this DAGSTER_HOME, and names it
         guard = subprocess.run([sys.executable, "pipelines/instance_guard.py", str(tmp_path)], cwd=PROJECT_ROOT,
                                capture_output=True, text=True)
         assert guard.returncode == 1 and f"pid {server.pid}:" in guard.stderr and "dagster-webserver" in guard.stderr
         assert "stop it first (Ctrl-C in the terminal running `make ui`, or `kill <pid>`)" in guard.stderr
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     # once the webserver and its code server have exited, the guard lets clean-data go ahead
     deadline = time.monotonic() + 30
     while subprocess.run([sys.executable, "pipelines/instance_guard.py", str(tmp_path)], cwd=PROJECT_ROOT, capture_output=True).returncode:
@@ -73,3 +80,21 @@ def test_webserver_lists_every_asset_and_check(tmp_path):
 def test_clean_data_runs_the_guard_before_it_removes_anything():
     plan = subprocess.run(["make", "-n", "clean-data"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout.splitlines()
     assert "pipelines/instance_guard.py" in plan[0] and plan[1].startswith("rm -rf")
+
+
+LOAD_ERROR = ("{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
+              "locationOrLoadError { __typename ... on PythonError { message causes { message } } } } } } }")
+
+
+def test_a_bad_config_fails_the_code_location_with_its_reason(tmp_path):
+    bad = tmp_path / "contacts.yaml"
+    bad.write_text("fields:\n  company: {type: txt}\n")
+    (tmp_path / "home").mkdir()
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "CONTACTS_CONFIG": str(bad)}
+    with webserver(env, LOAD_ERROR) as (_, data):
+        [entry] = data["workspaceOrError"]["locationEntries"]
+    assert entry["name"] == "contacts" and entry["locationOrLoadError"]["__typename"] == "PythonError"
+    error = entry["locationOrLoadError"]
+    message = " <- ".join([error["message"], *(cause["message"] for cause in error["causes"])])
+    assert "the contacts code location cannot load, fix contacts.yaml first" in message
+    assert f"{bad}: key 'fields.company.type': Input should be" in message
