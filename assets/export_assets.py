@@ -32,12 +32,16 @@ def build_export_asset(target: ExportTarget, upstream: dg.AssetKey, sql_sha256: 
         with warehouse.connect() as con:
             result = export_target(con, config, warehouse.paths.data_dir, target, sql_sha256)
             problems = audit_export(con, folder, erasure_salt(con))
-        if result.version is not None:
+        if result.backfill:
+            context.log.info("exported %s/%s version %d as a backfill (under backfill/, latest unchanged): %d rows",
+                             target.kind, target.export_id, result.version, result.rows)
+        elif result.version is not None:
             context.log.info("exported %s/%s version %d: %d rows", target.kind, target.export_id, result.version, result.rows)
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": result.rows,
                 "exported_version": result.version if result.version is not None else dg.MetadataValue.null(),
+                "backfill": result.backfill,
                 "folder": dg.MetadataValue.path(str(folder)),
                 "files": dg.MetadataValue.json(result.files),
             },

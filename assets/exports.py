@@ -31,6 +31,7 @@ from pipelines.warehouse import has_tombstones, registered
 FORMULA_START = r"^[=+\-@\t\r]"
 VERSION_FILE = re.compile(r"^v(\d+)\.manifest\.json$")
 DATA_FILES = ("csv", "parquet", "jsonl")
+BACKFILL_DIR = "backfill"
 CRASH_HOOK = "CONTACTS_TEST_CRASH_AFTER_EXPORT_FILES"  # tests: die after writing this many files
 
 
@@ -48,6 +49,7 @@ class ExportResult:
     version: int | None  # None: nothing new to export
     rows: int
     files: list[str]
+    backfill: bool = False  # written under backfill/<as_of>/, latest unchanged
 
 
 def includes_non_mailable(config: ContactsConfig, target: ExportTarget) -> bool:
@@ -188,7 +190,7 @@ def read_manifest(folder: Path, name: str) -> dict | None:
 def write_version(
     con: duckdb.DuckDBPyConnection, config: ContactsConfig, target: ExportTarget, folder: Path,
     version: int, previous: int | None, as_of: dt.date | None, sql_sha256: str | None, writer: AtomicWriter,
-    current: pl.DataFrame | None = None, staged_csv: PendingFile | None = None,
+    current: pl.DataFrame | None = None, staged_csv: PendingFile | None = None, backfill: bool = False,
 ) -> dict:
     """All files of one version, then its manifest; returns the manifest. `current` and `staged_csv`: the
     version's rows and its CSV file, when the caller has them already."""
@@ -217,6 +219,7 @@ def write_version(
         "columns": current.columns,
         "mailable_only": not includes_non_mailable(config, target),
         "sql_sha256": sql_sha256,
+        "backfill": backfill,  # a day before the newest export, under backfill/<as_of>/; latest never points at it
         "files": hashes,
     }
     writer.write(f"v{version}.manifest.json", json.dumps(manifest, indent=2).encode("utf-8"))
@@ -241,6 +244,26 @@ def apply_retention(folder: Path, keep: int) -> list[int]:
     return dropped
 
 
+def backfill_folder(folder: Path, as_of: dt.date) -> Path:
+    return folder / BACKFILL_DIR / as_of.isoformat()
+
+
+def export_folders(folder: Path) -> list[Path]:
+    """An export's folder and its dated backfill folders: every place its files are."""
+    backfills = folder / BACKFILL_DIR
+    return [folder, *sorted(p for p in backfills.iterdir() if p.is_dir())] if backfills.is_dir() else [folder]
+
+
+def export_backfill(con, config: ContactsConfig, target: ExportTarget, folder: Path, version: int, as_of: dt.date,
+                    sql_sha256: str | None) -> ExportResult:
+    """A run for a day before the newest export (a backfill) writes that day's files under
+    `backfill/<as_of>/`, marked so in the manifest, and never touches `latest.*` or the version sequence a
+    sending tool reads: an old day must not replace today's audience."""
+    writer = AtomicWriter(backfill_folder(folder, as_of))
+    manifest = write_version(con, config, target, writer.folder, version, None, as_of, sql_sha256, writer, backfill=True)
+    return ExportResult(version, manifest["row_count"], sorted(manifest["files"]), backfill=True)
+
+
 def export_target(con, config: ContactsConfig, data_dir: Path, target: ExportTarget, sql_sha256: str | None = None) -> ExportResult:
     """Export the current version when its rows differ from the latest export."""
     version_row = con.execute("select version, as_of_date from versions order by version desc limit 1").fetchall()
@@ -252,6 +275,8 @@ def export_target(con, config: ContactsConfig, data_dir: Path, target: ExportTar
     latest = read_manifest(folder, "latest.manifest.json")
     if latest and latest["version"] == version:
         return ExportResult(None, latest["row_count"], sorted(latest["files"]))
+    if latest and as_of and latest.get("as_of_date") and as_of < dt.date.fromisoformat(latest["as_of_date"]):
+        return export_backfill(con, config, target, folder, version, as_of, sql_sha256)
     current = rows_at(con, config, target, version)
     candidate = writer.stage(f"v{version}.csv", lambda path: write_csv(current, path))
     if latest and latest["files"].get(f"v{latest['version']}.csv") == candidate.sha256 and latest.get("sql_sha256") == sql_sha256:
@@ -271,19 +296,21 @@ def regenerate_after_erasure(con, config: ContactsConfig, data_dir: Path) -> lis
     rewritten = []
     for kind in ("segments", "lists"):
         root = data_dir / "exports" / kind
-        for folder in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
-            target = ExportTarget(kind, folder.name)
-            writer = AtomicWriter(folder)
-            latest = read_manifest(folder, "latest.manifest.json")
-            for version in exported_versions(folder):
-                if not _holds_erased(con, folder, version):
-                    continue
-                manifest = read_manifest(folder, f"v{version}.manifest.json")
-                as_of = dt.date.fromisoformat(manifest["as_of_date"]) if manifest.get("as_of_date") else None
-                write_version(con, config, target, folder, version, manifest.get("previous_version"), as_of, manifest.get("sql_sha256"), writer)
-                if latest and latest["version"] == version:
-                    publish_latest(folder, version, writer)
-                rewritten.append(folder / f"v{version}")
+        for export in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+            target = ExportTarget(kind, export.name)
+            latest = read_manifest(export, "latest.manifest.json")
+            for folder in export_folders(export):
+                writer = AtomicWriter(folder)
+                for version in exported_versions(folder):
+                    if not _holds_erased(con, folder, version):
+                        continue
+                    manifest = read_manifest(folder, f"v{version}.manifest.json")
+                    as_of = dt.date.fromisoformat(manifest["as_of_date"]) if manifest.get("as_of_date") else None
+                    write_version(con, config, target, folder, version, manifest.get("previous_version"), as_of,
+                                  manifest.get("sql_sha256"), writer, backfill=bool(manifest.get("backfill")))
+                    if folder == export and latest and latest["version"] == version:
+                        publish_latest(folder, version, writer)
+                    rewritten.append(folder / f"v{version}")
     return rewritten
 
 

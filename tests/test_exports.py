@@ -144,3 +144,36 @@ def test_a_run_killed_while_exporting_leaves_the_previous_export_intact(tmp_path
     assert json.loads((target / "latest.manifest.json").read_text())["version"] == 2
     assert sorted(pl.read_parquet(target / "latest.parquet").get_column("email")) == ["a@example.com", "b@example.com"]
     assert not list(target.glob(".*.tmp"))
+
+
+def test_a_backfill_never_moves_latest_and_writes_its_day_apart(workspace):
+    workspace.write_segment("openers", "select contact_id from contact_engagement where opens_30d > 0\n")
+    workspace.write_segment("everyone", "select contact_id from contacts\n")
+    workspace.drop("1.csv", "email,first_name\na@example.com,Ann\nb@example.com,Bob\n")
+    workspace.drop("e.csv", "email,event,occurred_at\na@example.com,open,2026-06-20T10:00:00Z\n", folder="events")
+    workspace.run(as_of="2026-07-15")
+    openers = folder(workspace, export_id="openers")
+    today = json.loads((openers / "latest.manifest.json").read_text())
+    assert (today["version"], today["row_count"], today["backfill"]) == (1, 1, False)
+    latest_bytes = (openers / "latest.csv").read_bytes()
+
+    workspace.run(as_of="2026-06-10")  # a backfill: the open had not happened yet
+    assert (openers / "latest.csv").read_bytes() == latest_bytes
+    assert json.loads((openers / "latest.manifest.json").read_text())["version"] == 1
+    day = openers / "backfill" / "2026-06-10"
+    [manifest_path] = list(day.glob("v*.manifest.json"))
+    backfill = json.loads(manifest_path.read_text())
+    assert (backfill["as_of_date"], backfill["row_count"], backfill["backfill"]) == ("2026-06-10", 0, True)
+    assert {p.name for p in openers.glob("v*.manifest.json")} == {"v1.manifest.json"}
+
+    workspace.run(as_of="2026-07-15")  # the next daily run: the same audience as before, so nothing new to export
+    assert {p.name for p in openers.glob("v*.manifest.json")} == {"v1.manifest.json"}
+    assert (openers / "latest.csv").read_bytes() == latest_bytes
+
+    # an erasure reaches the backfill's files too
+    everyone_day = folder(workspace, export_id="everyone") / "backfill" / "2026-06-10"
+    assert any(b"a@example.com" in p.read_bytes() for p in everyone_day.iterdir())
+    workspace.drop("request.csv", "email\na@example.com\n", folder="erasure")
+    workspace.run(as_of="2026-07-15")
+    exports = workspace.paths.data_dir / "exports"
+    assert [p for p in exports.rglob("*") if p.is_file() and b"a@example.com" in p.read_bytes()] == []
