@@ -78,8 +78,11 @@ def test_webserver_lists_every_asset_and_check(tmp_path):
 
 
 def test_clean_data_runs_the_guard_before_it_removes_anything():
-    plan = subprocess.run(["make", "-n", "clean-data"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout.splitlines()
-    assert "pipelines/instance_guard.py" in plan[0] and plan[1].startswith("rm -rf")
+    plan = subprocess.run(["make", "-n", "--no-print-directory", "clean-data"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                          check=True).stdout.splitlines()
+    guard = next(i for i, line in enumerate(plan) if "pipelines/instance_guard.py" in line)
+    remove = next(i for i, line in enumerate(plan) if line.startswith("rm -rf"))
+    assert guard < remove
 
 
 LOAD_ERROR = ("{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
