@@ -30,7 +30,7 @@ DOMAIN = r"[\pL\pN\pM-]+(?:\.[\pL\pN\pM-]+)*"
 # Tables that record the pipeline's own work (the ledger, versions, state, catalogs): they keep their
 # rows, must hold no address, and have any found redacted in place instead.
 LEDGER_TABLES = frozenset({
-    "main.import_files", "main.versions", "main.erasure_log", "main.list_health", "main.list_health_history",
+    "main.import_files", "main.versions", "main.erasure_log", "main.list_health_history",
     "main.segment_health", "staging.secrets", "staging.maintenance", "staging.derived_state",
     "staging.metrics_state", "staging.replay_state", "staging.list_catalog", "staging.segment_catalog",
     "staging.list_health",
@@ -121,19 +121,27 @@ def unicode_form(token: str) -> str | None:
         return None
 
 
+def tombstone_hashes(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {row[0] for row in con.execute("select email_sha256 from suppressions where reason = 'erased'").fetchall()}
+
+
 def erased_address_traces(con: duckdb.DuckDBPyConnection, salt: str) -> dict[str, int]:
     """Rows per table holding an address whose salted hash is a tombstone, IDNA forms included."""
+    tombstones = tombstone_hashes(con)
     traces = {}
     for table in text_tables(con):
-        found = erased_rows(con, table_tokens_sql(table), salt)
+        found = erased_rows(con, table_tokens_sql(table), salt, tombstones)
         if found:
             traces[table.name] = found
     return traces
 
 
-def erased_rows(con: duckdb.DuckDBPyConnection, tokens: str, salt: str) -> int:
-    """How many distinct rids of a (rid, token) query hold an erased address. Each distinct token is
-    hashed once; the rows are counted only when one matched (normally none)."""
+def erased_rows(con: duckdb.DuckDBPyConnection, tokens: str, salt: str, tombstones: set[str]) -> int:
+    """How many distinct rids of a (rid, token) query hold an erased address (`tombstones`: from
+    tombstone_hashes). Each distinct token is hashed once; the rows are counted only when one matched
+    (normally none)."""
+    if not tombstones:
+        return 0
     con.execute(f"create or replace temp table _address_tokens as select distinct token from ({tokens})")
     hits = [row[0] for row in con.execute(
         """select token from _address_tokens
@@ -142,12 +150,10 @@ def erased_rows(con: duckdb.DuckDBPyConnection, tokens: str, salt: str) -> int:
     ).fetchall()]
     idna_tokens = [row[0] for row in con.execute("select token from _address_tokens where contains(token, 'xn--')").fetchall()]
     con.execute("drop table _address_tokens")
-    if idna_tokens:
-        tombstones = {row[0] for row in con.execute("select email_sha256 from suppressions where reason = 'erased'").fetchall()}
-        for token in idna_tokens:
-            form = unicode_form(token)
-            if form and hashlib.sha256((salt + form).encode()).hexdigest() in tombstones:
-                hits.append(token)
+    for token in idna_tokens:
+        form = unicode_form(token)
+        if form and hashlib.sha256((salt + form).encode()).hexdigest() in tombstones:
+            hits.append(token)
     if not hits:
         return 0
     return con.execute(f"select count(distinct rid) from ({tokens}) where token in (select unnest($hits))", {"hits": hits}).fetchone()[0]

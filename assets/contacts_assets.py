@@ -7,7 +7,7 @@ import dagster as dg
 
 from assets.address_scan import erased_address_traces
 from assets.engagement import compute_engagement
-from assets.erasure import erase_addresses, redacted, inbox_files_mentioning, rewrite_database, rewrite_done, rewrite_pending
+from assets.erasure import erase_addresses, inbox_files_mentioning, redacted, rewrite_database, rewrite_done, rewrite_pending
 from assets.exports import regenerate_after_erasure
 from assets.ingest import KIND_CONTACTS, KIND_ERASURE, KIND_EVENTS, IngestContext, ingest_folder
 from assets.merge import drop_temp_tables, merge_pending_files, replay_status

@@ -24,9 +24,9 @@ from typing import Callable
 import duckdb
 import polars as pl
 
-from assets.address_scan import erased_rows, row_tokens_sql
+from assets.address_scan import erased_rows, row_tokens_sql, tombstone_hashes
 from pipelines.config import ContactsConfig
-from pipelines.warehouse import has_tombstones, registered
+from pipelines.warehouse import erasure_salt, has_tombstones, registered
 
 FORMULA_START = r"^[=+\-@\t\r]"
 VERSION_FILE = re.compile(r"^v(\d+)\.manifest\.json$")
@@ -294,6 +294,7 @@ def regenerate_after_erasure(con, config: ContactsConfig, data_dir: Path) -> lis
     """Rewrite every exported version whose files hold an erased address (matched by its salted hash, so
     no address needs to be kept for this), from the already erased history."""
     rewritten = []
+    salt, tombstones = erasure_salt(con), tombstone_hashes(con)
     for kind in ("segments", "lists"):
         root = data_dir / "exports" / kind
         for export in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
@@ -302,7 +303,7 @@ def regenerate_after_erasure(con, config: ContactsConfig, data_dir: Path) -> lis
             for folder in export_folders(export):
                 writer = AtomicWriter(folder)
                 for version in exported_versions(folder):
-                    if not _holds_erased(con, folder, version):
+                    if not _holds_erased(con, folder, version, salt, tombstones):
                         continue
                     manifest = read_manifest(folder, f"v{version}.manifest.json")
                     as_of = dt.date.fromisoformat(manifest["as_of_date"]) if manifest.get("as_of_date") else None
@@ -314,7 +315,7 @@ def regenerate_after_erasure(con, config: ContactsConfig, data_dir: Path) -> lis
     return rewritten
 
 
-def _holds_erased(con, folder: Path, version: int) -> bool:
+def _holds_erased(con, folder: Path, version: int, salt: str, tombstones: set[str]) -> bool:
     """Whether any text of a version's files holds an erased address: the member's own, or one that a
     neighbour's field quoted (erasure removed that row too)."""
     frames = [pl.read_parquet(folder / f"v{version}.parquet")]
@@ -322,11 +323,10 @@ def _holds_erased(con, folder: Path, version: int) -> bool:
         path = folder / f"v{version}.{label}.csv"
         if path.exists():
             frames.append(pl.read_csv(path, infer_schema=False))
-    salt = con.execute("select value from staging.secrets where name = 'erasure_salt'").fetchone()
     for frame in frames:
-        frame = frame.with_row_index("_rid")
-        with _registered(con, frame):
-            if erased_rows(con, row_tokens_sql("_export", [c for c in frame.columns if c != "_rid"], "_rid"), salt[0] if salt else ""):
+        columns = frame.columns
+        with _registered(con, frame.with_row_index("_rid")):
+            if erased_rows(con, row_tokens_sql("_export", columns, "_rid"), salt, tombstones):
                 return True
     return False
 

@@ -37,8 +37,8 @@ from assets.staging import (
 from assets.validation import EmailValidatorCache
 from pipelines.config import ConfigError, ContactsConfig
 from pipelines.crash_points import crash_point
-from pipelines.wording import counted
 from pipelines.warehouse import erasure_salt, has_tombstones, registered, transaction
+from pipelines.wording import counted
 
 KIND_CONTACTS = "contacts"
 KIND_EVENTS = "events"
@@ -68,8 +68,8 @@ class IngestContext:
     cache: EmailValidatorCache
     now: dt.datetime
     log: logging.Logger
-    erased: set[str] = field(default_factory=set)  # addresses erased in this run, for the inbox scan
-    erased_forms: set[str] = field(default_factory=set)  # their Unicode and IDNA spellings, lower case
+    erased: set[str] = field(default_factory=set)  # addresses erased in this run, as counted in the log
+    erased_forms: set[str] = field(default_factory=set)  # their Unicode and IDNA spellings, lower case, for the inbox scan
 
     def __post_init__(self) -> None:
         self.use(self.con)

@@ -74,7 +74,7 @@ def build_inbox_sensor(paths: Paths, job_name: str) -> dg.SensorDefinition:
     def inbox_sensor(context: dg.SensorEvaluationContext):
         cursor = json.loads(context.cursor) if context.cursor else {"files": {}, "last": None}
         state, settled = inbox_state(paths, cursor["files"])
-        known = ledger_hashes(paths)
+        known = ledger_hashes(paths) if settled else set()
         if known is None:
             context.update_cursor(json.dumps({"files": state, "last": cursor["last"]}, separators=(",", ":")))
             return dg.SkipReason("a run is using the warehouse; the inbox is looked at again at the next tick")

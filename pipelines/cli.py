@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -68,12 +69,13 @@ def last_file_id(paths: Paths) -> int:
 FILE_FAILED = 3
 
 
-def files_failed_since(paths: Paths, since_file_id: int) -> int:
-    with read_only_warehouse(paths) as con:
-        return con.execute("select count(*) from import_files where file_id > ? and status = 'failed'", [since_file_id]).fetchone()[0]
+@dataclass(frozen=True)
+class RunSummary:
+    text: str  # what this run did, then the totals, as printed
+    files_failed: int  # files of this run that failed
 
 
-def summarise(paths: Paths, since_file_id: int = 0) -> str:
+def summarise(paths: Paths, since_file_id: int = 0) -> RunSummary:
     """What this run did (files after `since_file_id`), then the totals of every run so far."""
     with read_only_warehouse(paths) as con:
         this_run = con.execute(
@@ -132,7 +134,7 @@ def summarise(paths: Paths, since_file_id: int = 0) -> str:
         f"warehouse: {paths.warehouse}",
         f"query:     contacts sql \"{EXAMPLE_QUERY}\"",
     ]
-    return "\n".join(lines)
+    return RunSummary("\n".join(lines), failed)
 
 
 # Causes whose fix is not in the message itself.
@@ -188,13 +190,12 @@ def command_run(args: argparse.Namespace) -> int:
     print(f"run {result.run_id} {'succeeded' if result.success else 'FAILED'} (details: `make ui`)")
     for step, reason in failed_steps(result).items():
         print(f"  failed step {step}: {reason}")
-    if paths.warehouse.exists():
-        print(summarise(paths, since_file_id))
+    summary = summarise(paths, since_file_id) if paths.warehouse.exists() else None
+    if summary:
+        print(summary.text)
     if not result.success:
         return 1
-    if paths.warehouse.exists() and files_failed_since(paths, since_file_id):
-        return FILE_FAILED
-    return 0
+    return FILE_FAILED if summary and summary.files_failed else 0
 
 
 def command_sample(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from assets.address_scan import tokens_sql, unicode_form
+from assets.address_scan import LEDGER_TABLES, tokens_sql, unicode_form
 
 ERASED = "ann@bücher.example.org"
 ERASED_IDNA = "ann@xn--bcher-kva.example.org"
@@ -82,3 +82,13 @@ def test_tokens_of_free_text(text, tokens):
     con = duckdb.connect()
     found = con.execute(f"select list_distinct({tokens_sql('v')}) from (select ? as v)", [text]).fetchone()[0]
     assert sorted(set(found) - {text.lower().strip()}) == sorted(tokens)
+
+
+def test_every_ledger_table_named_exists(workspace):
+    # a renamed ledger table would silently lose its rows to erasure instead of being redacted
+    workspace.drop("01-contacts.csv", contacts_file())
+    workspace.run()
+    tables = {row[0] for row in workspace.query(
+        "select schema_name || '.' || table_name from duckdb_tables() where database_name = current_database()"
+    )}
+    assert LEDGER_TABLES <= tables, sorted(LEDGER_TABLES - tables)

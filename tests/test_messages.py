@@ -49,7 +49,7 @@ def test_the_summary_says_what_this_run_did_then_the_totals(workspace):
     workspace.drop("one.csv", "email\nsolo@example.org\n")
     workspace.drop("request.csv", "email\ngone@example.org\n", folder="erasure")
     workspace.run()
-    first = summarise(workspace.paths, since_file_id=0)
+    first = summarise(workspace.paths, since_file_id=0).text
     assert first.splitlines()[:3] == [
         "this run:  2 files loaded, 0 held, 0 failed, 0 skipped",
         "           1 row accepted, 0 rejected; 0 events accepted, 0 rejected; 1 address erased",
@@ -57,7 +57,7 @@ def test_the_summary_says_what_this_run_did_then_the_totals(workspace):
     ]
     assert "erasures:  1 address erased so far" in first
     newest, = workspace.one("select max(file_id) from import_files")
-    again = summarise(workspace.paths, since_file_id=newest)
+    again = summarise(workspace.paths, since_file_id=newest).text
     assert again.splitlines()[0] == "this run:  no new or changed files in the inbox"
     assert "files:     2 loaded, 0 held, 0 failed, 0 skipped" in again
 
