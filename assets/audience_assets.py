@@ -115,7 +115,7 @@ def build_segment_asset(segment: SegmentFile, known_ids: set[str]) -> dg.AssetsD
         except SegmentError as exc:
             raise dg.Failure(description=str(exc)) from None
         with warehouse.connect() as con:
-            before = {row[0] for row in con.execute("select contact_id from segment_members where segment_id = ?", [segment.segment_id]).fetchall()}
+            before = {row[0] for row in con.execute("select contact_id from staging.segment_members where segment_id = ?", [segment.segment_id]).fetchall()}
             with transaction(con):
                 store_membership(con, segment, contact_ids)
                 version = publish(con, "segment_members", context.run.run_id, as_of)

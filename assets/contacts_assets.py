@@ -277,9 +277,9 @@ def contact_engagement(context: dg.AssetExecutionContext, warehouse: ContactsWar
             version = publish(con, "contact_engagement", context.run.run_id, as_of)
         context.log.info("engagement recomputed for %s", "every contact" if recomputed is None else f"{recomputed} address(es) the new files mention")
         total, average, engaged = con.execute(
-            "select count(*), coalesce(avg(engagement_score), 0), count(*) filter (where lifecycle = 'active') from contact_engagement"
+            "select count(*), coalesce(avg(engagement_score), 0), count(*) filter (where lifecycle = 'active') from staging.contact_engagement"
         ).fetchone()
-        lifecycle = markdown_table(con, "select lifecycle, count(*) as contacts from contact_engagement group by lifecycle order by contacts desc, lifecycle")
+        lifecycle = markdown_table(con, "select lifecycle, count(*) as contacts from staging.contact_engagement group by lifecycle order by contacts desc, lifecycle")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": total,

@@ -27,15 +27,15 @@ def list_health(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse)
         headline = {
             list_id: dict(zip(HEADLINE_METRICS, values, strict=True))
             for list_id, *values in con.execute(
-                f"select list_id, {', '.join(HEADLINE_METRICS)} from list_health where day = ? and list_id in ('all', 'subscribed')", [as_of]
+                f"select list_id, {', '.join(HEADLINE_METRICS)} from staging.list_health where day = ? and list_id in ('all', 'subscribed')", [as_of]
             ).fetchall()
         }
-        total, = con.execute("select count(*) from list_health").fetchone()
-        recomputed, = con.execute("select count(distinct day) from list_health where day >= ?", [start]).fetchone()
+        total, = con.execute("select count(*) from staging.list_health").fetchone()
+        recomputed, = con.execute("select count(distinct day) from staging.list_health where day >= ?", [start]).fetchone()
         last_week = markdown_table(
             con,
             """select list_id, day, members, subscribed, new_subscribers, churned, growth_rate, churn_rate, engagement_rate
-               from list_health where day > ?::date - 7 and day <= ? order by list_id, day""",
+               from staging.list_health where day > ?::date - 7 and day <= ? order by list_id, day""",
             [as_of, as_of],
         )
     metadata = {"dagster/row_count": total, "as_of_date": as_of.isoformat(), "days_recomputed": recomputed,
@@ -71,7 +71,9 @@ def build_metrics_assets(segment_keys: list[dg.AssetKey]) -> list[dg.AssetsDefin
         as_of = resolve_as_of(context.run.tags, config.timezone)
         path = warehouse.paths.data_dir / "reports" / "list_health.html"
         with warehouse.connect() as con:
-            charts = write_report(con, path, as_of)
+            # The report shows the public views: after a backfill still the newest as-of day, so say that day.
+            shown, = con.execute("select as_of_date from versions where version = current_version('list_health')").fetchone() or (None,)
+            charts = write_report(con, path, shown or as_of)
         context.log.info("wrote %s (%d charts)", path, charts)
         return dg.MaterializeResult(
             metadata={"path": dg.MetadataValue.path(str(path)), "open": dg.MetadataValue.url(path.as_uri()), "charts": charts}

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.versioning import VERSIONED
 from pipelines.warehouse import memory_limit
 
 SEGMENT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -177,6 +178,11 @@ def run_sandboxed(warehouse: Path, segment: SegmentFile, as_of: dt.date, time_li
     timer = threading.Timer(time_limit, con.interrupt)
     try:
         con.execute(f"create temp macro as_of_date() as date '{as_of.isoformat()}'")
+        for relation in VERSIONED.values():
+            # The run's own state (temp names come first): in a backfill the public views go on showing
+            # the newest as-of day, but this run's segments are computed as of its own day.
+            hidden = f" exclude ({', '.join(relation.hidden)})" if relation.hidden else ""
+            con.execute(f"create temp view {relation.name} as select *{hidden} from {relation.working}")
         con.execute("create temp macro segment(id) as table select contact_id from segment_members where segment_id = id")
         con.execute("set allowed_directories = []")
         con.execute("set enable_external_access = false")

@@ -87,7 +87,7 @@ def publish(con: duckdb.DuckDBPyConnection, name: str, run_id: str, as_of: dt.da
         # Nothing current (a first run, or an emptied relation): every working row is new, no diff needed.
         added, = con.execute(f"select count(*) from {relation.working}").fetchall()[0]
         if not added:
-            return None
+            return _reclaim_current(con, name, run_id, as_of)
         version = version_for_run(con, run_id, as_of, name)
         con.execute(f"insert into {relation.history} ({columns}, valid_from_version) select {columns}, ? from {relation.working}", [version])
         return version
@@ -125,4 +125,20 @@ def publish(con: duckdb.DuckDBPyConnection, name: str, run_id: str, as_of: dt.da
         )
         con.execute(f"insert into {relation.history} ({columns}, valid_from_version) select {columns}, ? from publish_diff where is_added", [version])
     con.execute("drop table publish_diff")
-    return version if added or removed else None
+    return version if added or removed else _reclaim_current(con, name, run_id, as_of)
+
+
+def _reclaim_current(con: duckdb.DuckDBPyConnection, name: str, run_id: str, as_of: dt.date) -> int | None:
+    """A run that changes nothing usually allocates no version. The exception: the rows last written came
+    from a backfill, so the public view (the newest as-of, views.sql current_version) shows an older
+    version. A run as of the newest day that finds those rows right records the relation in its version,
+    which makes them current; otherwise the view would go on showing the state before the backfill."""
+    newest_written, newest_as_of, backfilled = con.execute(
+        """select max(version), max(as_of_date),
+                  arg_max(as_of_date, version) < max(as_of_date)
+           from versions where list_contains(tables_changed, ?)""",
+        [name],
+    ).fetchall()[0]
+    if newest_written is None or not backfilled or as_of < newest_as_of:
+        return None
+    return version_for_run(con, run_id, as_of, name)

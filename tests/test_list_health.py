@@ -123,10 +123,14 @@ def test_system_lists_and_test_lists(fixture_workspace):
 def test_backfill_of_an_earlier_as_of_gives_the_rows_of_that_day(fixture_workspace):
     workspace = fixture_workspace
     workspace.run(as_of="2026-03-16")
-    held = workspace.query(f"select list_id, {COLUMNS} from list_health where day <= '2026-03-12' order by all")
+    current = workspace.query(f"select list_id, {COLUMNS} from list_health order by all")
+    held = [row for row in current if row[1] <= dt.date(2026, 3, 12)]
     workspace.run(as_of="2026-03-12")
-    assert workspace.query(f"select list_id, {COLUMNS} from list_health order by all") == held
+    # the backfill's rows are read as of its day; the current view stays on the newest as-of day
+    assert workspace.query(f"select list_id, {COLUMNS} from list_health_at(version_as_of('list_health', date '2026-03-12')) order by all") == held
+    assert workspace.query(f"select list_id, {COLUMNS} from list_health order by all") == current
     workspace.run(as_of="2026-03-16")
+    assert workspace.query(f"select list_id, {COLUMNS} from list_health order by all") == current
     assert newsletter_rows(workspace)["03-16"] == (6, 2, 0, 0, 0, 0, 0, 0.0, 0.0, 1.0, 0.5, 0.5, N)
 
 

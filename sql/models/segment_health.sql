@@ -13,17 +13,40 @@ with changes as (
     select segment_id, valid_to_version from segment_members_history where valid_to_version is not null
 ),
 
-sized as (
-    select
-        c.segment_id,
-        c.version,
-        v.as_of_date,
-        count(*) filter (where h.valid_from_version <= c.version and (h.valid_to_version is null or h.valid_to_version > c.version)) as size,
-        count(*) filter (where h.valid_from_version = c.version) as entered,
-        count(*) filter (where h.valid_to_version = c.version) as exited
+-- Each change compared with the one before it in as-of order (then version): a backfill, a run as of an
+-- earlier day, takes its place among the days, so it neither exits today's members nor re-enters them next run.
+ordered as (
+    select c.segment_id, c.version, v.as_of_date,
+           lag(c.version) over (partition by c.segment_id order by v.as_of_date, c.version) as previous_version
     from changes c
     join versions v using (version)
-    join segment_members_history h using (segment_id)
+),
+
+members as (
+    select o.segment_id, o.version, h.contact_id
+    from ordered o
+    join segment_members_history h
+      on h.segment_id = o.segment_id and h.valid_from_version <= o.version and (h.valid_to_version is null or h.valid_to_version > o.version)
+),
+
+sized as (
+    select
+        o.segment_id,
+        o.version,
+        o.as_of_date,
+        count(m.contact_id) as size,
+        count(m.contact_id) filter (where p.contact_id is null) as entered
+    from ordered o
+    left join members m on m.segment_id = o.segment_id and m.version = o.version
+    left join members p on p.segment_id = o.segment_id and p.version = o.previous_version and p.contact_id = m.contact_id
+    group by all
+),
+
+exits as (
+    select o.segment_id, o.version, count(*) as exited
+    from ordered o
+    join members p on p.segment_id = o.segment_id and p.version = o.previous_version
+    anti join members m on m.segment_id = o.segment_id and m.version = o.version and m.contact_id = p.contact_id
     group by all
 ),
 
@@ -60,10 +83,11 @@ final as (
         s.as_of_date,
         s.size,
         s.entered,
-        s.exited,
+        coalesce(x.exited, 0) as exited,
         round(a.opened / nullif(a.reached, 0), 4) as open_rate,
         round(a.clicked / nullif(a.reached, 0), 4) as click_rate
     from sized s
+    left join exits x using (segment_id, version)
     left join member_activity a using (segment_id, version)
 )
 

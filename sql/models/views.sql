@@ -1,20 +1,47 @@
 -- Public relations that are views (DESIGN 6): the current version of each versioned relation, and the
 -- relations derived from them. Recreated on every connection set-up, after the tables they read.
 
+-- The version a relation's public view shows. Relations computed as of a day (engagement, segments, list
+-- health) show, of the versions that changed them, the one with the newest as-of date (the newest version on a
+-- tie): a backfill (a run as of an earlier day) adds versions that time travel reads, but never moves the
+-- current view back. Contacts and list membership do not depend on the as-of date, so they show the last
+-- version written: a file loaded by a backfill run is current at once.
+create or replace macro current_version(relation) as (
+    select version from versions
+    where list_contains(tables_changed, relation)
+    order by as_of_date desc, version desc
+    limit 1
+);
+
+-- The version that shows a relation as of a day: of the versions that changed it with an as-of date on or
+-- before the day, the newest. `select * from segment_members_at('engaged-users', version_as_of('segment_members', date '2026-06-30'))`.
+create or replace macro version_as_of(relation, day) as (
+    select version from versions
+    where list_contains(tables_changed, relation) and as_of_date <= day
+    order by as_of_date desc, version desc
+    limit 1
+);
+
 create or replace view contacts as
 select * exclude (valid_from_version, valid_to_version) from contacts_history where valid_to_version is null;
 
 create or replace view contact_engagement as
-select * exclude (valid_from_version, valid_to_version) from contact_engagement_history where valid_to_version is null;
+select * exclude (valid_from_version, valid_to_version) from contact_engagement_history
+where valid_from_version <= current_version('contact_engagement')
+  and (valid_to_version is null or valid_to_version > current_version('contact_engagement'));
 
 create or replace view list_members as
 select * exclude (valid_from_version, valid_to_version) from list_members_history where valid_to_version is null;
 
 create or replace view segment_members as
-select * exclude (valid_from_version, valid_to_version, sql_sha256) from segment_members_history where valid_to_version is null;
+select * exclude (valid_from_version, valid_to_version, sql_sha256) from segment_members_history
+where valid_from_version <= current_version('segment_members')
+  and (valid_to_version is null or valid_to_version > current_version('segment_members'));
 
 create or replace view list_health as
-select * exclude (valid_from_version, valid_to_version) from list_health_history where valid_to_version is null;
+select * exclude (valid_from_version, valid_to_version) from list_health_history
+where valid_from_version <= current_version('list_health')
+  and (valid_to_version is null or valid_to_version > current_version('list_health'));
 
 create or replace view events as
 select c.contact_id, e.email, e.event, e.occurred_at, e.campaign_id, e.list, e.value, e.url
@@ -29,8 +56,10 @@ group by all;
 
 create or replace view segments as
 with changes as (
-    select segment_id, max(greatest(valid_from_version, coalesce(valid_to_version, 0))) as version
+    -- the last version, up to the one the view shows, at which the segment's membership changed
+    select segment_id, max(greatest(valid_from_version, case when valid_to_version <= current_version('segment_members') then valid_to_version else 0 end)) as version
     from segment_members_history
+    where valid_from_version <= current_version('segment_members')
     group by segment_id
 )
 select s.segment_id, s.description, s.sql_sha256, count(m.contact_id) as member_count, any_value(c.version) as version
@@ -43,6 +72,14 @@ group by all;
 -- Time travel (DESIGN 6.3): the relation as it was at a version.
 create or replace macro contacts_at(v) as table
 select * exclude (valid_from_version, valid_to_version) from contacts_history
+where valid_from_version <= v and (valid_to_version is null or valid_to_version > v);
+
+create or replace macro contact_engagement_at(v) as table
+select * exclude (valid_from_version, valid_to_version) from contact_engagement_history
+where valid_from_version <= v and (valid_to_version is null or valid_to_version > v);
+
+create or replace macro list_health_at(v) as table
+select * exclude (valid_from_version, valid_to_version) from list_health_history
 where valid_from_version <= v and (valid_to_version is null or valid_to_version > v);
 
 create or replace macro list_members_at(list, v) as table
