@@ -11,6 +11,16 @@ from pipelines.versioning import publish
 from pipelines.warehouse import transaction
 
 HEADLINE_LISTS = ("all", "subscribed")
+# One partition per day, so the asset page plots each list's figures over days (Dagster plots a partitioned
+# asset's metadata by partition). list_health stays one unpartitioned asset: a single SQL pass recomputes
+# only the touched days under the one writer; it reports those days here as they are recomputed.
+DAYS = dg.DynamicPartitionsDefinition(name="list_health_days")
+DAILY_FIGURES = ("members", "subscribed", "new_subscribers", "churned", "growth_rate", "churn_rate", "engagement_rate")
+list_health_by_day = dg.AssetSpec(
+    "list_health_by_day", deps=["list_health"], group_name="metrics", kinds={"duckdb"}, partitions_def=DAYS,
+    description="list_health's figures per day (a partition per day), reported by list_health for each day it "
+                "recomputes: plot members, new subscribers, churned, growth and churn rates of each list over days.",
+)
 HEADLINE_METRICS = ("members", "subscribed", "new_subscribers", "churned", "growth_rate", "churn_rate", "engagement_rate")
 
 
@@ -38,7 +48,8 @@ def list_health(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse)
                from staging.list_health where day > ?::date - 7 and day <= ? order by list_id, day""",
             [as_of, as_of],
         )
-    metadata = {"dagster/row_count": total, "as_of_date": as_of.isoformat(), "days_recomputed": recomputed,
+        reported = report_days(context, con, start, as_of)
+    metadata = {"dagster/row_count": total, "as_of_date": as_of.isoformat(), "days_recomputed": recomputed, "days_reported": reported,
                 "version": version if version is not None else dg.MetadataValue.null(), "last_7_days": dg.MetadataValue.md(last_week)}
     for list_id in HEADLINE_LISTS:
         for metric in HEADLINE_METRICS:
@@ -46,6 +57,34 @@ def list_health(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse)
             # The same keys every run, so the UI plots them across runs.
             metadata[f"{list_id}_{metric}"] = dg.MetadataValue.float(float(value)) if value is not None else dg.MetadataValue.null()
     return dg.MaterializeResult(metadata=metadata)
+
+
+def report_days(context: dg.AssetExecutionContext, con, start, as_of) -> int:
+    """A materialization of list_health_by_day per recomputed day, keys `<list>_<figure>` (the same every day,
+    so each is one line over the days); days no list has any more are dropped from the partitions."""
+    columns = ", ".join(DAILY_FIGURES)
+    rows = con.execute(
+        f"select day::varchar, list_id, {columns} from staging.list_health where day >= ? and day <= ? order by day, list_id", [start, as_of]
+    ).fetchall()
+    present = {row[0] for row in con.execute("select distinct day::varchar from staging.list_health where day <= ?", [as_of]).fetchall()}
+    instance = context.instance
+    known = set(instance.get_dynamic_partitions(DAYS.name))
+    for day in sorted(known - present):
+        if day <= as_of.isoformat():
+            instance.delete_dynamic_partition(DAYS.name, day)
+    # Before a list's first day it has no row: its keys are null then, never missing.
+    keys = [f"{list_id}_{figure}" for list_id in sorted({row[1] for row in rows}) for figure in DAILY_FIGURES]
+    days: dict[str, dict[str, dg.MetadataValue]] = {}
+    for day, list_id, *values in rows:
+        figures = days.setdefault(day, dict.fromkeys(keys, dg.MetadataValue.null()))
+        for figure, value in zip(DAILY_FIGURES, values, strict=True):
+            if value is not None:
+                figures[f"{list_id}_{figure}"] = dg.MetadataValue.float(float(value))
+    if new := sorted(set(days) - known):
+        instance.add_dynamic_partitions(DAYS.name, new)
+    for day, figures in days.items():
+        context.log_event(dg.AssetMaterialization(asset_key=list_health_by_day.key, partition=day, metadata=figures))
+    return len(days)
 
 
 def build_metrics_assets(segment_keys: list[dg.AssetKey]) -> list[dg.AssetsDefinition]:

@@ -7,7 +7,7 @@ import dagster as dg
 from assets.audience_assets import build_segment_assets, lists
 from assets.contacts_assets import contact_engagement, contact_state, inbox_files
 from assets.export_assets import build_export_assets
-from assets.metrics_assets import build_metrics_assets, list_health
+from assets.metrics_assets import build_metrics_assets, list_health, list_health_by_day
 from assets.segments import discover_segments
 from pipelines.automation import build_daily_schedule, build_inbox_sensor
 from pipelines.config import ConfigError, ContactsConfig, load_config
@@ -36,7 +36,7 @@ def build_definitions(paths: Paths) -> dg.Definitions:
     return dg.Definitions(
         assets=[
             inbox_files, contact_state, contact_engagement, lists, *segment_assets,
-            list_health, *build_metrics_assets(segment_keys),
+            list_health, list_health_by_day, *build_metrics_assets(segment_keys),
             *build_export_assets(segments, [list_id for list_id, spec in config.lists.items() if not spec.test]),
         ],
         sensors=[build_inbox_sensor(paths, REFRESH_JOB)],

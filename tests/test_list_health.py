@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from html.parser import HTMLParser
 
+import dagster as dg
 import pytest
 
 CONFIG = """
@@ -74,7 +75,7 @@ def newsletter_rows(workspace):
 
 
 def days_recomputed(result) -> int:
-    materialization = next(m for m in result.asset_materializations_for_node("list_health"))
+    materialization = next(m for m in result.asset_materializations_for_node("list_health") if m.asset_key == dg.AssetKey("list_health"))
     return materialization.metadata["days_recomputed"].value
 
 
@@ -168,3 +169,28 @@ def test_report_has_one_chart_per_list_and_needs_no_network(fixture_workspace):
     assert parser.scripts_with_src == 0  # plotly.js is inline: nothing to fetch
     materialization = next(m for m in result.asset_materializations_for_node("list_health_report"))
     assert materialization.metadata["path"].value == str(path)
+
+
+def days_reported(result) -> dict[str, dict[str, float | None]]:
+    """list_health_by_day's materializations in a run: partition -> figures."""
+    return {
+        event.partition: {key: value.value for key, value in event.metadata.items()}
+        for event in result.asset_materializations_for_node("list_health")
+        if event.asset_key == dg.AssetKey("list_health_by_day")
+    }
+
+
+def test_every_recomputed_day_is_a_partition_of_list_health_by_day(fixture_workspace):
+    workspace = fixture_workspace
+    first = days_reported(workspace.run(as_of="2026-03-16"))
+    assert sorted(first) == [f"2026-03-{day:02d}" for day in range(2, 17)]
+    rows = workspace.query("select day::varchar, members, new_subscribers, churned, churn_rate from list_health where list_id = 'newsletter'")
+    for day, members, new, churned, churn_rate in rows:
+        figures = first[day]
+        assert (figures["newsletter_members"], figures["newsletter_new_subscribers"], figures["newsletter_churned"]) == (members, new, churned)
+        assert figures["newsletter_churn_rate"] == churn_rate
+    # the same keys every day, so each figure is one line over the days
+    assert len({frozenset(figures) for figures in first.values()}) == 1
+    assert {"all_growth_rate", "subscribed_members", "newsletter_engagement_rate"} <= set(first["2026-03-16"])
+    # the next day's run reports the days it recomputed, not the whole history again
+    assert sorted(days_reported(workspace.run(as_of="2026-03-17"))) == ["2026-03-17"]

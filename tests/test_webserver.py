@@ -13,7 +13,10 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipelines.definitions import build_definitions
+import dagster as dg
+
+from pipelines.as_of import AS_OF_TAG
+from pipelines.definitions import REFRESH_JOB, build_definitions
 from pipelines.settings import PROJECT_ROOT, paths_from_env
 
 QUERY = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } " \
@@ -101,3 +104,27 @@ def test_a_bad_config_fails_the_code_location_with_its_reason(tmp_path):
     message = " <- ".join([error["message"], *(cause["message"] for cause in error["causes"])])
     assert "the contacts code location cannot load, fix contacts.yaml first" in message
     assert f"{bad}: key 'fields.company.type': Input should be" in message
+
+
+DAYS_QUERY = """{ assetOrError(assetKey: {path: ["list_health_by_day"]}) { ... on Asset {
+  definition { isPartitioned partitionKeys }
+  assetMaterializations(limit: 1000) { partition metadataEntries { label ... on FloatMetadataEntry { floatValue } } } } } }"""
+
+
+def test_the_ui_has_list_health_by_day_with_a_partition_per_day(workspace, tmp_path):
+    # issue 15, point 4: the asset's page plots figures by partition, so each day is a point of each line
+    workspace.drop("1.csv", "email,created_at\na@example.com,2026-06-01T08:00:00Z\nb@example.com,2026-06-03T08:00:00Z\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    with dg.DagsterInstance.local_temp(tempdir=str(home)) as instance:
+        defs = build_definitions(workspace.paths)
+        assert defs.resolve_job_def(REFRESH_JOB).execute_in_process(instance=instance, tags={AS_OF_TAG: "2026-06-05"}).success
+    env = {**os.environ, "DAGSTER_HOME": str(home), "CONTACTS_DATA_DIR": str(workspace.paths.data_dir),
+           "CONTACTS_CONFIG": str(workspace.paths.config_path), "CONTACTS_SEGMENTS_DIR": str(workspace.paths.segments_dir)}
+    with webserver(env, DAYS_QUERY) as (_, data):
+        asset = data["assetOrError"]
+    days = ["2026-06-01", "2026-06-02", "2026-06-03", "2026-06-04", "2026-06-05"]
+    assert asset["definition"]["isPartitioned"] and asset["definition"]["partitionKeys"] == days
+    members = {m["partition"]: next(e["floatValue"] for e in m["metadataEntries"] if e["label"] == "all_members")
+               for m in asset["assetMaterializations"]}
+    assert members == {"2026-06-01": 1.0, "2026-06-02": 1.0, "2026-06-03": 2.0, "2026-06-04": 2.0, "2026-06-05": 2.0}
