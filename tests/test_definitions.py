@@ -26,7 +26,7 @@ def test_definitions_shape(tmp_path):
         "import_files": "ingest", "rejected_rows": "ingest", "field_issues": "ingest", "erasure_log": "ingest",
         "contacts": "contacts", "status_history": "contacts", "suppressions": "contacts", "events": "contacts",
         "contact_engagement": "contacts", "list_members": "audience", "lists": "audience", "segment_catalog": "audience",
-        "list_health": "metrics", "segment_health": "metrics", "list_health_report": "metrics",
+        "list_health": "metrics", "list_health_by_day": "metrics", "segment_health": "metrics", "list_health_report": "metrics",
         **{f"segments/{path.stem}": "audience" for path in (PROJECT_ROOT / "sql" / "segments").glob("*.sql")},
         **{f"exports/segments/{path.stem}": "exports" for path in (PROJECT_ROOT / "sql" / "segments").glob("*.sql")},
         # every static list of contacts.yaml is exported; test lists are not
