@@ -109,7 +109,7 @@ def inbox_files(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse)
             rewrite_done(con)
         context.log.info("regenerated %d exported version(s) that held an erased address", len(regenerated))
     still_in_inbox = [redacted(p.relative_to(paths.data_dir).as_posix(), ctx.erased_forms)
-                      for p in inbox_files_mentioning([paths.contact_inbox, paths.event_inbox], ctx.erased_forms)]
+                      for p in inbox_files_mentioning([paths.contact_inbox, paths.event_inbox], ctx.erased_forms, ctx.config.limits)]
     for path in still_in_inbox:
         context.log.warning("%s still contains an erased address: the inbox is yours, delete or edit the file", path)
 

@@ -19,8 +19,10 @@ import duckdb
 import polars as pl
 
 from assets.address_scan import REDACTED, TextTable, forms_pattern, quoted, redact_sql, rows_holding, text_tables
-from assets.readers import FileFailed, read_file
+from assets.read_ahead import read_and_parse
+from assets.readers import FileFailed
 from assets.staging import StagedFile
+from pipelines.config import Limits
 from pipelines.warehouse import erasure_salt, registered
 
 # The stores of input rows, whose erased rows the ledger counts (rows_total = accepted + rejected, of
@@ -136,7 +138,7 @@ def rewrite_database(path: Path) -> None:
     Path(str(path) + ".wal").unlink(missing_ok=True)
 
 
-def inbox_files_mentioning(inbox_folders: list[Path], addresses: set[str]) -> list[Path]:
+def inbox_files_mentioning(inbox_folders: list[Path], addresses: set[str], limits: Limits) -> list[Path]:
     """Inbox files that still contain an erased address (any case, Unicode or IDNA form) in their content
     or their name, for the user to delete or edit."""
     if not addresses:
@@ -151,9 +153,9 @@ def inbox_files_mentioning(inbox_folders: list[Path], addresses: set[str]) -> li
                 found.append(path)
                 continue
             try:
-                parsed = read_file(path)
+                parsed = read_and_parse(path, limits).parsed_or_raise()
             except (FileFailed, OSError):
-                continue
+                continue  # beyond a limit or unreadable: it never loaded, so it holds nothing of the warehouse
             cells = pl.concat([parsed.column(index) for index in range(len(parsed.header))]).drop_nulls().str.to_lowercase()
             text = "\n".join(cells.to_list() + [p.raw.lower() for p in parsed.problems])
             if any(address in text for address in wanted):

@@ -22,8 +22,9 @@ from assets.event_loading import load_event_rows
 from assets.event_staging import EVENT_ALIASES
 from assets.headers import BUILTIN_FIELDS, contact_aliases, map_header
 from assets.manifest import Manifest, hold_reason, manifest_path_for, parse_manifest
-from assets.read_ahead import ReadAhead, ReadFile
-from assets.readers import FileFailed, ParsedFile, data_suffix, read_file
+from assets.read_ahead import ReadAhead, ReadFile, read_and_parse, small_enough_to_read_ahead
+from assets.read_limits import sha256_of
+from assets.readers import FileFailed, ParsedFile, data_suffix
 from assets.staging import (
     ISSUE_SCHEMA,
     REJECT_ERASED,
@@ -91,8 +92,9 @@ def discover_files(inbox: Path) -> list[Path]:
     )
 
 
-def content_hash(data: bytes, manifest: bytes | None) -> str:
-    digest = hashlib.sha256(data)
+def content_hash(data: bytes | hashlib._Hash, manifest: bytes | None) -> str:
+    """The ledger's hash of a file with its manifest; `data`: the file's bytes, or their running SHA-256."""
+    digest = hashlib.sha256(data) if isinstance(data, bytes) else data.copy()
     digest.update(b"\x00manifest\x00" + (manifest if manifest is not None else b"\x00none"))
     return digest.hexdigest()
 
@@ -141,10 +143,10 @@ def ingest_folder(
     """Ingest every new file of one inbox folder. `apply` runs inside a file's transaction (erasure uses it)."""
     outcomes = []
     files = discover_files(inbox)
-    with ReadAhead() as ahead:
+    with ReadAhead(ctx.config.limits) as ahead:
         for position, path in enumerate(files, start=1):
             upcoming = files[position] if position < len(files) else None
-            if upcoming is not None and _likely_loaded(ctx, upcoming, kind):
+            if upcoming is not None and small_enough_to_read_ahead(upcoming) and _likely_loaded(ctx, upcoming, kind):
                 ahead.start(upcoming)
             outcome = _ingest_one(ctx, path, kind, apply, ahead.take(path))
             if outcome is not None:
@@ -181,12 +183,13 @@ def _log_outcome(ctx: IngestContext, outcome: FileOutcome, position: int, total:
 def _ingest_one(ctx: IngestContext, path: Path, kind: str, apply, prefetched: ReadFile | None = None) -> FileOutcome | None:
     con = ctx.con
     relative = ledger_path(ctx, path)
-    # Read ahead: the bytes that were parsed are the bytes hashed into the ledger.
-    data = prefetched.data if prefetched is not None else path.read_bytes()
+    # Hashed as a stream, so a file too big to read is still named in the ledger; the hash recorded for a
+    # file that is parsed is that of the bytes parsed (read ahead, or read below).
+    digest = prefetched.digest if prefetched is not None else sha256_of(path)
     manifest_file = manifest_path_for(path)
     uses_manifest = kind == KIND_CONTACTS
     manifest_bytes = manifest_file.read_bytes() if uses_manifest and manifest_file.is_file() else None
-    sha = content_hash(data, manifest_bytes)
+    sha = content_hash(digest, manifest_bytes)
 
     seen = con.execute("select file_id, status from import_files where path = ? and sha256 = ?", [relative, sha]).fetchone()
     if seen and seen[1] in ("loaded", "skipped"):
@@ -211,7 +214,9 @@ def _ingest_one(ctx: IngestContext, path: Path, kind: str, apply, prefetched: Re
             if reason:
                 file_id = _record_unapplied(ctx, kind, existing_id, relative, sha, "held", reason, manifest)
                 return FileOutcome(file_id, relative, kind, "held", reason)
-        parsed = prefetched.parsed_or_raise() if prefetched is not None else read_file(path, data)
+        read = prefetched if prefetched is not None else read_and_parse(path, ctx.config.limits)
+        sha = content_hash(read.digest, manifest_bytes)
+        parsed = read.parsed_or_raise()
         return _load_file(ctx, parsed, relative, kind, sha, existing_id, manifest, apply)
     except (ConfigError, FileFailed) as exc:
         reason = str(exc)

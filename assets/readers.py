@@ -37,7 +37,8 @@ SNIFF_RECORDS = 200
 # Control bytes other than TAB/LF/CR/FF in the first block: text files have next to none.
 BINARY_SAMPLE = 8192
 BINARY_CONTROL_SHARE = 0.05
-csv.field_size_limit(64 * 1024 * 1024)
+DEFAULT_CSV_FIELD_LIMIT = 64 * 1024 * 1024
+csv.field_size_limit(DEFAULT_CSV_FIELD_LIMIT)
 # NUL bytes and the lone surrogates that stand for undecodable bytes: rows holding them are problems.
 UNCLEAN_TEXT = re.compile("[\x00\ud800-\udfff]")
 
@@ -111,13 +112,18 @@ def data_suffix(path: Path) -> str | None:
     return None
 
 
-def read_file(path: Path, data: bytes | None = None) -> ParsedFile:
-    data = path.read_bytes() if data is None else data
+def read_file(path: Path, data: bytes | None = None, content: bytes | None = None) -> ParsedFile:
+    """Parse a file's bytes (`data`, read from `path` if not given); `content`: its decompressed bytes,
+    when the caller has them already (assets/read_limits.py decompresses under limits)."""
     suffix = data_suffix(path)
     if suffix is None:
         raise FileFailed(f"unsupported file type {path.suffix!r}; expected one of {', '.join(DATA_SUFFIXES)} (optionally .gz)")
-    if path.name.lower().endswith(".gz"):
-        data = _gunzip(data)
+    if content is not None:
+        data = content
+    else:
+        data = path.read_bytes() if data is None else data
+        if path.name.lower().endswith(".gz"):
+            data = _gunzip(data)
     if suffix in PARQUET_SUFFIXES:
         parsed = _read_parquet(data)
     else:

@@ -58,7 +58,7 @@ def peak_rss_mb() -> float:
 def stage_timers(cache: EmailValidatorCache, timings: dict[str, float]):
     """Split ingest time into parse / email validation / other staging without editing the pipeline.
 
-    ingest.py calls `read_file` and `stage_file` (via `_stage_contacts`) through its own module globals, and staging calls
+    ingest.py calls `read_and_parse` and `stage_file` (via `_stage_contacts`) through its own module globals, and staging calls
     `cache.verdicts_for`, so wrapping those names (and the read-ahead's) is enough; they are restored afterwards. Files after the
     first are read ahead in a worker thread (assets/read_ahead.py): that parse time is kept apart (`read_ahead`,
     overlapped with storing the previous file) from the time ingest waits for it (`read_wait`).
@@ -73,16 +73,16 @@ def stage_timers(cache: EmailValidatorCache, timings: dict[str, float]):
                 timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
         return wrapper
 
-    originals = assets.ingest.read_file, assets.ingest.stage_file, assets.read_ahead.read_file, assets.read_ahead.ReadAhead.take
-    assets.ingest.read_file = timed("read_file", originals[0])
+    originals = assets.ingest.read_and_parse, assets.ingest.stage_file, assets.read_ahead.read_and_parse, assets.read_ahead.ReadAhead.take
+    assets.ingest.read_and_parse = timed("read_file", originals[0])
     assets.ingest.stage_file = timed("stage_file", originals[1])
-    assets.read_ahead.read_file = timed("read_ahead", originals[2])
+    assets.read_ahead.read_and_parse = timed("read_ahead", originals[2])
     assets.read_ahead.ReadAhead.take = timed("read_wait", originals[3])
     cache.verdicts_for = timed("validate_emails", cache.verdicts_for)
     try:
         yield
     finally:
-        assets.ingest.read_file, assets.ingest.stage_file, assets.read_ahead.read_file, assets.read_ahead.ReadAhead.take = originals
+        assets.ingest.read_and_parse, assets.ingest.stage_file, assets.read_ahead.read_and_parse, assets.read_ahead.ReadAhead.take = originals
         del cache.verdicts_for
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator
 
 FieldType = Literal["text", "integer", "float", "boolean", "date"]
 # Names that custom fields may not take: they are contact columns already.
@@ -59,6 +59,16 @@ class Schedule(_Strict):
     daily_at: str = Field("06:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # local time in `timezone`
 
 
+class Limits(_Strict):
+    """What one inbox file may hold (assets/read_limits.py); sizes as `4MiB`, `1GB` or bytes."""
+
+    max_file_size: ByteSize = Field(ByteSize(512 << 20), gt=0)          # on disk
+    max_decompressed_size: ByteSize = Field(ByteSize(512 << 20), gt=0)  # a .gz file's content, or a Parquet file's pages
+    max_compression_ratio: float = Field(100.0, gt=1)                  # decompressed : compressed
+    max_line_length: ByteSize = Field(ByteSize(4 << 20), gt=0)        # bytes between two line ends
+    max_field_size: ByteSize = Field(ByteSize(1 << 20), gt=0)         # bytes of one cell
+
+
 class ContactsConfig(_Strict):
     timezone: str = "UTC"
     fields: dict[str, CustomField] = Field(default_factory=dict)
@@ -66,6 +76,7 @@ class ContactsConfig(_Strict):
     rules: Rules = Field(default_factory=Rules)
     exports: Exports = Field(default_factory=Exports)
     schedule: Schedule = Field(default_factory=Schedule)
+    limits: Limits = Field(default_factory=Limits)
 
     @field_validator("timezone")
     @classmethod
