@@ -10,36 +10,55 @@ import html
 from pathlib import Path
 
 import duckdb
-import plotly.graph_objects as go
+import plotly.io
 import plotly.offline
-from plotly.subplots import make_subplots
+
+# Figures are plain dicts handed to plotly.io unvalidated: building them as graph objects (make_subplots,
+# add_trace) validated every property and took most of a small run's report time; the HTML is the same kind.
+PANELS = ("Members and subscribed", "New subscribers vs churned, per day", "Growth and churn rate", "Engagement rate")
+PANEL_GAP = 0.06
 
 
-def list_figure(rows: list[tuple], title: str) -> go.Figure:
+def list_figure(rows: list[tuple], title: str) -> dict:
+    """Four panels over one shared day axis: sizes, daily new vs churned, growth and churn rates, engagement."""
     days = [row[0] for row in rows]
-    column = lambda index: [row[index] for row in rows]  # noqa: E731
-    figure = make_subplots(
-        rows=4, cols=1, shared_xaxes=True, vertical_spacing=0.06,
-        subplot_titles=("Members and subscribed", "New subscribers vs churned, per day", "Growth and churn rate", "Engagement rate"),
-    )
-    figure.add_trace(go.Scatter(x=days, y=column(1), name="members", mode="lines"), row=1, col=1)
-    figure.add_trace(go.Scatter(x=days, y=column(2), name="subscribed", mode="lines"), row=1, col=1)
-    figure.add_trace(go.Bar(x=days, y=column(3), name="new subscribers"), row=2, col=1)
-    figure.add_trace(go.Bar(x=days, y=[-value for value in column(4)], name="churned"), row=2, col=1)
-    figure.add_trace(go.Scatter(x=days, y=column(5), name="growth rate", mode="lines"), row=3, col=1)
-    figure.add_trace(go.Scatter(x=days, y=column(6), name="churn rate", mode="lines"), row=3, col=1)
-    figure.add_trace(go.Scatter(x=days, y=column(7), name="engagement rate", mode="lines"), row=4, col=1)
-    figure.update_layout(title=title, height=900, barmode="relative", legend={"orientation": "h"})
-    return figure
+
+    def column(index: int) -> list:
+        return [row[index] for row in rows]
+
+    def trace(kind: str, panel: int, y: list, name: str) -> dict:
+        shape = {"type": "scatter", "mode": "lines"} if kind == "line" else {"type": "bar"}
+        return {**shape, "x": days, "y": y, "name": name, "xaxis": "x", "yaxis": "y" if panel == 1 else f"y{panel}"}
+
+    height = (1 - PANEL_GAP * (len(PANELS) - 1)) / len(PANELS)
+    layout: dict = {"title": {"text": title}, "height": 900, "barmode": "relative", "legend": {"orientation": "h"},
+                    "xaxis": {"anchor": f"y{len(PANELS)}"}, "annotations": []}
+    for panel, label in enumerate(PANELS, start=1):
+        top = 1 - (panel - 1) * (height + PANEL_GAP)
+        layout["yaxis" if panel == 1 else f"yaxis{panel}"] = {"domain": [top - height, top], "anchor": "x"}
+        layout["annotations"].append({"text": label, "x": 0.5, "y": top, "xref": "paper", "yref": "paper",
+                                      "xanchor": "center", "yanchor": "bottom", "showarrow": False})
+    data = [
+        trace("line", 1, column(1), "members"), trace("line", 1, column(2), "subscribed"),
+        trace("bar", 2, column(3), "new subscribers"), trace("bar", 2, [-value for value in column(4)], "churned"),
+        trace("line", 3, column(5), "growth rate"), trace("line", 3, column(6), "churn rate"),
+        trace("line", 4, column(7), "engagement rate"),
+    ]
+    return {"data": data, "layout": layout}
 
 
-def segment_figure(rows: list[tuple]) -> go.Figure:
-    figure = go.Figure()
+def segment_figure(rows: list[tuple]) -> dict:
+    data = []
     for segment_id in sorted({row[0] for row in rows}):
         points = [row for row in rows if row[0] == segment_id]
-        figure.add_trace(go.Scatter(x=[p[1] for p in points], y=[p[2] for p in points], name=segment_id, mode="lines+markers"))
-    figure.update_layout(title="Segment size by version", xaxis_title="version", yaxis_title="members", height=450)
-    return figure
+        data.append({"type": "scatter", "mode": "lines+markers", "name": segment_id, "x": [p[1] for p in points], "y": [p[2] for p in points]})
+    layout = {"title": {"text": "Segment size by version"}, "height": 450,
+              "xaxis": {"title": {"text": "version"}}, "yaxis": {"title": {"text": "members"}}}
+    return {"data": data, "layout": layout}
+
+
+def figure_html(figure: dict) -> str:
+    return plotly.io.to_html(figure, full_html=False, include_plotlyjs=False, validate=False)
 
 
 def write_report(con: duckdb.DuckDBPyConnection, path: Path, as_of: dt.date) -> int:
@@ -53,9 +72,9 @@ def write_report(con: duckdb.DuckDBPyConnection, path: Path, as_of: dt.date) -> 
             [list_id],
         ).fetchall()
         title = f"{name} ({list_id}, {kind})" + ("" if rows else ": no members yet")
-        sections.append(list_figure(rows, title).to_html(full_html=False, include_plotlyjs=False))
+        sections.append(figure_html(list_figure(rows, title)))
     segment_rows = con.execute("select segment_id, version, size from segment_health order by segment_id, version").fetchall()
-    sections.append(segment_figure(segment_rows).to_html(full_html=False, include_plotlyjs=False))
+    sections.append(figure_html(segment_figure(segment_rows)))
     document = f"""<!DOCTYPE html>
 <html lang="en">
 <head>

@@ -120,13 +120,18 @@ class Workspace:
         return {table: sorted(self.query(f"select * from {table}"), key=repr) for table in tables}
 
 
-@pytest.fixture
-def workspace(tmp_path: Path) -> Workspace:
-    config_path = tmp_path / "contacts.yaml"
+def make_workspace(root: Path) -> Workspace:
+    """A data directory and the test contacts.yaml under `root`."""
+    config_path = root / "contacts.yaml"
     config_path.write_text(TEST_CONFIG, encoding="utf-8")
-    data_dir = tmp_path / "data"
+    data_dir = root / "data"
     (data_dir / "inbox" / "contacts").mkdir(parents=True)
     # No segments unless a test asks for them (workspace.use_shipped_segments or its own folder): fewer steps per run.
-    segments_dir = tmp_path / "segments"
+    segments_dir = root / "segments"
     segments_dir.mkdir()
     return Workspace(Paths(data_dir=data_dir, config_path=config_path, segments_dir=segments_dir))
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    return make_workspace(tmp_path)
