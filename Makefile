@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: run test ui bench sample clean-data
+.PHONY: run test lint ui bench sample clean-data
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +20,14 @@ $(STAMP): requirements.lock pyproject.toml
 run: $(STAMP)
 	$(BIN)/contacts run --samples-if-empty || [ $$? -eq 3 ]
 
-# Both cores: the tests are independent (each has its own tmp_path, DAGSTER_HOME and port).
-test: $(STAMP)
+# Both cores: the tests are independent (each has its own tmp_path, DAGSTER_HOME and port). Lint first: it takes a second.
+test: lint
 	$(BIN)/python -m pytest -q -n auto --dist worksteal
+
+# ruff: pyflakes, pycodestyle, isort, pyupgrade, bugbear, and the formatter (pyproject.toml, [tool.ruff]).
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 ui: $(STAMP)
 	$(BIN)/contacts prepare-home

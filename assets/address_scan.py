@@ -29,12 +29,23 @@ LOCAL_PART_NO_URL = r"[\pL\pN\pM.!#$%*+^_`{|}~-]+"
 DOMAIN = r"[\pL\pN\pM-]+(?:\.[\pL\pN\pM-]+)*"
 # Tables that record the pipeline's own work (the ledger, versions, state, catalogs): they keep their
 # rows, must hold no address, and have any found redacted in place instead.
-LEDGER_TABLES = frozenset({
-    "main.import_files", "main.versions", "main.erasure_log", "main.list_health_history",
-    "main.segment_health", "staging.secrets", "staging.maintenance", "staging.derived_state",
-    "staging.metrics_state", "staging.replay_state", "staging.list_catalog", "staging.segment_catalog",
-    "staging.list_health",
-})
+LEDGER_TABLES = frozenset(
+    {
+        "main.import_files",
+        "main.versions",
+        "main.erasure_log",
+        "main.list_health_history",
+        "main.segment_health",
+        "staging.secrets",
+        "staging.maintenance",
+        "staging.derived_state",
+        "staging.metrics_state",
+        "staging.replay_state",
+        "staging.list_catalog",
+        "staging.segment_catalog",
+        "staging.list_health",
+    }
+)
 REDACTED = "[erased]"
 
 
@@ -88,7 +99,7 @@ def sql_string(value: str) -> str:
 
 def may_hold_address_sql(column: str) -> str:
     """A cheap filter before the token work: most text (names, tags, codes) has no `@` at all."""
-    text = f"cast(\"{column}\" as varchar)"
+    text = f'cast("{column}" as varchar)'
     return f"(contains({text}, '@') or contains(lower({text}), '%40'))"
 
 
@@ -107,9 +118,12 @@ def table_tokens_sql(table: TextTable) -> str:
 
 def rows_holding(con: duckdb.DuckDBPyConnection, table: TextTable, forms_relation: str) -> list[int]:
     """rowids of the rows with a token in `forms_relation` (one column `form`, lower case)."""
-    return [row[0] for row in con.execute(
-        f"select distinct rid from ({table_tokens_sql(table)}) where token in (select form from {forms_relation})"
-    ).fetchall()]
+    return [
+        row[0]
+        for row in con.execute(
+            f"select distinct rid from ({table_tokens_sql(table)}) where token in (select form from {forms_relation})"
+        ).fetchall()
+    ]
 
 
 def unicode_form(token: str) -> str | None:
@@ -122,7 +136,10 @@ def unicode_form(token: str) -> str | None:
 
 
 def tombstone_hashes(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {row[0] for row in con.execute("select email_sha256 from suppressions where reason = 'erased'").fetchall()}
+    return {
+        row[0]
+        for row in con.execute("select email_sha256 from suppressions where reason = 'erased'").fetchall()
+    }
 
 
 def erased_address_traces(con: duckdb.DuckDBPyConnection, salt: str) -> dict[str, int]:
@@ -143,12 +160,18 @@ def erased_rows(con: duckdb.DuckDBPyConnection, tokens: str, salt: str, tombston
     if not tombstones:
         return 0
     con.execute(f"create or replace temp table _address_tokens as select distinct token from ({tokens})")
-    hits = [row[0] for row in con.execute(
-        """select token from _address_tokens
+    hits = [
+        row[0]
+        for row in con.execute(
+            """select token from _address_tokens
            where sha256($salt || token) in (select email_sha256 from suppressions where reason = 'erased')""",
-        {"salt": salt},
-    ).fetchall()]
-    idna_tokens = [row[0] for row in con.execute("select token from _address_tokens where contains(token, 'xn--')").fetchall()]
+            {"salt": salt},
+        ).fetchall()
+    ]
+    idna_tokens = [
+        row[0]
+        for row in con.execute("select token from _address_tokens where contains(token, 'xn--')").fetchall()
+    ]
     con.execute("drop table _address_tokens")
     for token in idna_tokens:
         form = unicode_form(token)
@@ -156,7 +179,9 @@ def erased_rows(con: duckdb.DuckDBPyConnection, tokens: str, salt: str, tombston
             hits.append(token)
     if not hits:
         return 0
-    return con.execute(f"select count(distinct rid) from ({tokens}) where token in (select unnest($hits))", {"hits": hits}).fetchone()[0]
+    return con.execute(
+        f"select count(distinct rid) from ({tokens}) where token in (select unnest($hits))", {"hits": hits}
+    ).fetchone()[0]
 
 
 def redact_sql(table: TextTable, column: str, kind: str) -> str:
@@ -167,11 +192,15 @@ def redact_sql(table: TextTable, column: str, kind: str) -> str:
     elif kind == "VARCHAR[]":
         new = f"list_transform(\"{column}\", lambda x: regexp_replace(x, $pattern, '{REDACTED}', 'gi'))"
     else:
-        return (f"update {quoted(table.name)} set \"{column}\" = null where rowid in (select rid from _redact)"
-                f" and regexp_matches(cast(\"{column}\" as varchar), $pattern, 'i')")
-    return f"update {quoted(table.name)} set \"{column}\" = {new} where rowid in (select rid from _redact) and \"{column}\" is not null"
+        return (
+            f'update {quoted(table.name)} set "{column}" = null where rowid in (select rid from _redact)'
+            f" and regexp_matches(cast(\"{column}\" as varchar), $pattern, 'i')"
+        )
+    return f'update {quoted(table.name)} set "{column}" = {new} where rowid in (select rid from _redact) and "{column}" is not null'
 
 
 def forms_pattern(forms: list[str]) -> str:
     """A regular expression matching any of the forms, `@` also written `%40`."""
-    return "|".join(re.escape(form).replace("@", "(?:@|%40)") for form in sorted(forms, key=len, reverse=True))
+    return "|".join(
+        re.escape(form).replace("@", "(?:@|%40)") for form in sorted(forms, key=len, reverse=True)
+    )

@@ -15,17 +15,32 @@ from pipelines.warehouse import transaction
 SEGMENT_PREFIX = "segments"
 # Segments read these relations; each is produced by the asset named here.
 RELATION_ASSETS = {
-    "contacts": "contacts", "contact_engagement": "contact_engagement", "list_members": "list_members",
-    "lists": "list_members", "events": "events", "status_history": "status_history", "suppressions": "suppressions",
+    "contacts": "contacts",
+    "contact_engagement": "contact_engagement",
+    "list_members": "list_members",
+    "lists": "list_members",
+    "events": "events",
+    "status_history": "status_history",
+    "suppressions": "suppressions",
 }
 
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec("list_members", deps=["contacts", "suppressions", "events"], group_name="audience", kinds={"duckdb"},
-                     description="One row per (list, contact): static and test lists from manifests and signup events, and the system lists all, subscribed, suppressed."),
-        dg.AssetSpec("lists", deps=["list_members"], group_name="audience", kinds={"duckdb"},
-                     description="One row per list in contacts.yaml plus the system lists, with its member count."),
+        dg.AssetSpec(
+            "list_members",
+            deps=["contacts", "suppressions", "events"],
+            group_name="audience",
+            kinds={"duckdb"},
+            description="One row per (list, contact): static and test lists from manifests and signup events, and the system lists all, subscribed, suppressed.",
+        ),
+        dg.AssetSpec(
+            "lists",
+            deps=["list_members"],
+            group_name="audience",
+            kinds={"duckdb"},
+            description="One row per list in contacts.yaml plus the system lists, with its member count.",
+        ),
     ],
     pool=DUCKDB_POOL,
 )
@@ -37,21 +52,32 @@ def lists(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse):
         with transaction(con):
             recomputed = rebuild_list_members(con, config)
             version = publish(con, "list_members", context.run.run_id, as_of)
-        context.log.info("list membership recomputed for %s", "every address" if recomputed is None else f"{recomputed} address(es) the new files mention")
+        context.log.info(
+            "list membership recomputed for %s",
+            "every address" if recomputed is None else f"{recomputed} address(es) the new files mention",
+        )
         counts = dict(con.execute("select list_id, member_count from lists").fetchall())
-        total, = con.execute("select count(*) from list_members").fetchone()
-        preview = markdown_table(con, "select list_id, name, kind, member_count from lists order by kind, list_id")
+        (total,) = con.execute("select count(*) from list_members").fetchone()
+        preview = markdown_table(
+            con, "select list_id, name, kind, member_count from lists order by kind, list_id"
+        )
     yield dg.MaterializeResult(
         asset_key="list_members",
         # -1: every address was recomputed (first run, an erasure, or the lists or status rules changed)
-        metadata={"dagster/row_count": total, "version": version if version is not None else dg.MetadataValue.null(),
-                  "addresses_recomputed": -1 if recomputed is None else recomputed},
+        metadata={
+            "dagster/row_count": total,
+            "version": version if version is not None else dg.MetadataValue.null(),
+            "addresses_recomputed": -1 if recomputed is None else recomputed,
+        },
     )
     yield dg.MaterializeResult(
         asset_key="lists",
         metadata={
             "dagster/row_count": len(counts),
-            **{f"members_{list_id}": counts.get(list_id, 0) for list_id in ("all", "subscribed", "suppressed")},
+            **{
+                f"members_{list_id}": counts.get(list_id, 0)
+                for list_id in ("all", "subscribed", "suppressed")
+            },
             "preview": dg.MetadataValue.md(preview),
         },
     )
@@ -65,24 +91,40 @@ def segment_asset_key(segment_id: str) -> dg.AssetKey:
 def build_segment_catalog_asset(segments: list[SegmentFile]) -> dg.AssetsDefinition:
     current = sorted(segment.segment_id for segment in segments)
 
-    @dg.asset(name="segment_catalog", group_name="audience", kinds={"duckdb"}, pool=DUCKDB_POOL, deps=["contacts"],
-              code_version=",".join(current) or "none")
-    def segment_catalog(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse) -> dg.MaterializeResult:
+    @dg.asset(
+        name="segment_catalog",
+        group_name="audience",
+        kinds={"duckdb"},
+        pool=DUCKDB_POOL,
+        deps=["contacts"],
+        code_version=",".join(current) or "none",
+    )
+    def segment_catalog(
+        context: dg.AssetExecutionContext, warehouse: ContactsWarehouse
+    ) -> dg.MaterializeResult:
         """The segment files in force: a segment whose file was deleted is retired (its history stays)."""
         config = warehouse.config()
         as_of = resolve_as_of(context.run.tags, config.timezone)
         with warehouse.connect() as con:
             with transaction(con):
-                gone = [row[0] for row in con.execute(
-                    "select segment_id from staging.segment_catalog where retired_version is null and not list_contains(?, segment_id)",
-                    [current],
-                ).fetchall()]
+                gone = [
+                    row[0]
+                    for row in con.execute(
+                        "select segment_id from staging.segment_catalog where retired_version is null and not list_contains(?, segment_id)",
+                        [current],
+                    ).fetchall()
+                ]
                 if gone:
-                    con.execute("delete from staging.segment_members where list_contains(?, segment_id)", [gone])
+                    con.execute(
+                        "delete from staging.segment_members where list_contains(?, segment_id)", [gone]
+                    )
                     version = publish(con, "segment_members", context.run.run_id, as_of) or version_for_run(
                         con, context.run.run_id, as_of, "segment_members"
                     )
-                    con.execute("update staging.segment_catalog set retired_version = ? where list_contains(?, segment_id)", [version, gone])
+                    con.execute(
+                        "update staging.segment_catalog set retired_version = ? where list_contains(?, segment_id)",
+                        [version, gone],
+                    )
         for segment_id in gone:
             context.log.info("segment %s retired: its file is gone; its history stays queryable", segment_id)
         return dg.MaterializeResult(metadata={"segments": len(current), "retired_this_run": len(gone)})
@@ -93,7 +135,9 @@ def build_segment_catalog_asset(segments: list[SegmentFile]) -> dg.AssetsDefinit
 def build_segment_asset(segment: SegmentFile, known_ids: set[str]) -> dg.AssetsDefinition:
     deps = ["segment_catalog"]
     deps += sorted({RELATION_ASSETS[name] for name in segment.relations})
-    deps += [segment_asset_key(reference) for reference in sorted(segment.references) if reference in known_ids]
+    deps += [
+        segment_asset_key(reference) for reference in sorted(segment.references) if reference in known_ids
+    ]
 
     @dg.asset(
         key=segment_asset_key(segment.segment_id),
@@ -103,9 +147,15 @@ def build_segment_asset(segment: SegmentFile, known_ids: set[str]) -> dg.AssetsD
         pool=DUCKDB_POOL,
         code_version=segment.sql_sha256,
         description=segment.description or f"Segment {segment.segment_id}",
-        metadata={"segment_id": segment.segment_id, "file": f"sql/segments/{segment.path.name}", "sql": dg.MetadataValue.md(f"```sql\n{segment.sql}\n```")},
+        metadata={
+            "segment_id": segment.segment_id,
+            "file": f"sql/segments/{segment.path.name}",
+            "sql": dg.MetadataValue.md(f"```sql\n{segment.sql}\n```"),
+        },
     )
-    def segment_asset(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse) -> dg.MaterializeResult:
+    def segment_asset(
+        context: dg.AssetExecutionContext, warehouse: ContactsWarehouse
+    ) -> dg.MaterializeResult:
         if segment.problem:
             raise dg.Failure(description=segment.problem)
         config = warehouse.config()
@@ -115,7 +165,13 @@ def build_segment_asset(segment: SegmentFile, known_ids: set[str]) -> dg.AssetsD
         except SegmentError as exc:
             raise dg.Failure(description=str(exc)) from None
         with warehouse.connect() as con:
-            before = {row[0] for row in con.execute("select contact_id from staging.segment_members where segment_id = ?", [segment.segment_id]).fetchall()}
+            before = {
+                row[0]
+                for row in con.execute(
+                    "select contact_id from staging.segment_members where segment_id = ?",
+                    [segment.segment_id],
+                ).fetchall()
+            }
             with transaction(con):
                 store_membership(con, segment, contact_ids)
                 version = publish(con, "segment_members", context.run.run_id, as_of)
@@ -136,4 +192,6 @@ def build_segment_asset(segment: SegmentFile, known_ids: set[str]) -> dg.AssetsD
 def build_segment_assets(segments: list[SegmentFile]) -> list[dg.AssetsDefinition]:
     """The catalog asset plus one asset per segment file (read when the code location loads)."""
     known = {segment.segment_id for segment in segments}
-    return [build_segment_catalog_asset(segments)] + [build_segment_asset(segment, known) for segment in segments]
+    return [build_segment_catalog_asset(segments)] + [
+        build_segment_asset(segment, known) for segment in segments
+    ]

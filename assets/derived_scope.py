@@ -24,10 +24,14 @@ SCOPE_PLACEHOLDER = re.compile(r"\{scope:([\w.]+)\}")
 
 def scoped_sql(script: str, scope_table: str | None) -> str:
     """The script narrowed to the addresses in `scope_table`, or over every address when it is None."""
-    return SCOPE_PLACEHOLDER.sub(lambda m: f"{m.group(1)} in (select email from {scope_table})" if scope_table else "true", script)
+    return SCOPE_PLACEHOLDER.sub(
+        lambda m: f"{m.group(1)} in (select email from {scope_table})" if scope_table else "true", script
+    )
 
 
-def recompute(con: duckdb.DuckDBPyConnection, name: str, settings: str, script: str, parameters: dict) -> int | None:
+def recompute(
+    con: duckdb.DuckDBPyConnection, name: str, settings: str, script: str, parameters: dict
+) -> int | None:
     """Run `script` (with `{scope:X}` marks) over the addresses files since `name`'s last computation
     mention, or over every address; record the computation. Returns how many addresses were recomputed,
     None for all. Call inside a transaction."""
@@ -44,11 +48,13 @@ def recompute(con: duckdb.DuckDBPyConnection, name: str, settings: str, script: 
 def changed_since(con: duckdb.DuckDBPyConnection, name: str, settings: str) -> int | None:
     """The last file `name` was computed after, when only the addresses of later files need recomputing;
     None when every address does."""
-    state = con.execute("select last_file_id, settings from staging.derived_state where name = ?", [name]).fetchall()
+    state = con.execute(
+        "select last_file_id, settings from staging.derived_state where name = ?", [name]
+    ).fetchall()
     if not state or state[0][1] != settings:
         return None
     last_file_id = state[0][0]
-    everything, = con.execute(
+    (everything,) = con.execute(
         """select count(*) from import_files
            where status = 'loaded' and ((kind = 'erasure' and file_id > ?) or (kind in ('contacts', 'events') and merged_at is null))""",
         [last_file_id],
@@ -82,4 +88,7 @@ def reflected_through(con: duckdb.DuckDBPyConnection) -> int:
 
 def record_computed(con: duckdb.DuckDBPyConnection, name: str, settings: str) -> None:
     """`name` now reflects the files through `reflected_through`, computed with `settings`."""
-    con.execute("insert or replace into staging.derived_state values (?, ?, ?)", [name, reflected_through(con), settings])
+    con.execute(
+        "insert or replace into staging.derived_state values (?, ?, ?)",
+        [name, reflected_through(con), settings],
+    )

@@ -73,4 +73,6 @@ def spaced_record_cells(raw: str, delimiter: str) -> list[str] | None:
     if re.fullmatch(rf"{cell}(?:{d}{cell})*", raw) is None:
         return None
     # Non-strict parsing keeps the spaces after the closing quote in the value; downstream trims them.
-    return next(csv.reader(io.StringIO(raw, newline=""), delimiter=delimiter, skipinitialspace=True, strict=False))
+    return next(
+        csv.reader(io.StringIO(raw, newline=""), delimiter=delimiter, skipinitialspace=True, strict=False)
+    )

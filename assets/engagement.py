@@ -16,9 +16,14 @@ from pipelines.warehouse import load_sql, settings_fingerprint
 def engagement_settings(config: ContactsConfig, as_of: dt.date) -> str:
     """What stored rows were computed with. The as-of date moves every window, so a new day recomputes every
     contact; the status rules too (a change replays every address's status)."""
-    relevant = {"as_of": as_of.isoformat(), "timezone": config.timezone, "engaged_window_days": config.rules.engaged_window_days,
-                "inactive_after_days": config.rules.inactive_after_days, "sql": load_sql("models/contact_engagement.sql"),
-                "status": replay_settings(config)}
+    relevant = {
+        "as_of": as_of.isoformat(),
+        "timezone": config.timezone,
+        "engaged_window_days": config.rules.engaged_window_days,
+        "inactive_after_days": config.rules.inactive_after_days,
+        "sql": load_sql("models/contact_engagement.sql"),
+        "status": replay_settings(config),
+    }
     return settings_fingerprint(relevant)
 
 

@@ -18,7 +18,15 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from assets.address_scan import REDACTED, TextTable, forms_pattern, quoted, redact_sql, rows_holding, text_tables
+from assets.address_scan import (
+    REDACTED,
+    TextTable,
+    forms_pattern,
+    quoted,
+    redact_sql,
+    rows_holding,
+    text_tables,
+)
 from assets.read_ahead import read_and_parse
 from assets.readers import FileFailed
 from assets.staging import StagedFile
@@ -39,7 +47,9 @@ def erase_addresses(ctx, staged: StagedFile, file_id: int) -> None:
     with registered(con, "_erase", addresses):
         _erase_registered(con, ctx)
     ctx.erased.update(addresses.get_column("email").to_list())
-    ctx.erased_forms.update(form.lower() for form in addresses.unpivot().get_column("value").drop_nulls().to_list())
+    ctx.erased_forms.update(
+        form.lower() for form in addresses.unpivot().get_column("value").drop_nulls().to_list()
+    )
 
 
 def _erase_registered(con: duckdb.DuckDBPyConnection, ctx) -> None:
@@ -61,8 +71,10 @@ def _erase_registered(con: duckdb.DuckDBPyConnection, ctx) -> None:
     con.execute("create or replace temp table erase_rows (file_id bigint, row_number bigint)")
     for table in INPUT_ROW_TABLES:
         if holding.get(table):
-            con.execute(f"insert into erase_rows select file_id, row_number from {table} where rowid in (select unnest($rids))",
-                        {"rids": holding[table]})
+            con.execute(
+                f"insert into erase_rows select file_id, row_number from {table} where rowid in (select unnest($rids))",
+                {"rids": holding[table]},
+            )
     con.execute(
         """update import_files f set rows_erased = coalesce(f.rows_erased, 0) + e.n
            from (select file_id, count(distinct row_number) as n from erase_rows group by file_id) e
@@ -74,10 +86,15 @@ def _erase_registered(con: duckdb.DuckDBPyConnection, ctx) -> None:
             _redact(con, table, forms)
             continue
         if holding[table.name]:
-            con.execute(f"delete from {quoted(table.name)} where rowid in (select unnest($rids))", {"rids": holding[table.name]})
+            con.execute(
+                f"delete from {quoted(table.name)} where rowid in (select unnest($rids))",
+                {"rids": holding[table.name]},
+            )
         if table.has_row_key:
             # Rows about an erased input row go even when they do not quote the address (a field issue's raw date).
-            con.execute(f"delete from {quoted(table.name)} where (file_id, row_number) in (select (file_id, row_number) from erase_rows)")
+            con.execute(
+                f"delete from {quoted(table.name)} where (file_id, row_number) in (select (file_id, row_number) from erase_rows)"
+            )
     salt = erasure_salt(con)
     con.execute(
         """insert into suppressions (email, email_sha256, reason, since)
@@ -102,8 +119,15 @@ def _redact(con: duckdb.DuckDBPyConnection, table: TextTable, forms: list[str]) 
     token: a redacted neighbour's text costs nothing here, a missed file name like
     `from-ann@example.org.csv` would keep the address."""
     pattern = forms_pattern(forms)
-    matches = " or ".join(f"regexp_matches(cast(\"{column}\" as varchar), $pattern, 'i')" for column, _ in table.columns)
-    rowids = [row[0] for row in con.execute(f"select rowid from {quoted(table.name)} where {matches}", {"pattern": pattern}).fetchall()]
+    matches = " or ".join(
+        f"regexp_matches(cast(\"{column}\" as varchar), $pattern, 'i')" for column, _ in table.columns
+    )
+    rowids = [
+        row[0]
+        for row in con.execute(
+            f"select rowid from {quoted(table.name)} where {matches}", {"pattern": pattern}
+        ).fetchall()
+    ]
     if not rowids:
         return
     with registered(con, "_redact", pl.DataFrame({"rid": rowids}, schema={"rid": pl.Int64})):
@@ -112,7 +136,11 @@ def _redact(con: duckdb.DuckDBPyConnection, table: TextTable, forms: list[str]) 
 
 
 def rewrite_pending(con: duckdb.DuckDBPyConnection) -> bool:
-    return bool(con.execute("select count(*) from staging.maintenance where name = 'erasure_rewrite' and pending").fetchall()[0][0])
+    return bool(
+        con.execute(
+            "select count(*) from staging.maintenance where name = 'erasure_rewrite' and pending"
+        ).fetchall()[0][0]
+    )
 
 
 def rewrite_done(con: duckdb.DuckDBPyConnection) -> None:
@@ -156,7 +184,11 @@ def inbox_files_mentioning(inbox_folders: list[Path], addresses: set[str], limit
                 parsed = read_and_parse(path, limits).parsed_or_raise()
             except (FileFailed, OSError):
                 continue  # beyond a limit or unreadable: it never loaded, so it holds nothing of the warehouse
-            cells = pl.concat([parsed.column(index) for index in range(len(parsed.header))]).drop_nulls().str.to_lowercase()
+            cells = (
+                pl.concat([parsed.column(index) for index in range(len(parsed.header))])
+                .drop_nulls()
+                .str.to_lowercase()
+            )
             text = "\n".join(cells.to_list() + [p.raw.lower() for p in parsed.problems])
             if any(address in text for address in wanted):
                 found.append(path)

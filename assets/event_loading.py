@@ -59,7 +59,11 @@ def insert_statement(mapping: HeaderMapping, timezone: str, erased_check: bool) 
         for cell in (_cell(mapping, name) for name in ("campaign_id", "list", "url"))
     )
     value = _cell(mapping, "value")
-    erased = "and sha256($2 || email) not in (select email_sha256 from suppressions where reason = 'erased')" if erased_check else ""
+    erased = (
+        "and sha256($2 || email) not in (select email_sha256 from suppressions where reason = 'erased')"
+        if erased_check
+        else ""
+    )
     return f"""
         insert into staging.event_rows (file_id, row_number, email, email_ascii, event, occurred_at, campaign_id, list, value, url)
         with usable as (
@@ -91,11 +95,15 @@ def load_event_rows(
 ) -> LoadedEvents:
     """Insert the plainly fine rows of an event file in SQL; stage the rest with `stage_event_file`.
     Runs inside the file's transaction: the caller inserts the rest and the ledger row."""
-    verdicts = distinct_verdicts(parsed.column(mapping.field_to_index["email"]), cache).select("email_raw", "email", "email_ascii")
+    verdicts = distinct_verdicts(parsed.column(mapping.field_to_index["email"]), cache).select(
+        "email_raw", "email", "email_ascii"
+    )
     tombstones = has_tombstones(con)
     parameters = [file_id] + ([erasure_salt(con)] if tombstones else [])
     with registered(con, "_cells", parsed.cells), registered(con, "_verdicts", verdicts):
-        inserted = con.execute(insert_statement(mapping, config.timezone, tombstones), parameters).fetchone()[0]
+        inserted = con.execute(insert_statement(mapping, config.timezone, tombstones), parameters).fetchone()[
+            0
+        ]
         # The rest is exactly what the statement did not insert, whatever the reason.
         rest_numbers = con.sql(
             """select row_number from _cells

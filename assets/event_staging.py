@@ -23,7 +23,19 @@ from assets.staging import (
 from assets.validation import FLOAT_PATTERN, EmailValidatorCache, blank_to_null, parse_timestamps
 from pipelines.config import ContactsConfig
 
-EVENTS = ("sent", "delivered", "open", "click", "soft_bounce", "hard_bounce", "complaint", "unsubscribe", "signup", "confirm", "purchase")
+EVENTS = (
+    "sent",
+    "delivered",
+    "open",
+    "click",
+    "soft_bounce",
+    "hard_bounce",
+    "complaint",
+    "unsubscribe",
+    "signup",
+    "confirm",
+    "purchase",
+)
 EVENT_ALIASES: dict[str, tuple[str, ...]] = {
     "email": ("email", "e-mail", "email address", "email_address", "e-mail address"),
     "event": ("event", "event_type", "event type", "type"),
@@ -54,7 +66,11 @@ EVENT_ROW_SCHEMA = pa.DataFrameSchema(
 
 
 def stage_event_file(
-    parsed: ParsedFile, mapping: HeaderMapping, file_id: int, config: ContactsConfig, cache: EmailValidatorCache
+    parsed: ParsedFile,
+    mapping: HeaderMapping,
+    file_id: int,
+    config: ContactsConfig,
+    cache: EmailValidatorCache,
 ) -> StagedFile:
     frame = address_frame(parsed, mapping, file_id, list(EVENT_FIELDS), cache).with_columns(
         blank_to_null(name) for name in ("event", "occurred_at", "campaign_id", "list", "value", "url")
@@ -65,25 +81,52 @@ def stage_event_file(
     )
     known = pl.col("event_name").is_in(list(EVENTS))
     frame = frame.with_columns(
-        pl.when(pl.col("reject_reason").is_not_null()).then(pl.col("reject_reason"))
-        .when(~known | pl.col("event_name").is_null()).then(pl.lit(REJECT_UNKNOWN_EVENT))
-        .when(pl.col("occurred").is_null()).then(pl.lit(REJECT_BAD_TIMESTAMP))
+        pl.when(pl.col("reject_reason").is_not_null())
+        .then(pl.col("reject_reason"))
+        .when(~known | pl.col("event_name").is_null())
+        .then(pl.lit(REJECT_UNKNOWN_EVENT))
+        .when(pl.col("occurred").is_null())
+        .then(pl.lit(REJECT_BAD_TIMESTAMP))
         .alias("reject_reason"),
-        pl.when(pl.col("reject_reason").is_not_null()).then(pl.col("reject_detail"))
-        .when(pl.col("event_name").is_null()).then(pl.lit("no event name"))
-        .when(~known).then(pl.format("unknown event '{}'; expected one of {}", pl.col("event"), pl.lit(", ".join(EVENTS))))
-        .when(pl.col("occurred_at").is_null()).then(pl.lit("no occurred_at timestamp"))
-        .when(pl.col("occurred").is_null()).then(pl.format("occurred_at '{}' is not an ISO 8601 date-time", pl.col("occurred_at")))
+        pl.when(pl.col("reject_reason").is_not_null())
+        .then(pl.col("reject_detail"))
+        .when(pl.col("event_name").is_null())
+        .then(pl.lit("no event name"))
+        .when(~known)
+        .then(pl.format("unknown event '{}'; expected one of {}", pl.col("event"), pl.lit(", ".join(EVENTS))))
+        .when(pl.col("occurred_at").is_null())
+        .then(pl.lit("no occurred_at timestamp"))
+        .when(pl.col("occurred").is_null())
+        .then(pl.format("occurred_at '{}' is not an ISO 8601 date-time", pl.col("occurred_at")))
         .alias("reject_detail"),
     )
     accepted = frame.filter(pl.col("reject_reason").is_null())
     value_ok = pl.col("value").str.contains(FLOAT_PATTERN)
     rows = accepted.select(
-        "file_id", "row_number", "email", "email_ascii", pl.col("event_name").alias("event"), pl.col("occurred").alias("occurred_at"),
-        "campaign_id", "list", pl.when(value_ok).then(pl.col("value").cast(pl.Float64, strict=False)).alias("value"), "url",
+        "file_id",
+        "row_number",
+        "email",
+        "email_ascii",
+        pl.col("event_name").alias("event"),
+        pl.col("occurred").alias("occurred_at"),
+        "campaign_id",
+        "list",
+        pl.when(value_ok).then(pl.col("value").cast(pl.Float64, strict=False)).alias("value"),
+        "url",
     )
-    issues = accepted.filter(pl.col("value").is_not_null() & ~value_ok).select(
-        "file_id", "row_number", pl.lit("value").alias("field"), pl.col("value").alias("raw_value"),
-        pl.lit("not a number (use . for decimals)").alias("reason"),
-    ).cast(ISSUE_SCHEMA)
-    return StagedFile(rows=EVENT_ROW_SCHEMA.validate(rows), rejects=build_rejects(frame, parsed, file_id), field_issues=issues)
+    issues = (
+        accepted.filter(pl.col("value").is_not_null() & ~value_ok)
+        .select(
+            "file_id",
+            "row_number",
+            pl.lit("value").alias("field"),
+            pl.col("value").alias("raw_value"),
+            pl.lit("not a number (use . for decimals)").alias("reason"),
+        )
+        .cast(ISSUE_SCHEMA)
+    )
+    return StagedFile(
+        rows=EVENT_ROW_SCHEMA.validate(rows),
+        rejects=build_rejects(frame, parsed, file_id),
+        field_issues=issues,
+    )

@@ -11,7 +11,9 @@ MAILABLE_ONLY = "no_suppressed_or_erased_contact"
 MANIFEST_MATCHES = "manifest_matches_files"
 
 
-def build_export_asset(target: ExportTarget, upstream: dg.AssetKey, sql_sha256: str | None) -> dg.AssetsDefinition:
+def build_export_asset(
+    target: ExportTarget, upstream: dg.AssetKey, sql_sha256: str | None
+) -> dg.AssetsDefinition:
     key = dg.AssetKey(["exports", target.kind, target.export_id])
 
     @dg.asset(
@@ -22,8 +24,16 @@ def build_export_asset(target: ExportTarget, upstream: dg.AssetKey, sql_sha256: 
         pool=DUCKDB_POOL,
         description=f"Export files of {target.kind[:-1]} {target.export_id}: one file set per version, plus latest.*",
         check_specs=[
-            dg.AssetCheckSpec(MAILABLE_ONLY, asset=key, description="No suppressed or erased contact in the latest mailable export."),
-            dg.AssetCheckSpec(MANIFEST_MATCHES, asset=key, description="Every manifest's files exist, and their hashes and row counts match."),
+            dg.AssetCheckSpec(
+                MAILABLE_ONLY,
+                asset=key,
+                description="No suppressed or erased contact in the latest mailable export.",
+            ),
+            dg.AssetCheckSpec(
+                MANIFEST_MATCHES,
+                asset=key,
+                description="Every manifest's files exist, and their hashes and row counts match.",
+            ),
         ],
     )
     def export_asset(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse) -> dg.MaterializeResult:
@@ -33,10 +43,21 @@ def build_export_asset(target: ExportTarget, upstream: dg.AssetKey, sql_sha256: 
             result = export_target(con, config, warehouse.paths.data_dir, target, sql_sha256)
             problems = audit_export(con, folder, erasure_salt(con))
         if result.backfill:
-            context.log.info("exported %s/%s version %d as a backfill (under backfill/, latest unchanged): %d rows",
-                             target.kind, target.export_id, result.version, result.rows)
+            context.log.info(
+                "exported %s/%s version %d as a backfill (under backfill/, latest unchanged): %d rows",
+                target.kind,
+                target.export_id,
+                result.version,
+                result.rows,
+            )
         elif result.version is not None:
-            context.log.info("exported %s/%s version %d: %d rows", target.kind, target.export_id, result.version, result.rows)
+            context.log.info(
+                "exported %s/%s version %d: %d rows",
+                target.kind,
+                target.export_id,
+                result.version,
+                result.rows,
+            )
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": result.rows,
@@ -46,8 +67,16 @@ def build_export_asset(target: ExportTarget, upstream: dg.AssetKey, sql_sha256: 
                 "files": dg.MetadataValue.json(result.files),
             },
             check_results=[
-                dg.AssetCheckResult(check_name=MAILABLE_ONLY, passed=not problems["not_mailable"], metadata={"problems": problems["not_mailable"]}),
-                dg.AssetCheckResult(check_name=MANIFEST_MATCHES, passed=not problems["manifest_mismatch"], metadata={"problems": problems["manifest_mismatch"]}),
+                dg.AssetCheckResult(
+                    check_name=MAILABLE_ONLY,
+                    passed=not problems["not_mailable"],
+                    metadata={"problems": problems["not_mailable"]},
+                ),
+                dg.AssetCheckResult(
+                    check_name=MANIFEST_MATCHES,
+                    passed=not problems["manifest_mismatch"],
+                    metadata={"problems": problems["manifest_mismatch"]},
+                ),
             ],
         )
 
@@ -58,8 +87,14 @@ def build_export_assets(segments: list[SegmentFile], static_lists: list[str]) ->
     from assets.audience_assets import segment_asset_key
 
     assets = [
-        build_export_asset(ExportTarget("segments", s.segment_id), segment_asset_key(s.segment_id), s.sql_sha256)
-        for s in segments if s.problem is None
+        build_export_asset(
+            ExportTarget("segments", s.segment_id), segment_asset_key(s.segment_id), s.sql_sha256
+        )
+        for s in segments
+        if s.problem is None
     ]
-    assets += [build_export_asset(ExportTarget("lists", list_id), dg.AssetKey("list_members"), None) for list_id in static_lists]
+    assets += [
+        build_export_asset(ExportTarget("lists", list_id), dg.AssetKey("list_members"), None)
+        for list_id in static_lists
+    ]
     return assets

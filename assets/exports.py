@@ -17,9 +17,9 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 import polars as pl
@@ -56,10 +56,13 @@ def includes_non_mailable(config: ContactsConfig, target: ExportTarget) -> bool:
     return config.exports.include_non_mailable or target.export_id in config.exports.audit
 
 
-def rows_at(con: duckdb.DuckDBPyConnection, config: ContactsConfig, target: ExportTarget, version: int) -> pl.DataFrame:
+def rows_at(
+    con: duckdb.DuckDBPyConnection, config: ContactsConfig, target: ExportTarget, version: int
+) -> pl.DataFrame:
     """The export's rows as of a version: one per (mailable, unless audit) member, ordered by contact_id."""
     members = (
-        "select contact_id from segment_members_at($id, $v)" if target.kind == "segments"
+        "select contact_id from segment_members_at($id, $v)"
+        if target.kind == "segments"
         else "select contact_id from list_members_at($id, $v)"
     )
     custom = "".join(f', c."{name}"' for name in config.fields)
@@ -74,11 +77,11 @@ def rows_at(con: duckdb.DuckDBPyConnection, config: ContactsConfig, target: Expo
             group by contact_id
         )
         select c.contact_id, c.email, c.first_name, c.last_name, c.tags{custom},
-               coalesce(m.lists, []::varchar[]) as lists{', c.status' if audit else ''}
+               coalesce(m.lists, []::varchar[]) as lists{", c.status" if audit else ""}
         from contacts_at($v) c
         join members using (contact_id)
         left join memberships m using (contact_id)
-        where {'true' if audit else "c.status = 'subscribed'"}
+        where {"true" if audit else "c.status = 'subscribed'"}
         order by c.contact_id
     """
     return con.sql(sql, params={"id": target.export_id, "v": version}).pl()
@@ -94,13 +97,20 @@ def neutralise(frame: pl.LazyFrame) -> pl.LazyFrame:
         elif dtype != pl.Utf8:
             columns.append(column)
             continue
-        columns.append(pl.when(column.str.contains(FORMULA_START)).then(pl.lit("'") + column).otherwise(column).alias(name))
+        columns.append(
+            pl.when(column.str.contains(FORMULA_START))
+            .then(pl.lit("'") + column)
+            .otherwise(column)
+            .alias(name)
+        )
     return frame.select(columns)
 
 
 def write_csv(frame: pl.DataFrame, path: Path) -> None:
     # Streamed to the file in batches: an export of millions of rows is never held as one string.
-    neutralise(frame.lazy()).sink_csv(path, quote_style="necessary", line_terminator="\r\n", date_format="%Y-%m-%d")
+    neutralise(frame.lazy()).sink_csv(
+        path, quote_style="necessary", line_terminator="\r\n", date_format="%Y-%m-%d"
+    )
 
 
 FILE_WRITERS: dict[str, Callable[[pl.DataFrame, Path], None]] = {
@@ -188,9 +198,18 @@ def read_manifest(folder: Path, name: str) -> dict | None:
 
 
 def write_version(
-    con: duckdb.DuckDBPyConnection, config: ContactsConfig, target: ExportTarget, folder: Path,
-    version: int, previous: int | None, as_of: dt.date | None, sql_sha256: str | None, writer: AtomicWriter,
-    current: pl.DataFrame | None = None, staged_csv: PendingFile | None = None, backfill: bool = False,
+    con: duckdb.DuckDBPyConnection,
+    config: ContactsConfig,
+    target: ExportTarget,
+    folder: Path,
+    version: int,
+    previous: int | None,
+    as_of: dt.date | None,
+    sql_sha256: str | None,
+    writer: AtomicWriter,
+    current: pl.DataFrame | None = None,
+    staged_csv: PendingFile | None = None,
+    backfill: bool = False,
 ) -> dict:
     """All files of one version, then its manifest; returns the manifest. `current` and `staged_csv`: the
     version's rows and its CSV file, when the caller has them already."""
@@ -203,7 +222,9 @@ def write_version(
         if extension == "csv" and staged_csv is not None:
             staged = staged_csv
         else:
-            staged = writer.stage(f"v{version}.{extension}", lambda path, produce=produce: produce(current, path))
+            staged = writer.stage(
+                f"v{version}.{extension}", lambda path, produce=produce: produce(current, path)
+            )
         hashes[writer.commit(staged)] = staged.sha256
     for label, frame in (("added", added), ("removed", removed)):
         staged = writer.stage(f"v{version}.{label}.csv", lambda path, frame=frame: write_csv(frame, path))
@@ -254,19 +275,32 @@ def export_folders(folder: Path) -> list[Path]:
     return [folder, *sorted(p for p in backfills.iterdir() if p.is_dir())] if backfills.is_dir() else [folder]
 
 
-def export_backfill(con, config: ContactsConfig, target: ExportTarget, folder: Path, version: int, as_of: dt.date,
-                    sql_sha256: str | None) -> ExportResult:
+def export_backfill(
+    con,
+    config: ContactsConfig,
+    target: ExportTarget,
+    folder: Path,
+    version: int,
+    as_of: dt.date,
+    sql_sha256: str | None,
+) -> ExportResult:
     """A run for a day before the newest export (a backfill) writes that day's files under
     `backfill/<as_of>/`, marked so in the manifest, and never touches `latest.*` or the version sequence a
     sending tool reads: an old day must not replace today's audience."""
     writer = AtomicWriter(backfill_folder(folder, as_of))
-    manifest = write_version(con, config, target, writer.folder, version, None, as_of, sql_sha256, writer, backfill=True)
+    manifest = write_version(
+        con, config, target, writer.folder, version, None, as_of, sql_sha256, writer, backfill=True
+    )
     return ExportResult(version, manifest["row_count"], sorted(manifest["files"]), backfill=True)
 
 
-def export_target(con, config: ContactsConfig, data_dir: Path, target: ExportTarget, sql_sha256: str | None = None) -> ExportResult:
+def export_target(
+    con, config: ContactsConfig, data_dir: Path, target: ExportTarget, sql_sha256: str | None = None
+) -> ExportResult:
     """Export the current version when its rows differ from the latest export."""
-    version_row = con.execute("select version, as_of_date from versions order by version desc limit 1").fetchall()
+    version_row = con.execute(
+        "select version, as_of_date from versions order by version desc limit 1"
+    ).fetchall()
     if not version_row:
         return ExportResult(None, 0, [])
     version, as_of = version_row[0]
@@ -279,11 +313,25 @@ def export_target(con, config: ContactsConfig, data_dir: Path, target: ExportTar
         return export_backfill(con, config, target, folder, version, as_of, sql_sha256)
     current = rows_at(con, config, target, version)
     candidate = writer.stage(f"v{version}.csv", lambda path: write_csv(current, path))
-    if latest and latest["files"].get(f"v{latest['version']}.csv") == candidate.sha256 and latest.get("sql_sha256") == sql_sha256:
+    if (
+        latest
+        and latest["files"].get(f"v{latest['version']}.csv") == candidate.sha256
+        and latest.get("sql_sha256") == sql_sha256
+    ):
         candidate.temporary.unlink()
         return ExportResult(None, latest["row_count"], sorted(latest["files"]))
     manifest = write_version(
-        con, config, target, folder, version, latest["version"] if latest else None, as_of, sql_sha256, writer, current, candidate
+        con,
+        config,
+        target,
+        folder,
+        version,
+        latest["version"] if latest else None,
+        as_of,
+        sql_sha256,
+        writer,
+        current,
+        candidate,
     )
     publish_latest(folder, version, writer)
     apply_retention(folder, config.exports.keep_versions)
@@ -306,9 +354,21 @@ def regenerate_after_erasure(con, config: ContactsConfig, data_dir: Path) -> lis
                     if not _holds_erased(con, folder, version, salt, tombstones):
                         continue
                     manifest = read_manifest(folder, f"v{version}.manifest.json")
-                    as_of = dt.date.fromisoformat(manifest["as_of_date"]) if manifest.get("as_of_date") else None
-                    write_version(con, config, target, folder, version, manifest.get("previous_version"), as_of,
-                                  manifest.get("sql_sha256"), writer, backfill=bool(manifest.get("backfill")))
+                    as_of = (
+                        dt.date.fromisoformat(manifest["as_of_date"]) if manifest.get("as_of_date") else None
+                    )
+                    write_version(
+                        con,
+                        config,
+                        target,
+                        folder,
+                        version,
+                        manifest.get("previous_version"),
+                        as_of,
+                        manifest.get("sql_sha256"),
+                        writer,
+                        backfill=bool(manifest.get("backfill")),
+                    )
                     if folder == export and latest and latest["version"] == version:
                         publish_latest(folder, version, writer)
                     rewritten.append(folder / f"v{version}")
@@ -352,13 +412,21 @@ def audit_export(con, folder: Path, salt: str | None) -> dict[str, list[str]]:
                 problems["manifest_mismatch"].append(path.name)
         frame = pl.scan_parquet(folder / "latest.parquet").select("email").collect()
         with _registered(con, frame):
-            suppressed = con.execute(
-                "select count(*) from _export where email in (select email from suppressions where email is not null)"
-            ).fetchall()[0][0] if latest["mailable_only"] else 0
-            erased = con.execute(
-                "select count(*) from _export where sha256($salt || email) in (select email_sha256 from suppressions where reason = 'erased')",
-                {"salt": salt or ""},
-            ).fetchall()[0][0] if has_tombstones(con) else 0
+            suppressed = (
+                con.execute(
+                    "select count(*) from _export where email in (select email from suppressions where email is not null)"
+                ).fetchall()[0][0]
+                if latest["mailable_only"]
+                else 0
+            )
+            erased = (
+                con.execute(
+                    "select count(*) from _export where sha256($salt || email) in (select email_sha256 from suppressions where reason = 'erased')",
+                    {"salt": salt or ""},
+                ).fetchall()[0][0]
+                if has_tombstones(con)
+                else 0
+            )
         if suppressed or erased:
             problems["not_mailable"].append(f"latest: {suppressed} suppressed, {erased} erased")
     return problems

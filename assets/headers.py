@@ -32,7 +32,9 @@ def contact_aliases(custom_fields: list[str]) -> dict[str, tuple[str, ...]]:
     return BUILTIN_ALIASES | {name: (name,) for name in custom_fields if name not in BUILTIN_ALIASES}
 
 
-def map_header(header: list[str], field_aliases: dict[str, tuple[str, ...]], manifest_columns: dict[str, str]) -> HeaderMapping:
+def map_header(
+    header: list[str], field_aliases: dict[str, tuple[str, ...]], manifest_columns: dict[str, str]
+) -> HeaderMapping:
     aliases: dict[str, str] = {}
     for field_name, names in field_aliases.items():
         for name in names:

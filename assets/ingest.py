@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 import polars as pl
@@ -70,7 +70,9 @@ class IngestContext:
     now: dt.datetime
     log: logging.Logger
     erased: set[str] = field(default_factory=set)  # addresses erased in this run, as counted in the log
-    erased_forms: set[str] = field(default_factory=set)  # their Unicode and IDNA spellings, lower case, for the inbox scan
+    erased_forms: set[str] = field(
+        default_factory=set
+    )  # their Unicode and IDNA spellings, lower case, for the inbox scan
 
     def __post_init__(self) -> None:
         self.use(self.con)
@@ -88,7 +90,9 @@ def discover_files(inbox: Path) -> list[Path]:
     return sorted(
         path
         for path in inbox.iterdir()
-        if path.is_file() and not path.name.startswith(".") and not path.name.lower().endswith((".yaml", ".yml"))
+        if path.is_file()
+        and not path.name.startswith(".")
+        and not path.name.lower().endswith((".yaml", ".yml"))
     )
 
 
@@ -115,9 +119,18 @@ def _record_unapplied(ctx, kind, existing_id, path, sha, status, reason, manifes
     ctx.con.execute(
         """insert into import_files (file_id, path, kind, sha256, status, reason, loaded_at, mode, source, lists)
            values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        [file_id, path, kind, sha, status, reason, ctx.now,
-         manifest.mode if manifest else None, manifest.source if manifest else None,
-         manifest.lists if manifest else None],
+        [
+            file_id,
+            path,
+            kind,
+            sha,
+            status,
+            reason,
+            ctx.now,
+            manifest.mode if manifest else None,
+            manifest.source if manifest else None,
+            manifest.lists if manifest else None,
+        ],
     )
     return file_id
 
@@ -146,7 +159,11 @@ def ingest_folder(
     with ReadAhead(ctx.config.limits) as ahead:
         for position, path in enumerate(files, start=1):
             upcoming = files[position] if position < len(files) else None
-            if upcoming is not None and small_enough_to_read_ahead(upcoming) and _likely_loaded(ctx, upcoming, kind):
+            if (
+                upcoming is not None
+                and small_enough_to_read_ahead(upcoming)
+                and _likely_loaded(ctx, upcoming, kind)
+            ):
                 ahead.start(upcoming)
             outcome = _ingest_one(ctx, path, kind, apply, ahead.take(path))
             if outcome is not None:
@@ -166,7 +183,8 @@ def _likely_loaded(ctx: IngestContext, path: Path, kind: str) -> bool:
     if data_suffix(path) is None or (kind == KIND_CONTACTS and not manifest_path_for(path).is_file()):
         return False
     done = ctx.con.execute(
-        "select count(*) from import_files where path = ? and status in ('loaded', 'skipped')", [ledger_path(ctx, path)]
+        "select count(*) from import_files where path = ? and status in ('loaded', 'skipped')",
+        [ledger_path(ctx, path)],
     ).fetchall()[0][0]
     return done == 0
 
@@ -180,7 +198,9 @@ def _log_outcome(ctx: IngestContext, outcome: FileOutcome, position: int, total:
     ctx.log.log(level, message)
 
 
-def _ingest_one(ctx: IngestContext, path: Path, kind: str, apply, prefetched: ReadFile | None = None) -> FileOutcome | None:
+def _ingest_one(
+    ctx: IngestContext, path: Path, kind: str, apply, prefetched: ReadFile | None = None
+) -> FileOutcome | None:
     con = ctx.con
     relative = ledger_path(ctx, path)
     # Hashed as a stream, so a file too big to read is still named in the ledger; the hash recorded for a
@@ -191,12 +211,15 @@ def _ingest_one(ctx: IngestContext, path: Path, kind: str, apply, prefetched: Re
     manifest_bytes = manifest_file.read_bytes() if uses_manifest and manifest_file.is_file() else None
     sha = content_hash(digest, manifest_bytes)
 
-    seen = con.execute("select file_id, status from import_files where path = ? and sha256 = ?", [relative, sha]).fetchone()
+    seen = con.execute(
+        "select file_id, status from import_files where path = ? and sha256 = ?", [relative, sha]
+    ).fetchone()
     if seen and seen[1] in ("loaded", "skipped"):
         return None
     existing_id = seen[0] if seen else None
     twin = con.execute(
-        "select file_id, path from import_files where sha256 = ? and kind = ? and status = 'loaded' order by file_id limit 1", [sha, kind]
+        "select file_id, path from import_files where sha256 = ? and kind = ? and status = 'loaded' order by file_id limit 1",
+        [sha, kind],
     ).fetchone()
     if twin:
         reason = f"same content as {twin[1]} (file {twin[0]}), already loaded"
@@ -206,10 +229,14 @@ def _ingest_one(ctx: IngestContext, path: Path, kind: str, apply, prefetched: Re
     manifest: Manifest | None = None
     try:
         if data_suffix(path) is None:
-            raise FileFailed(f"unsupported file type {path.name!r}: expected .csv, .tsv, .txt, .parquet, .jsonl or .ndjson, optionally .gz")
+            raise FileFailed(
+                f"unsupported file type {path.name!r}: expected .csv, .tsv, .txt, .parquet, .jsonl or .ndjson, optionally .gz"
+            )
         if uses_manifest:
             if manifest_bytes is not None:
-                manifest = parse_manifest(manifest_file, ctx.config, set(BUILTIN_FIELDS) | set(ctx.config.fields))
+                manifest = parse_manifest(
+                    manifest_file, ctx.config, set(BUILTIN_FIELDS) | set(ctx.config.fields)
+                )
             reason = hold_reason(manifest, manifest_file.name)
             if reason:
                 file_id = _record_unapplied(ctx, kind, existing_id, relative, sha, "held", reason, manifest)
@@ -240,7 +267,7 @@ def _load_file(ctx, parsed: ParsedFile, relative, kind, sha, existing_id, manife
     mapping = _mapping_for(kind, parsed, ctx, manifest)
     # Each file gets its own load time: imports without dates happen, in business time, when they
     # arrive, so two files of one run stay in ledger order.
-    loaded_at = max(dt.datetime.now(dt.timezone.utc), ctx.now)
+    loaded_at = max(dt.datetime.now(dt.UTC), ctx.now)
     with transaction(con):
         # A file loaded after an earlier attempt failed gets a new id: ids are the ledger's order, and
         # incremental steps find the files loaded since their last run by id.
@@ -260,16 +287,31 @@ def _load_file(ctx, parsed: ParsedFile, relative, kind, sha, existing_id, manife
                 staged.field_issues = pl.concat([staged.field_issues, repaired]).sort("row_number", "field")
         accepted, rejected = inserted + staged.rows.height, staged.rejects.height
         if accepted + rejected != parsed.rows_total:
-            raise AssertionError(f"{relative}: {parsed.rows_total} rows read but {accepted} + {rejected} staged")
+            raise AssertionError(
+                f"{relative}: {parsed.rows_total} rows read but {accepted} + {rejected} staged"
+            )
         if existing_id is not None:
             con.execute("delete from import_files where file_id = ?", [existing_id])
         con.execute(
             """insert into import_files (file_id, path, kind, sha256, status, reason, encoding, delimiter,
                    rows_total, rows_accepted, rows_rejected, loaded_at, mode, source, lists, ignored_columns)
                values (?, ?, ?, ?, 'loaded', null, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [file_id, relative, kind, sha, parsed.encoding, parsed.delimiter, parsed.rows_total, accepted, rejected,
-             loaded_at, manifest.mode if manifest else None, manifest.source if manifest else None,
-             manifest.lists if manifest else None, mapping.ignored],
+            [
+                file_id,
+                relative,
+                kind,
+                sha,
+                parsed.encoding,
+                parsed.delimiter,
+                parsed.rows_total,
+                accepted,
+                rejected,
+                loaded_at,
+                manifest.mode if manifest else None,
+                manifest.source if manifest else None,
+                manifest.lists if manifest else None,
+                mapping.ignored,
+            ],
         )
         tables = [("rejected_rows", staged.rejects), ("field_issues", staged.field_issues)]
         if kind in STAGED_TABLES:
@@ -287,8 +329,14 @@ def _load_file(ctx, parsed: ParsedFile, relative, kind, sha, existing_id, manife
 def _stage_addresses_only(parsed, mapping, file_id, ctx: IngestContext) -> StagedFile:
     """Erasure requests: only the address matters, and it is never stored."""
     frame = address_frame(parsed, mapping, file_id, ["email"], ctx.cache)
-    rows = frame.filter(pl.col("reject_reason").is_null()).select("file_id", "row_number", "email", "email_ascii")
-    return StagedFile(rows=rows, rejects=build_rejects(frame, parsed, file_id), field_issues=pl.DataFrame(schema=ISSUE_SCHEMA))
+    rows = frame.filter(pl.col("reject_reason").is_null()).select(
+        "file_id", "row_number", "email", "email_ascii"
+    )
+    return StagedFile(
+        rows=rows,
+        rejects=build_rejects(frame, parsed, file_id),
+        field_issues=pl.DataFrame(schema=ISSUE_SCHEMA),
+    )
 
 
 def reject_erased(con: duckdb.DuckDBPyConnection, staged: StagedFile) -> StagedFile:
@@ -309,8 +357,13 @@ def reject_erased(con: duckdb.DuckDBPyConnection, staged: StagedFile) -> StagedF
         return staged
     file_id = staged.rows.get_column("file_id")[0]
     erased_rejects = pl.DataFrame(
-        {"file_id": file_id, "row_number": sorted(erased), "reason": REJECT_ERASED,
-         "detail": "the address was erased on request; it is not imported again", "raw": None},
+        {
+            "file_id": file_id,
+            "row_number": sorted(erased),
+            "reason": REJECT_ERASED,
+            "detail": "the address was erased on request; it is not imported again",
+            "raw": None,
+        },
         schema=REJECT_SCHEMA,
     )
     keep = ~pl.col("row_number").is_in(list(erased))

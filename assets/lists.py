@@ -16,7 +16,9 @@ SYSTEM_LISTS = {"all": "All contacts", "subscribed": "Subscribed (mailable)", "s
 def sync_list_catalog(con: duckdb.DuckDBPyConnection, config: ContactsConfig) -> None:
     """The catalog follows contacts.yaml: a list removed there leaves, and its members with it."""
     rows = [(list_id, name, "system") for list_id, name in SYSTEM_LISTS.items()]
-    rows += [(list_id, spec.name, "test" if spec.test else "static") for list_id, spec in config.lists.items()]
+    rows += [
+        (list_id, spec.name, "test" if spec.test else "static") for list_id, spec in config.lists.items()
+    ]
     con.execute("delete from staging.list_catalog")
     con.executemany("insert into staging.list_catalog values (?, ?, ?)", rows)
 
@@ -24,8 +26,11 @@ def sync_list_catalog(con: duckdb.DuckDBPyConnection, config: ContactsConfig) ->
 def list_member_settings(config: ContactsConfig) -> str:
     """What stored memberships were computed with: the lists, the SQL, and the status rules (a change of
     those replays every address's status, which moves members of `subscribed` and `suppressed`)."""
-    relevant = {"lists": {k: v.model_dump() for k, v in config.lists.items()}, "sql": load_sql("models/list_members.sql"),
-                "status": replay_settings(config)}
+    relevant = {
+        "lists": {k: v.model_dump() for k, v in config.lists.items()},
+        "sql": load_sql("models/list_members.sql"),
+        "status": replay_settings(config),
+    }
     return settings_fingerprint(relevant)
 
 
@@ -33,4 +38,6 @@ def rebuild_list_members(con: duckdb.DuckDBPyConnection, config: ContactsConfig)
     """Recompute membership of the addresses new files mention (or of every address when needed); returns
     how many addresses were recomputed, None for all. Call inside a transaction."""
     sync_list_catalog(con, config)
-    return recompute(con, "list_members", list_member_settings(config), load_sql("models/list_members.sql"), {})
+    return recompute(
+        con, "list_members", list_member_settings(config), load_sql("models/list_members.sql"), {}
+    )

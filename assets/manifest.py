@@ -7,7 +7,13 @@ from typing import Literal
 
 from pydantic import Field, ValidationError
 
-from pipelines.config import ConfigError, ContactsConfig, _Strict, describe_validation_error, read_yaml_mapping
+from pipelines.config import (
+    ConfigError,
+    ContactsConfig,
+    _Strict,
+    describe_validation_error,
+    read_yaml_mapping,
+)
 
 Mode = Literal["subscribe", "unsubscribe", "suppress"]
 

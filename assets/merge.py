@@ -17,7 +17,17 @@ from pipelines.warehouse import erasure_salt, load_sql, registered, run_statemen
 # `{each_field: text}` in merge_contacts.sql: the text once per custom field, @f standing for its column.
 EACH_FIELD = re.compile(r"\{each_field:([^{}]*)\}")
 
-MERGE_TEMP_TABLES = ("merge_files", "merge_batch", "merge_addresses", "merge_states", "merge_counts", "status_facts", "status_replay", "status_current", "replay_scope")
+MERGE_TEMP_TABLES = (
+    "merge_files",
+    "merge_batch",
+    "merge_addresses",
+    "merge_states",
+    "merge_counts",
+    "status_facts",
+    "status_replay",
+    "status_current",
+    "replay_scope",
+)
 
 
 @dataclass(frozen=True)
@@ -31,14 +41,19 @@ class MergeOutcome:
 def render_merge_sql(con: duckdb.DuckDBPyConnection, config: ContactsConfig) -> list:
     """The merge script with `{each_field: ...}` repeated per custom field, split into statements by DuckDB's parser."""
     names = [f'"{name}"' for name in config.fields]
-    script = EACH_FIELD.sub(lambda m: "".join(m.group(1).replace("@f", name) for name in names), load_sql("models/merge_contacts.sql"))
+    script = EACH_FIELD.sub(
+        lambda m: "".join(m.group(1).replace("@f", name) for name in names),
+        load_sql("models/merge_contacts.sql"),
+    )
     return con.extract_statements(script)
 
 
-def merge_pending_files(con: duckdb.DuckDBPyConnection, config: ContactsConfig, log: logging.Logger) -> list[MergeOutcome]:
+def merge_pending_files(
+    con: duckdb.DuckDBPyConnection, config: ContactsConfig, log: logging.Logger
+) -> list[MergeOutcome]:
     """Apply every loaded, not yet merged contact or event file, as merging them one by one in ledger order
     would, in one set-based pass. Call inside a transaction."""
-    pending, = con.execute(
+    (pending,) = con.execute(
         "select count(*) from import_files where kind in ('contacts', 'events') and status = 'loaded' and merged_at is null"
     ).fetchall()[0]
     if not pending:
@@ -52,19 +67,33 @@ def merge_pending_files(con: duckdb.DuckDBPyConnection, config: ContactsConfig, 
     outcomes = []
     for position, (file_id, path, created, rows_merged) in enumerate(merged, start=1):
         outcomes.append(MergeOutcome(file_id, path, created, rows_merged))
-        log.info("[%d/%d] merged %s: %d new contacts%s", position, len(merged), path, created,
-                 "" if rows_merged is None else f", {rows_merged} rows merged into existing contacts")
+        log.info(
+            "[%d/%d] merged %s: %d new contacts%s",
+            position,
+            len(merged),
+            path,
+            created,
+            "" if rows_merged is None else f", {rows_merged} rows merged into existing contacts",
+        )
     return outcomes
 
 
 def replay_settings(config: ContactsConfig) -> str:
     """What stored statuses were replayed with; a change means every address must be replayed again."""
-    relevant = {"soft_bounce_limit": config.rules.soft_bounce_limit, "soft_bounce_window_days": config.rules.soft_bounce_window_days,
-                "sql": load_sql("models/status_history.sql")}
+    relevant = {
+        "soft_bounce_limit": config.rules.soft_bounce_limit,
+        "soft_bounce_window_days": config.rules.soft_bounce_window_days,
+        "sql": load_sql("models/status_history.sql"),
+    }
     return settings_fingerprint(relevant)
 
 
-def replay_status(con: duckdb.DuckDBPyConnection, config: ContactsConfig, now: dt.datetime, merged_file_ids: list[int] | None = None) -> int | None:
+def replay_status(
+    con: duckdb.DuckDBPyConnection,
+    config: ContactsConfig,
+    now: dt.datetime,
+    merged_file_ids: list[int] | None = None,
+) -> int | None:
     """Rebuild status history, current statuses, consent and suppressions of the addresses that files
     `merged_file_ids` mention, from all their facts; of every address when `merged_file_ids` is None or
     the rules changed since the last replay. Returns the number of addresses replayed, None for all.
@@ -73,7 +102,9 @@ def replay_status(con: duckdb.DuckDBPyConnection, config: ContactsConfig, now: d
     stored = con.execute("select settings from staging.replay_state").fetchall()
     scoped = merged_file_ids is not None and stored == [(settings,)]
     if scoped:
-        with registered(con, "_merged_files", pl.DataFrame({"file_id": merged_file_ids}, schema={"file_id": pl.Int64})):
+        with registered(
+            con, "_merged_files", pl.DataFrame({"file_id": merged_file_ids}, schema={"file_id": pl.Int64})
+        ):
             con.execute(
                 """create or replace temp table replay_scope as
                    select email from staging.contact_rows where file_id in (select file_id from _merged_files)
@@ -89,7 +120,7 @@ def replay_status(con: duckdb.DuckDBPyConnection, config: ContactsConfig, now: d
     con.execute("insert into staging.replay_state values (?)", [settings])
     if not scoped:
         return None
-    replayed, = con.execute("select count(*) from replay_scope").fetchone()
+    (replayed,) = con.execute("select count(*) from replay_scope").fetchone()
     return replayed
 
 

@@ -19,8 +19,12 @@ from pipelines.warehouse import load_sql, run_statements, settings_fingerprint
 
 def metric_settings(config: ContactsConfig) -> str:
     """What the stored days were computed with; a change invalidates all of them."""
-    relevant = {"timezone": config.timezone, "engaged_window_days": config.rules.engaged_window_days,
-                "lists": {k: v.model_dump() for k, v in config.lists.items()}, "sql": load_sql("models/list_health.sql")}
+    relevant = {
+        "timezone": config.timezone,
+        "engaged_window_days": config.rules.engaged_window_days,
+        "lists": {k: v.model_dump() for k, v in config.lists.items()},
+        "sql": load_sql("models/list_health.sql"),
+    }
     return settings_fingerprint(relevant)
 
 
@@ -31,7 +35,10 @@ def first_touched_day(con: duckdb.DuckDBPyConnection, config: ContactsConfig) ->
     if not state or state[0][2] != metric_settings(config):
         return None
     last_file_id, last_day, _ = state[0]
-    erased = con.execute("select count(*) from import_files where file_id > ? and kind = 'erasure' and status = 'loaded'", [last_file_id]).fetchall()[0][0]
+    erased = con.execute(
+        "select count(*) from import_files where file_id > ? and kind = 'erasure' and status = 'loaded'",
+        [last_file_id],
+    ).fetchall()[0][0]
     if erased:
         return None
     touched = con.execute(
@@ -54,14 +61,24 @@ def compute_list_health(con: duckdb.DuckDBPyConnection, config: ContactsConfig, 
     """Recompute the touched days up to the as-of date; returns the first day recomputed. Call in a transaction."""
     # Engagement islands are recomputed for the contacts files after last_file_id mention; -1: for everyone.
     start, last_file_id = first_touched_day(con, config) or (dt.date(1900, 1, 1), -1)
-    script = load_sql("models/list_health.sql").replace("{engaged_window_days}", str(int(config.rules.engaged_window_days)))
-    run_statements(con, con.extract_statements(script),
-                   {"tz": config.timezone, "start_day": start, "as_of": as_of, "last_file_id": last_file_id})
+    script = load_sql("models/list_health.sql").replace(
+        "{engaged_window_days}", str(int(config.rules.engaged_window_days))
+    )
+    run_statements(
+        con,
+        con.extract_statements(script),
+        {"tz": config.timezone, "start_day": start, "as_of": as_of, "last_file_id": last_file_id},
+    )
     con.execute("delete from staging.metrics_state")
-    con.execute("insert into staging.metrics_state values (?, ?, ?)", [reflected_through(con), as_of, metric_settings(config)])
+    con.execute(
+        "insert into staging.metrics_state values (?, ?, ?)",
+        [reflected_through(con), as_of, metric_settings(config)],
+    )
     return start
 
 
 def compute_segment_health(con: duckdb.DuckDBPyConnection, config: ContactsConfig) -> None:
-    script = load_sql("models/segment_health.sql").replace("{engaged_window_days}", str(int(config.rules.engaged_window_days)))
+    script = load_sql("models/segment_health.sql").replace(
+        "{engaged_window_days}", str(int(config.rules.engaged_window_days))
+    )
     run_statements(con, con.extract_statements(script), {"tz": config.timezone})

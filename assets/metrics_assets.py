@@ -15,16 +15,41 @@ HEADLINE_LISTS = ("all", "subscribed")
 # asset's metadata by partition). list_health stays one unpartitioned asset: a single SQL pass recomputes
 # only the touched days under the one writer; it reports those days here as they are recomputed.
 DAYS = dg.DynamicPartitionsDefinition(name="list_health_days")
-DAILY_FIGURES = ("members", "subscribed", "new_subscribers", "churned", "growth_rate", "churn_rate", "engagement_rate")
-list_health_by_day = dg.AssetSpec(
-    "list_health_by_day", deps=["list_health"], group_name="metrics", kinds={"duckdb"}, partitions_def=DAYS,
-    description="list_health's figures per day (a partition per day), reported by list_health for each day it "
-                "recomputes: plot members, new subscribers, churned, growth and churn rates of each list over days.",
+DAILY_FIGURES = (
+    "members",
+    "subscribed",
+    "new_subscribers",
+    "churned",
+    "growth_rate",
+    "churn_rate",
+    "engagement_rate",
 )
-HEADLINE_METRICS = ("members", "subscribed", "new_subscribers", "churned", "growth_rate", "churn_rate", "engagement_rate")
+list_health_by_day = dg.AssetSpec(
+    "list_health_by_day",
+    deps=["list_health"],
+    group_name="metrics",
+    kinds={"duckdb"},
+    partitions_def=DAYS,
+    description="list_health's figures per day (a partition per day), reported by list_health for each day it "
+    "recomputes: plot members, new subscribers, churned, growth and churn rates of each list over days.",
+)
+HEADLINE_METRICS = (
+    "members",
+    "subscribed",
+    "new_subscribers",
+    "churned",
+    "growth_rate",
+    "churn_rate",
+    "engagement_rate",
+)
 
 
-@dg.asset(deps=["list_members", "contacts", "status_history", "events"], group_name="metrics", kinds={"duckdb"}, pool=DUCKDB_POOL)
+@dg.asset(
+    deps=["list_members", "contacts", "status_history", "events"],
+    group_name="metrics",
+    kinds={"duckdb"},
+    pool=DUCKDB_POOL,
+)
 def list_health(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse) -> dg.MaterializeResult:
     """One row per list per day (configured timezone) up to the as-of date: size, growth, churn, engagement.
     Only the days that new inputs touch are recomputed."""
@@ -37,11 +62,14 @@ def list_health(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse)
         headline = {
             list_id: dict(zip(HEADLINE_METRICS, values, strict=True))
             for list_id, *values in con.execute(
-                f"select list_id, {', '.join(HEADLINE_METRICS)} from staging.list_health where day = ? and list_id in ('all', 'subscribed')", [as_of]
+                f"select list_id, {', '.join(HEADLINE_METRICS)} from staging.list_health where day = ? and list_id in ('all', 'subscribed')",
+                [as_of],
             ).fetchall()
         }
-        total, = con.execute("select count(*) from staging.list_health").fetchone()
-        recomputed, = con.execute("select count(distinct day) from staging.list_health where day >= ?", [start]).fetchone()
+        (total,) = con.execute("select count(*) from staging.list_health").fetchone()
+        (recomputed,) = con.execute(
+            "select count(distinct day) from staging.list_health where day >= ?", [start]
+        ).fetchone()
         last_week = markdown_table(
             con,
             """select list_id, day, members, subscribed, new_subscribers, churned, growth_rate, churn_rate, engagement_rate
@@ -49,13 +77,21 @@ def list_health(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse)
             [as_of, as_of],
         )
         reported = report_days(context, con, start, as_of)
-    metadata = {"dagster/row_count": total, "as_of_date": as_of.isoformat(), "days_recomputed": recomputed, "days_reported": reported,
-                "version": version if version is not None else dg.MetadataValue.null(), "last_7_days": dg.MetadataValue.md(last_week)}
+    metadata = {
+        "dagster/row_count": total,
+        "as_of_date": as_of.isoformat(),
+        "days_recomputed": recomputed,
+        "days_reported": reported,
+        "version": version if version is not None else dg.MetadataValue.null(),
+        "last_7_days": dg.MetadataValue.md(last_week),
+    }
     for list_id in HEADLINE_LISTS:
         for metric in HEADLINE_METRICS:
             value = headline.get(list_id, {}).get(metric)
             # The same keys every run, so the UI plots them across runs.
-            metadata[f"{list_id}_{metric}"] = dg.MetadataValue.float(float(value)) if value is not None else dg.MetadataValue.null()
+            metadata[f"{list_id}_{metric}"] = (
+                dg.MetadataValue.float(float(value)) if value is not None else dg.MetadataValue.null()
+            )
     return dg.MaterializeResult(metadata=metadata)
 
 
@@ -64,9 +100,15 @@ def report_days(context: dg.AssetExecutionContext, con, start, as_of) -> int:
     so each is one line over the days); days no list has any more are dropped from the partitions."""
     columns = ", ".join(DAILY_FIGURES)
     rows = con.execute(
-        f"select day::varchar, list_id, {columns} from staging.list_health where day >= ? and day <= ? order by day, list_id", [start, as_of]
+        f"select day::varchar, list_id, {columns} from staging.list_health where day >= ? and day <= ? order by day, list_id",
+        [start, as_of],
     ).fetchall()
-    present = {row[0] for row in con.execute("select distinct day::varchar from staging.list_health where day <= ?", [as_of]).fetchall()}
+    present = {
+        row[0]
+        for row in con.execute(
+            "select distinct day::varchar from staging.list_health where day <= ?", [as_of]
+        ).fetchall()
+    }
     instance = context.instance
     known = set(instance.get_dynamic_partitions(DAYS.name))
     for day in sorted(known - present):
@@ -83,39 +125,55 @@ def report_days(context: dg.AssetExecutionContext, con, start, as_of) -> int:
     if new := sorted(set(days) - known):
         instance.add_dynamic_partitions(DAYS.name, new)
     for day, figures in days.items():
-        context.log_event(dg.AssetMaterialization(asset_key=list_health_by_day.key, partition=day, metadata=figures))
+        context.log_event(
+            dg.AssetMaterialization(asset_key=list_health_by_day.key, partition=day, metadata=figures)
+        )
     return len(days)
 
 
 def build_metrics_assets(segment_keys: list[dg.AssetKey]) -> list[dg.AssetsDefinition]:
-    @dg.asset(deps=["segment_catalog", *segment_keys], group_name="metrics", kinds={"duckdb"}, pool=DUCKDB_POOL)
-    def segment_health(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse) -> dg.MaterializeResult:
+    @dg.asset(
+        deps=["segment_catalog", *segment_keys], group_name="metrics", kinds={"duckdb"}, pool=DUCKDB_POOL
+    )
+    def segment_health(
+        context: dg.AssetExecutionContext, warehouse: ContactsWarehouse
+    ) -> dg.MaterializeResult:
         """One row per segment and version at which its membership changed: size, entered, exited, open and click rate."""
         config = warehouse.config()
         with warehouse.connect() as con:
             with transaction(con):
                 compute_segment_health(con, config)
-            total, = con.execute("select count(*) from segment_health").fetchone()
+            (total,) = con.execute("select count(*) from segment_health").fetchone()
             latest = markdown_table(
                 con,
                 """select segment_id, version, as_of_date, size, entered, exited, open_rate, click_rate from segment_health
                    qualify row_number() over (partition by segment_id order by version desc) = 1 order by segment_id""",
             )
-        return dg.MaterializeResult(metadata={"dagster/row_count": total, "latest": dg.MetadataValue.md(latest)})
+        return dg.MaterializeResult(
+            metadata={"dagster/row_count": total, "latest": dg.MetadataValue.md(latest)}
+        )
 
     @dg.asset(deps=["list_health", "segment_health"], group_name="metrics", kinds={"html"}, pool=DUCKDB_POOL)
-    def list_health_report(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse) -> dg.MaterializeResult:
+    def list_health_report(
+        context: dg.AssetExecutionContext, warehouse: ContactsWarehouse
+    ) -> dg.MaterializeResult:
         """data/reports/list_health.html: charts per list and of segment sizes, viewable offline."""
         config = warehouse.config()
         as_of = resolve_as_of(context.run.tags, config.timezone)
         path = warehouse.paths.data_dir / "reports" / "list_health.html"
         with warehouse.connect() as con:
             # The report shows the public views: after a backfill still the newest as-of day, so say that day.
-            shown, = con.execute("select as_of_date from versions where version = current_version('list_health')").fetchone() or (None,)
+            (shown,) = con.execute(
+                "select as_of_date from versions where version = current_version('list_health')"
+            ).fetchone() or (None,)
             charts = write_report(con, path, shown or as_of)
         context.log.info("wrote %s (%d charts)", path, charts)
         return dg.MaterializeResult(
-            metadata={"path": dg.MetadataValue.path(str(path)), "open": dg.MetadataValue.url(path.as_uri()), "charts": charts}
+            metadata={
+                "path": dg.MetadataValue.path(str(path)),
+                "open": dg.MetadataValue.url(path.as_uri()),
+                "charts": charts,
+            }
         )
 
     return [segment_health, list_health_report]

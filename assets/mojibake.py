@@ -23,11 +23,22 @@ PREFILTER = (
     "|[\u00c2\u00c3] "
 )
 FIXER = ftfy.TextFixerConfig(
-    unescape_html=False, remove_terminal_escapes=False, fix_encoding=True, restore_byte_a0=True,
+    unescape_html=False,
+    remove_terminal_escapes=False,
+    fix_encoding=True,
+    restore_byte_a0=True,
     # Never put U+FFFD or cp1252 guesses in place of what the file says: repair or leave alone.
-    replace_lossy_sequences=False, decode_inconsistent_utf8=True, fix_c1_controls=False,
-    fix_latin_ligatures=False, fix_character_width=False, uncurl_quotes=False, fix_line_breaks=False,
-    fix_surrogates=False, remove_control_chars=False, normalization=None, explain=True,
+    replace_lossy_sequences=False,
+    decode_inconsistent_utf8=True,
+    fix_c1_controls=False,
+    fix_latin_ligatures=False,
+    fix_character_width=False,
+    uncurl_quotes=False,
+    fix_line_breaks=False,
+    fix_surrogates=False,
+    remove_control_chars=False,
+    normalization=None,
+    explain=True,
 )
 UTF8_STEPS = {("decode", "utf-8"), ("decode", "utf-8-variants"), ("apply", "decode_inconsistent_utf8")}
 REASON = "double-encoded UTF-8 repaired"
@@ -57,8 +68,10 @@ def repair_cells(cells: pl.DataFrame, columns: list[str]) -> tuple[pl.DataFrame,
     replaced: list[pl.Series] = []
     # One select, so polars scans the columns in parallel; the regex runs only on cells holding non-ASCII.
     suspects = cells.select(
-        pl.when(pl.col(name).str.len_bytes() != pl.col(name).str.len_chars()).then(pl.col(name).str.contains(PREFILTER))
-        .fill_null(False).alias(name)
+        pl.when(pl.col(name).str.len_bytes() != pl.col(name).str.len_chars())
+        .then(pl.col(name).str.contains(PREFILTER))
+        .fill_null(False)
+        .alias(name)
         for name in columns
     )
     for name in columns:
@@ -72,8 +85,14 @@ def repair_cells(cells: pl.DataFrame, columns: list[str]) -> tuple[pl.DataFrame,
         if all(new is None for new in fixed):
             continue
         numbers = cells.get_column("row_number").gather(positions).to_list()
-        repairs += [(number, name, raw) for number, raw, new in zip(numbers, values, fixed) if new is not None]
-        merged = pl.Series([raw if new is None else new for raw, new in zip(values, fixed)], dtype=pl.Utf8)
+        repairs += [
+            (number, name, raw)
+            for number, raw, new in zip(numbers, values, fixed, strict=True)
+            if new is not None
+        ]
+        merged = pl.Series(
+            [raw if new is None else new for raw, new in zip(values, fixed, strict=True)], dtype=pl.Utf8
+        )
         replaced.append(column.clone().scatter(positions, merged))
     if not repairs:
         return cells, no_repairs()

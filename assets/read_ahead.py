@@ -18,7 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assets.read_limits import check_fields, check_parquet, read_bounded, sha256_of
-from assets.readers import DEFAULT_CSV_FIELD_LIMIT, PARQUET_SUFFIXES, FileFailed, ParsedFile, cell_column, data_suffix, read_file
+from assets.readers import (
+    DEFAULT_CSV_FIELD_LIMIT,
+    PARQUET_SUFFIXES,
+    FileFailed,
+    ParsedFile,
+    cell_column,
+    data_suffix,
+    read_file,
+)
 from pipelines.config import Limits
 
 
@@ -63,7 +71,9 @@ def read_and_parse(path: Path, limits: Limits) -> ReadFile:
         if suffix in PARQUET_SUFFIXES and not path.name.lower().endswith(".gz"):
             check_parquet(path, limits)
         parsed = read_file(path, bounded.data, content=bounded.content)
-        check_fields(parsed.cells, [cell_column(index) for index in range(len(parsed.header))], parsed.header, limits)
+        check_fields(
+            parsed.cells, [cell_column(index) for index in range(len(parsed.header))], parsed.header, limits
+        )
     except FileFailed as exc:
         return ReadFile(digest, None, exc)
     return ReadFile(digest, parsed, None)

@@ -46,7 +46,9 @@ def human(size: int) -> str:
 
 
 def exceeded(what: str, limit: str, setting: str) -> LimitExceeded:
-    return LimitExceeded(f"{what}, over the limit of {limit} (raise limits.{setting} in contacts.yaml to load it)")
+    return LimitExceeded(
+        f"{what}, over the limit of {limit} (raise limits.{setting} in contacts.yaml to load it)"
+    )
 
 
 @dataclass
@@ -104,7 +106,7 @@ class LineLengths:
     def feed(self, chunk: bytes) -> None:
         step = max(1, min(len(chunk), self.limit))
         for start in range(0, len(chunk), step):
-            self._feed(chunk[start:start + step] if step < len(chunk) else chunk)
+            self._feed(chunk[start : start + step] if step < len(chunk) else chunk)
 
     def _feed(self, piece: bytes) -> None:
         first = piece.find(b"\n")
@@ -120,7 +122,11 @@ class LineLengths:
 
     def _check(self) -> None:
         if self.run > self.limit:
-            raise exceeded(f"line {self.line} has {human(self.run)} or more without a line end", human(self.limit), "max_line_length")
+            raise exceeded(
+                f"line {self.line} has {human(self.run)} or more without a line end",
+                human(self.limit),
+                "max_line_length",
+            )
 
 
 def _gunzip_stream(chunks: Iterator[bytes], limits: Limits) -> Iterator[bytes]:
@@ -156,32 +162,50 @@ def _gunzip_stream(chunks: Iterator[bytes], limits: Limits) -> Iterator[bytes]:
         _check_growth(produced, consumed, limits)
         yield tail
     if in_member or not consumed:
-        raise FileFailed("not a readable gzip file: Compressed file ended before the end-of-stream marker was reached")
+        raise FileFailed(
+            "not a readable gzip file: Compressed file ended before the end-of-stream marker was reached"
+        )
 
 
 def _check_growth(produced: int, consumed: int, limits: Limits) -> None:
     if produced > limits.max_decompressed_size:
-        raise exceeded(f"the decompressed content is over {human(limits.max_decompressed_size)} ({human(produced)} read so far)",
-                       human(limits.max_decompressed_size), "max_decompressed_size")
+        raise exceeded(
+            f"the decompressed content is over {human(limits.max_decompressed_size)} ({human(produced)} read so far)",
+            human(limits.max_decompressed_size),
+            "max_decompressed_size",
+        )
     if produced >= RATIO_FLOOR_BYTES and produced > limits.max_compression_ratio * consumed:
-        raise exceeded(f"the compression ratio is {produced / consumed:.0f}:1 ({human(produced)} out of {human(consumed)} so far)",
-                       f"{limits.max_compression_ratio:g}:1", "max_compression_ratio")
+        raise exceeded(
+            f"the compression ratio is {produced / consumed:.0f}:1 ({human(produced)} out of {human(consumed)} so far)",
+            f"{limits.max_compression_ratio:g}:1",
+            "max_compression_ratio",
+        )
 
 
 def check_parquet(path: Path, limits: Limits) -> None:
     """A Parquet file declares each column chunk's decompressed size: refuse a bomb before reading its pages."""
     con = duckdb.connect()
     try:
-        declared, = con.execute("select coalesce(sum(total_uncompressed_size), 0) from parquet_metadata(?)", [str(path)]).fetchone()
+        (declared,) = con.execute(
+            "select coalesce(sum(total_uncompressed_size), 0) from parquet_metadata(?)", [str(path)]
+        ).fetchone()
     except duckdb.Error:
         return  # not readable as Parquet: the reader says why
     finally:
         con.close()
     size = max(path.stat().st_size, 1)
     if declared > limits.max_decompressed_size:
-        raise exceeded(f"the decompressed content is {human(declared)}", human(limits.max_decompressed_size), "max_decompressed_size")
+        raise exceeded(
+            f"the decompressed content is {human(declared)}",
+            human(limits.max_decompressed_size),
+            "max_decompressed_size",
+        )
     if declared >= RATIO_FLOOR_BYTES and declared > limits.max_compression_ratio * size:
-        raise exceeded(f"the compression ratio is {declared / size:.0f}:1", f"{limits.max_compression_ratio:g}:1", "max_compression_ratio")
+        raise exceeded(
+            f"the compression ratio is {declared / size:.0f}:1",
+            f"{limits.max_compression_ratio:g}:1",
+            "max_compression_ratio",
+        )
 
 
 def check_fields(cells: pl.DataFrame, columns: list[str], header: list[str], limits: Limits) -> None:
@@ -193,7 +217,11 @@ def check_fields(cells: pl.DataFrame, columns: list[str], header: list[str], lim
         if length is not None and length > limits.max_field_size:
             row = cells.filter(pl.col(name).str.len_bytes() == length).get_column("row_number")[0]
             label = header[index] if index < len(header) else name
-            raise exceeded(f"the value of {label!r} in row {row} is {human(length)}", human(limits.max_field_size), "max_field_size")
+            raise exceeded(
+                f"the value of {label!r} in row {row} is {human(length)}",
+                human(limits.max_field_size),
+                "max_field_size",
+            )
 
 
 def sha256_of(path: Path):

@@ -25,7 +25,13 @@ from pathlib import Path
 
 import polars as pl
 
-from assets.dialects import TEXT_AFTER_QUOTE, excel_separator, has_spaced_quotes, physical_lines, spaced_record_cells
+from assets.dialects import (
+    TEXT_AFTER_QUOTE,
+    excel_separator,
+    has_spaced_quotes,
+    physical_lines,
+    spaced_record_cells,
+)
 from assets.mojibake import no_repairs, repair_cells
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
@@ -70,14 +76,20 @@ def cell_column(index: int) -> str:
 @dataclass
 class ParsedFile:
     header: list[str]
-    cells: pl.DataFrame  # `row_number`, then one text column per header cell (`c0`, `c1`...); null = missing cell
+    cells: (
+        pl.DataFrame
+    )  # `row_number`, then one text column per header cell (`c0`, `c1`...); null = missing cell
     problems: list[RowProblem] = field(default_factory=list)
     encoding: str | None = None
     delimiter: str | None = None
-    repairs: pl.DataFrame = field(default_factory=no_repairs)  # cells whose mojibake was repaired (assets/mojibake.py)
+    repairs: pl.DataFrame = field(
+        default_factory=no_repairs
+    )  # cells whose mojibake was repaired (assets/mojibake.py)
 
     @classmethod
-    def from_records(cls, header: list[str], records: list[list[str | None]], row_numbers: list[int], **extra) -> ParsedFile:
+    def from_records(
+        cls, header: list[str], records: list[list[str | None]], row_numbers: list[int], **extra
+    ) -> ParsedFile:
         columns = {"row_number": pl.Series(row_numbers, dtype=pl.Int64)}
         for index in range(len(header)):
             columns[cell_column(index)] = pl.Series([record[index] for record in records], dtype=pl.Utf8)
@@ -96,7 +108,10 @@ class ParsedFile:
             return {}
         names = [cell_column(index) for index in range(len(self.header))]
         picked = self.cells.filter(pl.col("row_number").is_in(row_numbers)).select(
-            "row_number", pl.concat_str([pl.col(name).fill_null("") for name in names], separator=self.delimiter or ",").alias("raw")
+            "row_number",
+            pl.concat_str(
+                [pl.col(name).fill_null("") for name in names], separator=self.delimiter or ","
+            ).alias("raw"),
         )
         return {number: printable_raw(raw) for number, raw in picked.iter_rows()}
 
@@ -117,7 +132,9 @@ def read_file(path: Path, data: bytes | None = None, content: bytes | None = Non
     when the caller has them already (assets/read_limits.py decompresses under limits)."""
     suffix = data_suffix(path)
     if suffix is None:
-        raise FileFailed(f"unsupported file type {path.suffix!r}; expected one of {', '.join(DATA_SUFFIXES)} (optionally .gz)")
+        raise FileFailed(
+            f"unsupported file type {path.suffix!r}; expected one of {', '.join(DATA_SUFFIXES)} (optionally .gz)"
+        )
     if content is not None:
         data = content
     else:
@@ -134,9 +151,13 @@ def read_file(path: Path, data: bytes | None = None, content: bytes | None = Non
             clean = "\x00" not in text and (lossless or UNCLEAN_TEXT.search(text) is None)
             # polars reads bytes: the file's own bytes when they are exactly the decoded text's UTF-8.
             utf8 = data if encoding == "utf-8" and lossless else None
-            parsed = _read_delimited(text, default_delimiter="\t" if suffix == ".tsv" else None, clean=clean, utf8=utf8)
+            parsed = _read_delimited(
+                text, default_delimiter="\t" if suffix == ".tsv" else None, clean=clean, utf8=utf8
+            )
         parsed.encoding = encoding
-    parsed.cells, parsed.repairs = repair_cells(parsed.cells, [cell_column(index) for index in range(len(parsed.header))])
+    parsed.cells, parsed.repairs = repair_cells(
+        parsed.cells, [cell_column(index) for index in range(len(parsed.header))]
+    )
     return parsed
 
 
@@ -156,14 +177,16 @@ def decode_text(data: bytes) -> tuple[str, str, bool]:
     multi-byte UTF-8 at all is taken as cp1252/latin-1.
     """
     if data.startswith(codecs.BOM_UTF8):
-        return data[len(codecs.BOM_UTF8):].decode("utf-8", "surrogateescape"), "utf-8-sig", False
+        return data[len(codecs.BOM_UTF8) :].decode("utf-8", "surrogateescape"), "utf-8-sig", False
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return data.decode("utf-16"), "utf-16", True
         except UnicodeDecodeError as exc:
             raise FileFailed(f"undecodable UTF-16 (byte {exc.start}): {exc.reason}") from None
     if looks_binary(data[:BINARY_SAMPLE]):
-        raise FileFailed("binary content (control or NUL bytes), not a text file; UTF-16 files need a byte-order mark")
+        raise FileFailed(
+            "binary content (control or NUL bytes), not a text file; UTF-16 files need a byte-order mark"
+        )
     try:
         return data.decode("utf-8"), "utf-8", True
     except UnicodeDecodeError:
@@ -213,7 +236,9 @@ def sniff_delimiter(text: str) -> str:
         widths = []
         spaced = has_spaced_quotes(sample, delimiter)
         try:
-            for record in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter, skipinitialspace=spaced):
+            for record in csv.reader(
+                io.StringIO(sample, newline=""), delimiter=delimiter, skipinitialspace=spaced
+            ):
                 if any(cell.strip() for cell in record):
                     widths.append(len(record))
                 if len(widths) >= SNIFF_RECORDS:
@@ -229,7 +254,9 @@ def sniff_delimiter(text: str) -> str:
     return best
 
 
-def _read_delimited(text: str, default_delimiter: str | None, clean: bool = False, utf8: bytes | None = None) -> ParsedFile:
+def _read_delimited(
+    text: str, default_delimiter: str | None, clean: bool = False, utf8: bytes | None = None
+) -> ParsedFile:
     excel = excel_separator(text)
     if excel is not None:
         # The line is ASCII, so its length in characters is its length in the UTF-8 bytes too.
@@ -275,14 +302,20 @@ def _read_delimited_fast(text: str, delimiter: str, utf8: bytes | None = None) -
         return None
     try:
         frame = pl.read_csv(
-            io.BytesIO(utf8 if utf8 is not None else text.encode("utf-8")), has_header=False, infer_schema=False, separator=delimiter,
-            quote_char='"', truncate_ragged_lines=False, raise_if_empty=True,
+            io.BytesIO(utf8 if utf8 is not None else text.encode("utf-8")),
+            has_header=False,
+            infer_schema=False,
+            separator=delimiter,
+            quote_char='"',
+            truncate_ragged_lines=False,
+            raise_if_empty=True,
         )
     except Exception:  # noqa: BLE001 - wider rows than the header, odd quoting: the Python reader decides and explains
         return None
     header = [(cell or "").strip() for cell in frame.row(0)]
     names = [cell_column(index) for index in range(frame.width)]
-    frame = frame.slice(1).rename(dict(zip(frame.columns, names)))
+    frame = frame.slice(1).rename(dict(zip(frame.columns, names, strict=True)))
+
     # A record whose cells are all blank is not a row, as in the Python reader; row numbers count the others.
     # Only records with a blank first cell can be blank: the full test runs on those alone.
     def is_blank(name: str) -> pl.Expr:
@@ -293,13 +326,22 @@ def _read_delimited_fast(text: str, delimiter: str, utf8: bytes | None = None) -
     if suspects.height:
         blank = suspects.filter(pl.all_horizontal([is_blank(name) for name in names])).get_column("record")
         frame = frame.filter(~pl.col("record").is_in(blank.implode()))
-    frame = frame.drop("record").with_row_index("row_number", offset=1).with_columns(pl.col("row_number").cast(pl.Int64))
+    frame = (
+        frame.drop("record")
+        .with_row_index("row_number", offset=1)
+        .with_columns(pl.col("row_number").cast(pl.Int64))
+    )
     return ParsedFile(header, frame, [], delimiter=delimiter)
 
 
 def _read_delimited_python(text: str, delimiter: str) -> ParsedFile:
     # `a@x.com, "Smith, J"`: with skipinitialspace the quote after the space opens a quoted cell.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True, skipinitialspace=has_spaced_quotes(text, delimiter))
+    reader = csv.reader(
+        io.StringIO(text, newline=""),
+        delimiter=delimiter,
+        strict=True,
+        skipinitialspace=has_spaced_quotes(text, delimiter),
+    )
     header: list[str] | None = None
     records: list[list[str | None]] = []
     row_numbers: list[int] = []
@@ -327,7 +369,13 @@ def _read_delimited_python(text: str, delimiter: str) -> ParsedFile:
                     raise
                 if cells is None:
                     row_number += 1
-                    problems.append(RowProblem(row_number, f"text after the closing quote of a quoted cell (expected {delimiter!r} or a line end)", printable_raw(raw)))
+                    problems.append(
+                        RowProblem(
+                            row_number,
+                            f"text after the closing quote of a quoted cell (expected {delimiter!r} or a line end)",
+                            printable_raw(raw),
+                        )
+                    )
                     continue
             if not any(cell.strip() for cell in cells):
                 continue  # blank lines are not rows
@@ -339,7 +387,7 @@ def _read_delimited_python(text: str, delimiter: str) -> ParsedFile:
                 continue
             row_number += 1
             defect = row_defect(cells)
-            if defect is None and len(cells) > len(header) and any(c.strip() for c in cells[len(header):]):
+            if defect is None and len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
                 defect = f"has {len(cells)} fields but the header has {len(header)}"
             if defect:
                 problems.append(RowProblem(row_number, defect, printable_raw(delimiter.join(cells))))
@@ -348,7 +396,9 @@ def _read_delimited_python(text: str, delimiter: str) -> ParsedFile:
             records.append(cells[: len(header)] + [None] * (len(header) - len(cells)))
             row_numbers.append(row_number)
     except csv.Error as exc:
-        raise FileFailed(f"malformed CSV near line {reader.line_num}: {exc} (check for an unbalanced quote)") from None
+        raise FileFailed(
+            f"malformed CSV near line {reader.line_num}: {exc} (check for an unbalanced quote)"
+        ) from None
     if header is None:
         raise FileFailed("empty file: a header row is required")
     return ParsedFile.from_records(header, records, row_numbers, problems=problems, delimiter=delimiter)
@@ -413,5 +463,7 @@ def _read_parquet(data: bytes) -> ParsedFile:
         for name, dtype in frame.schema.items()
     )
     names = [cell_column(index) for index in range(as_text.width)]
-    cells = as_text.rename(dict(zip(as_text.columns, names))).with_row_index("row_number", offset=1)
+    cells = as_text.rename(dict(zip(as_text.columns, names, strict=True))).with_row_index(
+        "row_number", offset=1
+    )
     return ParsedFile(list(frame.columns), cells.with_columns(pl.col("row_number").cast(pl.Int64)))

@@ -15,7 +15,12 @@ import plotly.offline
 
 # Figures are plain dicts handed to plotly.io unvalidated: building them as graph objects (make_subplots,
 # add_trace) validated every property and took most of a small run's report time; the HTML is the same kind.
-PANELS = ("Members and subscribed", "New subscribers vs churned, per day", "Growth and churn rate", "Engagement rate")
+PANELS = (
+    "Members and subscribed",
+    "New subscribers vs churned, per day",
+    "Growth and churn rate",
+    "Engagement rate",
+)
 PANEL_GAP = 0.06
 
 
@@ -28,20 +33,46 @@ def list_figure(rows: list[tuple], title: str) -> dict:
 
     def trace(kind: str, panel: int, y: list, name: str) -> dict:
         shape = {"type": "scatter", "mode": "lines"} if kind == "line" else {"type": "bar"}
-        return {**shape, "x": days, "y": y, "name": name, "xaxis": "x", "yaxis": "y" if panel == 1 else f"y{panel}"}
+        return {
+            **shape,
+            "x": days,
+            "y": y,
+            "name": name,
+            "xaxis": "x",
+            "yaxis": "y" if panel == 1 else f"y{panel}",
+        }
 
     height = (1 - PANEL_GAP * (len(PANELS) - 1)) / len(PANELS)
-    layout: dict = {"title": {"text": title}, "height": 900, "barmode": "relative", "legend": {"orientation": "h"},
-                    "xaxis": {"anchor": f"y{len(PANELS)}"}, "annotations": []}
+    layout: dict = {
+        "title": {"text": title},
+        "height": 900,
+        "barmode": "relative",
+        "legend": {"orientation": "h"},
+        "xaxis": {"anchor": f"y{len(PANELS)}"},
+        "annotations": [],
+    }
     for panel, label in enumerate(PANELS, start=1):
         top = 1 - (panel - 1) * (height + PANEL_GAP)
         layout["yaxis" if panel == 1 else f"yaxis{panel}"] = {"domain": [top - height, top], "anchor": "x"}
-        layout["annotations"].append({"text": label, "x": 0.5, "y": top, "xref": "paper", "yref": "paper",
-                                      "xanchor": "center", "yanchor": "bottom", "showarrow": False})
+        layout["annotations"].append(
+            {
+                "text": label,
+                "x": 0.5,
+                "y": top,
+                "xref": "paper",
+                "yref": "paper",
+                "xanchor": "center",
+                "yanchor": "bottom",
+                "showarrow": False,
+            }
+        )
     data = [
-        trace("line", 1, column(1), "members"), trace("line", 1, column(2), "subscribed"),
-        trace("bar", 2, column(3), "new subscribers"), trace("bar", 2, [-value for value in column(4)], "churned"),
-        trace("line", 3, column(5), "growth rate"), trace("line", 3, column(6), "churn rate"),
+        trace("line", 1, column(1), "members"),
+        trace("line", 1, column(2), "subscribed"),
+        trace("bar", 2, column(3), "new subscribers"),
+        trace("bar", 2, [-value for value in column(4)], "churned"),
+        trace("line", 3, column(5), "growth rate"),
+        trace("line", 3, column(6), "churn rate"),
         trace("line", 4, column(7), "engagement rate"),
     ]
     return {"data": data, "layout": layout}
@@ -51,9 +82,21 @@ def segment_figure(rows: list[tuple]) -> dict:
     data = []
     for segment_id in sorted({row[0] for row in rows}):
         points = [row for row in rows if row[0] == segment_id]
-        data.append({"type": "scatter", "mode": "lines+markers", "name": segment_id, "x": [p[1] for p in points], "y": [p[2] for p in points]})
-    layout = {"title": {"text": "Segment size by version"}, "height": 450,
-              "xaxis": {"title": {"text": "version"}}, "yaxis": {"title": {"text": "members"}}}
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": segment_id,
+                "x": [p[1] for p in points],
+                "y": [p[2] for p in points],
+            }
+        )
+    layout = {
+        "title": {"text": "Segment size by version"},
+        "height": 450,
+        "xaxis": {"title": {"text": "version"}},
+        "yaxis": {"title": {"text": "members"}},
+    }
     return {"data": data, "layout": layout}
 
 
@@ -63,7 +106,9 @@ def figure_html(figure: dict) -> str:
 
 def write_report(con: duckdb.DuckDBPyConnection, path: Path, as_of: dt.date) -> int:
     """Write the report atomically; returns the number of charts."""
-    lists = con.execute("select list_id, name, kind from lists order by kind = 'system' desc, list_id").fetchall()
+    lists = con.execute(
+        "select list_id, name, kind from lists order by kind = 'system' desc, list_id"
+    ).fetchall()
     sections = []
     for list_id, name, kind in lists:
         rows = con.execute(
@@ -73,7 +118,9 @@ def write_report(con: duckdb.DuckDBPyConnection, path: Path, as_of: dt.date) -> 
         ).fetchall()
         title = f"{name} ({list_id}, {kind})" + ("" if rows else ": no members yet")
         sections.append(figure_html(list_figure(rows, title)))
-    segment_rows = con.execute("select segment_id, version, size from segment_health order by segment_id, version").fetchall()
+    segment_rows = con.execute(
+        "select segment_id, version, size from segment_health order by segment_id, version"
+    ).fetchall()
     sections.append(figure_html(segment_figure(segment_rows)))
     document = f"""<!DOCTYPE html>
 <html lang="en">

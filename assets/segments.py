@@ -93,7 +93,9 @@ def parse_segment_sql(sql: str) -> tuple[set[str], set[str]]:
     if tree.get("error"):
         raise SegmentError(f"does not parse: {tree.get('error_message')}")
 
-    cte_names = {entry["key"] for node in _walk(tree) if "cte_map" in node for entry in node["cte_map"]["map"]}
+    cte_names = {
+        entry["key"] for node in _walk(tree) if "cte_map" in node for entry in node["cte_map"]["map"]
+    }
     relations: set[str] = set()
     references: set[str] = set()
     for node in _walk(tree):
@@ -101,20 +103,30 @@ def parse_segment_sql(sql: str) -> tuple[set[str], set[str]]:
         if kind == "BASE_TABLE":
             name = node["table_name"]
             if node.get("catalog_name") or node.get("schema_name"):
-                raise SegmentError(f"may not name a schema or database ({node.get('schema_name') or node.get('catalog_name')}.{name})")
+                raise SegmentError(
+                    f"may not name a schema or database ({node.get('schema_name') or node.get('catalog_name')}.{name})"
+                )
             if name in cte_names:
                 continue
             if name not in KNOWN_RELATIONS:
-                raise SegmentError(f"reads {name!r}, which is not a known relation (known: {', '.join(sorted(KNOWN_RELATIONS))})")
+                raise SegmentError(
+                    f"reads {name!r}, which is not a known relation (known: {', '.join(sorted(KNOWN_RELATIONS))})"
+                )
             relations.add(name)
         elif kind == "TABLE_FUNCTION":
             function = node["function"]
             name = function.get("function_name", "")
             if name not in ALLOWED_TABLE_FUNCTIONS or function.get("schema"):
-                raise SegmentError(f"may not call the table function {name}(); read relations, or other segments with segment('<id>')")
+                raise SegmentError(
+                    f"may not call the table function {name}(); read relations, or other segments with segment('<id>')"
+                )
             if name == "segment":
                 arguments = [argument.get("expression", {}) for argument in function.get("arguments", [])]
-                literal = arguments[0].get("literal", {}) if len(arguments) == 1 and arguments[0].get("class") == "CONSTANT" else {}
+                literal = (
+                    arguments[0].get("literal", {})
+                    if len(arguments) == 1 and arguments[0].get("class") == "CONSTANT"
+                    else {}
+                )
                 if literal.get("kind") != "STRING":
                     raise SegmentError("segment() takes one quoted segment id, e.g. segment('engaged-users')")
                 references.add(literal["text"])
@@ -129,7 +141,9 @@ def discover_segments(folder: Path) -> list[SegmentFile]:
     for path in sorted(folder.glob("*.sql")):
         segment_id = path.stem
         sql = path.read_text(encoding="utf-8")
-        segment = SegmentFile(segment_id, path, sql, hashlib.sha256(sql.encode()).hexdigest(), description_of(sql))
+        segment = SegmentFile(
+            segment_id, path, sql, hashlib.sha256(sql.encode()).hexdigest(), description_of(sql)
+        )
         if not SEGMENT_ID.match(segment_id):
             segment.problem = f"{path.name}: the segment id {segment_id!r} must match [a-z0-9][a-z0-9_-]*"
         else:
@@ -142,11 +156,17 @@ def discover_segments(folder: Path) -> list[SegmentFile]:
     for segment in segments:
         missing = sorted(reference for reference in segment.references if reference not in by_id)
         if missing and segment.problem is None:
-            segment.problem = f"{segment.path.name}: segment('{missing[0]}') names no file sql/segments/{missing[0]}.sql"
+            segment.problem = (
+                f"{segment.path.name}: segment('{missing[0]}') names no file sql/segments/{missing[0]}.sql"
+            )
     for cycle in find_cycles({s.segment_id: s.references & set(by_id) for s in segments}):
         for segment_id in cycle:
-            by_id[segment_id].problem = f"{by_id[segment_id].path.name}: segments depend on each other in a cycle: {' -> '.join(cycle + [cycle[0]])}"
-            by_id[segment_id].references = set()  # keeps the asset graph acyclic; the asset fails with the reason
+            by_id[
+                segment_id
+            ].problem = f"{by_id[segment_id].path.name}: segments depend on each other in a cycle: {' -> '.join(cycle + [cycle[0]])}"
+            by_id[
+                segment_id
+            ].references = set()  # keeps the asset graph acyclic; the asset fails with the reason
     return segments
 
 
@@ -159,7 +179,7 @@ def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
         stack.append(node)
         for target in sorted(graph.get(node, ())):
             if state.get(target) == "open":
-                cycles.append(stack[stack.index(target):])
+                cycles.append(stack[stack.index(target) :])
             elif target not in state:
                 visit(target)
         stack.pop()
@@ -171,7 +191,9 @@ def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return cycles
 
 
-def run_sandboxed(warehouse: Path, segment: SegmentFile, as_of: dt.date, time_limit: float = TIME_LIMIT_SECONDS) -> list[int]:
+def run_sandboxed(
+    warehouse: Path, segment: SegmentFile, as_of: dt.date, time_limit: float = TIME_LIMIT_SECONDS
+) -> list[int]:
     """The segment's distinct contact_ids, computed on a locked-down read-only connection.
     Call with no read-write connection to the warehouse open in this process."""
     con = duckdb.connect(str(warehouse), read_only=True, config={"memory_limit": memory_limit()})
@@ -183,7 +205,9 @@ def run_sandboxed(warehouse: Path, segment: SegmentFile, as_of: dt.date, time_li
             # the newest as-of day, but this run's segments are computed as of its own day.
             hidden = f" exclude ({', '.join(relation.hidden)})" if relation.hidden else ""
             con.execute(f"create temp view {relation.name} as select *{hidden} from {relation.working}")
-        con.execute("create temp macro segment(id) as table select contact_id from segment_members where segment_id = id")
+        con.execute(
+            "create temp macro segment(id) as table select contact_id from segment_members where segment_id = id"
+        )
         con.execute("set allowed_directories = []")
         con.execute("set enable_external_access = false")
         con.execute("set lock_configuration = true")
@@ -192,10 +216,14 @@ def run_sandboxed(warehouse: Path, segment: SegmentFile, as_of: dt.date, time_li
         try:
             columns = [column[0] for column in con.execute(f"select * from {query} limit 0").description]
             if "contact_id" not in columns:
-                raise SegmentError(f"{segment.path.name}: the query must return a contact_id column (it returns {', '.join(columns)})")
+                raise SegmentError(
+                    f"{segment.path.name}: the query must return a contact_id column (it returns {', '.join(columns)})"
+                )
             rows = con.execute(f"select distinct contact_id from {query}").fetchall()
         except duckdb.InterruptException:
-            raise SegmentError(f"{segment.path.name}: took longer than {time_limit:g} s and was stopped") from None
+            raise SegmentError(
+                f"{segment.path.name}: took longer than {time_limit:g} s and was stopped"
+            ) from None
         except duckdb.Error as exc:
             raise SegmentError(f"{segment.path.name}: {exc}") from None
     finally:

@@ -32,8 +32,20 @@ REJECT_ERASED = "erased"
 REJECT_UNKNOWN_EVENT = "unknown_event"
 REJECT_BAD_TIMESTAMP = "bad_timestamp"
 
-REJECT_SCHEMA = {"file_id": pl.Int64, "row_number": pl.Int64, "reason": pl.Utf8, "detail": pl.Utf8, "raw": pl.Utf8}
-ISSUE_SCHEMA = {"file_id": pl.Int64, "row_number": pl.Int64, "field": pl.Utf8, "raw_value": pl.Utf8, "reason": pl.Utf8}
+REJECT_SCHEMA = {
+    "file_id": pl.Int64,
+    "row_number": pl.Int64,
+    "reason": pl.Utf8,
+    "detail": pl.Utf8,
+    "raw": pl.Utf8,
+}
+ISSUE_SCHEMA = {
+    "file_id": pl.Int64,
+    "row_number": pl.Int64,
+    "field": pl.Utf8,
+    "raw_value": pl.Utf8,
+    "reason": pl.Utf8,
+}
 UTC_DATETIME = pl.Datetime("us", "UTC")
 
 
@@ -54,7 +66,10 @@ def validated_schema(config: ContactsConfig) -> pa.DataFrameSchema:
         "row_number": pa.Column(pl.Int64, pa.Check.ge(1), nullable=False, unique=True),
         "email": pa.Column(
             pl.Utf8,
-            [pa.Check.str_contains("@"), pa.Check(lambda d: d.lazyframe.select(pl.col(d.key) == pl.col(d.key).str.to_lowercase()))],
+            [
+                pa.Check.str_contains("@"),
+                pa.Check(lambda d: d.lazyframe.select(pl.col(d.key) == pl.col(d.key).str.to_lowercase())),
+            ],
             nullable=False,
         ),
         "email_ascii": pa.Column(pl.Utf8, nullable=True),
@@ -62,7 +77,11 @@ def validated_schema(config: ContactsConfig) -> pa.DataFrameSchema:
         "first_name": pa.Column(pl.Utf8, nullable=True),
         "last_name": pa.Column(pl.Utf8, nullable=True),
         "tags": pa.Column(pl.List(pl.Utf8), nullable=False),
-        "status": pa.Column(pl.Utf8, pa.Check.isin(["subscribed", "unconfirmed", "unsubscribed", "bounced", "complained"]), nullable=True),
+        "status": pa.Column(
+            pl.Utf8,
+            pa.Check.isin(["subscribed", "unconfirmed", "unsubscribed", "bounced", "complained"]),
+            nullable=True,
+        ),
         "created_at": pa.Column(UTC_DATETIME, nullable=True),
     }
     for typed in typed_fields(config):
@@ -77,12 +96,15 @@ class StagedFile:
     field_issues: pl.DataFrame
 
 
-def _text_frame(parsed: ParsedFile, mapping: HeaderMapping, file_id: int, text_columns: list[str]) -> pl.DataFrame:
+def _text_frame(
+    parsed: ParsedFile, mapping: HeaderMapping, file_id: int, text_columns: list[str]
+) -> pl.DataFrame:
     return parsed.cells.select(
         pl.lit(file_id, dtype=pl.Int64).alias("file_id"),
         "row_number",
         *[
-            pl.col(cell_column(mapping.field_to_index[name])).alias(name) if name in mapping.field_to_index
+            pl.col(cell_column(mapping.field_to_index[name])).alias(name)
+            if name in mapping.field_to_index
             else pl.lit(None, dtype=pl.Utf8).alias(name)
             for name in text_columns
         ],
@@ -102,20 +124,39 @@ def email_verdicts(raw: pl.Series, cache: EmailValidatorCache) -> pl.DataFrame:
     if raw.len() < 50_000 or raw.approx_n_unique() > raw.len() // 2:
         return cache.verdicts_for(prepare_emails(raw))
     verdicts = distinct_verdicts(raw, cache)
-    return raw.rename("email_raw").to_frame().join(verdicts, on="email_raw", how="left", maintain_order="left").drop("email_raw")
+    return (
+        raw.rename("email_raw")
+        .to_frame()
+        .join(verdicts, on="email_raw", how="left", maintain_order="left")
+        .drop("email_raw")
+    )
 
 
 def address_frame(
-    parsed: ParsedFile, mapping: HeaderMapping, file_id: int, text_columns: list[str], cache: EmailValidatorCache
+    parsed: ParsedFile,
+    mapping: HeaderMapping,
+    file_id: int,
+    text_columns: list[str],
+    cache: EmailValidatorCache,
 ) -> pl.DataFrame:
     """The text frame plus each row's email verdict: `email` (identity key), `email_ascii`,
     `reject_reason` and `reject_detail` (null for rows whose address is usable)."""
     frame = staged_text_schema(text_columns).validate(_text_frame(parsed, mapping, file_id, text_columns))
-    frame = pl.concat([frame.rename({"email": "email_raw"}), email_verdicts(frame.get_column("email"), cache)], how="horizontal")
+    frame = pl.concat(
+        [frame.rename({"email": "email_raw"}), email_verdicts(frame.get_column("email"), cache)],
+        how="horizontal",
+    )
     missing = pl.col("prepared").is_null() | (pl.col("prepared") == "")
     return frame.with_columns(
-        pl.when(missing).then(pl.lit(REJECT_MISSING)).when(pl.col("email").is_null()).then(pl.lit(REJECT_INVALID)).alias("reject_reason"),
-        pl.when(missing).then(pl.lit("no email address in the row")).otherwise(pl.col("email_error")).alias("reject_detail"),
+        pl.when(missing)
+        .then(pl.lit(REJECT_MISSING))
+        .when(pl.col("email").is_null())
+        .then(pl.lit(REJECT_INVALID))
+        .alias("reject_reason"),
+        pl.when(missing)
+        .then(pl.lit("no email address in the row"))
+        .otherwise(pl.col("email_error"))
+        .alias("reject_detail"),
     )
 
 
@@ -140,17 +181,33 @@ def build_rejects(frame: pl.DataFrame, parsed: ParsedFile, file_id: int) -> pl.D
     rejected = frame.filter(pl.col("reject_reason").is_not_null())
     raw_lines = parsed.raw_lines(rejected.get_column("row_number").to_list())
     rows = [
-        {"file_id": file_id, "row_number": number, "reason": reason, "detail": detail, "raw": raw_lines[number]}
-        for number, reason, detail in rejected.select("row_number", "reject_reason", "reject_detail").iter_rows()
+        {
+            "file_id": file_id,
+            "row_number": number,
+            "reason": reason,
+            "detail": detail,
+            "raw": raw_lines[number],
+        }
+        for number, reason, detail in rejected.select(
+            "row_number", "reject_reason", "reject_detail"
+        ).iter_rows()
     ]
     rows += [
-        {"file_id": file_id, "row_number": p.row_number, "reason": REJECT_UNPARSEABLE, "detail": p.detail, "raw": p.raw}
+        {
+            "file_id": file_id,
+            "row_number": p.row_number,
+            "reason": REJECT_UNPARSEABLE,
+            "detail": p.detail,
+            "raw": p.raw,
+        }
         for p in parsed.problems
     ]
     return pl.DataFrame(rows, schema=REJECT_SCHEMA).sort("row_number")
 
 
-def repair_issues(parsed: ParsedFile, mapping: HeaderMapping, file_id: int, rejects: pl.DataFrame) -> pl.DataFrame:
+def repair_issues(
+    parsed: ParsedFile, mapping: HeaderMapping, file_id: int, rejects: pl.DataFrame
+) -> pl.DataFrame:
     """A field issue per cell whose mojibake the reader repaired, in the mapped columns of accepted rows
     (`raw_value` is the text as read; the stored value is the repaired one)."""
     fields = {cell_column(index): name for name, index in mapping.field_to_index.items()}
@@ -158,24 +215,33 @@ def repair_issues(parsed: ParsedFile, mapping: HeaderMapping, file_id: int, reje
         parsed.repairs.filter(pl.col("column").is_in(list(fields)))
         .join(rejects.select("row_number"), on="row_number", how="anti")
         .select(
-            pl.lit(file_id, dtype=pl.Int64).alias("file_id"), "row_number",
-            pl.col("column").replace_strict(fields, return_dtype=pl.Utf8).alias("field"), "raw_value",
+            pl.lit(file_id, dtype=pl.Int64).alias("file_id"),
+            "row_number",
+            pl.col("column").replace_strict(fields, return_dtype=pl.Utf8).alias("field"),
+            "raw_value",
             pl.lit(REPAIRED_REASON).alias("reason"),
         )
         .cast(ISSUE_SCHEMA)
     )
 
 
-def _typed_rows(accepted: pl.DataFrame, config: ContactsConfig, now: dt.datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _typed_rows(
+    accepted: pl.DataFrame, config: ContactsConfig, now: dt.datetime
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     fields = typed_fields(config)
     trimmed = accepted.with_columns(
-        blank_to_null(name) for name in ["first_name", "last_name", "tags", "status", "created_at", *config.fields]
+        blank_to_null(name)
+        for name in ["first_name", "last_name", "tags", "status", "created_at", *config.fields]
     )
     timestamps = parse_timestamps(trimmed.get_column("created_at"), config.timezone, now)
     trimmed = trimmed.with_columns(
-        timestamps.get_column("moment").alias("created_at_typed"), timestamps.get_column("problem").alias("created_at_problem")
+        timestamps.get_column("moment").alias("created_at_typed"),
+        timestamps.get_column("problem").alias("created_at_problem"),
     )
-    statuses = {value: normalise_status(value) for value in trimmed.get_column("status").drop_nulls().unique().to_list()}
+    statuses = {
+        value: normalise_status(value)
+        for value in trimmed.get_column("status").drop_nulls().unique().to_list()
+    }
 
     typed = trimmed.with_columns(
         pl.col("email").str.split("@").list.last().alias("email_domain"),
@@ -186,11 +252,19 @@ def _typed_rows(accepted: pl.DataFrame, config: ContactsConfig, now: dt.datetime
 
     issue_frames = [
         typed.filter(pl.col("status").is_not_null() & pl.col("status_typed").is_null()).select(
-            "file_id", "row_number", pl.lit("status").alias("field"), pl.col("status").alias("raw_value"),
-            pl.lit("not a status (subscribed, unconfirmed, unsubscribed, bounced, complained)").alias("reason"),
+            "file_id",
+            "row_number",
+            pl.lit("status").alias("field"),
+            pl.col("status").alias("raw_value"),
+            pl.lit("not a status (subscribed, unconfirmed, unsubscribed, bounced, complained)").alias(
+                "reason"
+            ),
         ),
         typed.filter(pl.col("created_at_problem").is_not_null()).select(
-            "file_id", "row_number", pl.lit("created_at").alias("field"), pl.col("created_at").alias("raw_value"),
+            "file_id",
+            "row_number",
+            pl.lit("created_at").alias("field"),
+            pl.col("created_at").alias("raw_value"),
             pl.col("created_at_problem").alias("reason"),
         ),
     ]
@@ -198,15 +272,27 @@ def _typed_rows(accepted: pl.DataFrame, config: ContactsConfig, now: dt.datetime
         if typed_field.dtype == pl.Utf8:
             continue
         issue_frames.append(
-            typed.filter(pl.col(typed_field.name).is_not_null() & pl.col(f"{typed_field.name}_typed").is_null()).select(
-                "file_id", "row_number", pl.lit(typed_field.name).alias("field"),
-                pl.col(typed_field.name).alias("raw_value"), pl.lit(typed_field.reason).alias("reason"),
+            typed.filter(
+                pl.col(typed_field.name).is_not_null() & pl.col(f"{typed_field.name}_typed").is_null()
+            ).select(
+                "file_id",
+                "row_number",
+                pl.lit(typed_field.name).alias("field"),
+                pl.col(typed_field.name).alias("raw_value"),
+                pl.lit(typed_field.reason).alias("reason"),
             )
         )
     issues = pl.concat(issue_frames).cast(ISSUE_SCHEMA).sort("row_number", "field")
 
     rows = typed.select(
-        "file_id", "row_number", "email", "email_ascii", "email_domain", "first_name", "last_name", "tags",
+        "file_id",
+        "row_number",
+        "email",
+        "email_ascii",
+        "email_domain",
+        "first_name",
+        "last_name",
+        "tags",
         pl.col("status_typed").alias("status"),
         pl.col("created_at_typed").alias("created_at"),
         *[

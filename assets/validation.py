@@ -25,8 +25,22 @@ from pipelines.warehouse import erasure_salt, has_tombstones, registered
 
 STATUSES = ("subscribed", "unconfirmed", "unsubscribed", "bounced", "complained")
 # Spellings other tools export, folded to ours (Mailchimp "cleaned" = bounced addresses).
-STATUS_ALIASES = {"cleaned": "bounced", "pending": "unconfirmed", "unsubscribe": "unsubscribed", "active": "subscribed"}
-BOOLEAN_WORDS = {"true": True, "yes": True, "1": True, "on": True, "false": False, "no": False, "0": False, "off": False}
+STATUS_ALIASES = {
+    "cleaned": "bounced",
+    "pending": "unconfirmed",
+    "unsubscribe": "unsubscribed",
+    "active": "subscribed",
+}
+BOOLEAN_WORDS = {
+    "true": True,
+    "yes": True,
+    "1": True,
+    "on": True,
+    "false": False,
+    "no": False,
+    "0": False,
+    "off": False,
+}
 INTEGER_PATTERN = r"^[+-]?\d+$"
 FLOAT_PATTERN = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
@@ -70,7 +84,9 @@ def prepare_emails(raw: pl.Series) -> pl.Series:
 
 def fast_verdicts(prepared: pl.Series) -> pl.Series:
     """The normalised, lower-cased address where the fast path can vouch for it, else null (ask email-validator)."""
-    frame = pl.DataFrame({"prepared": prepared}).with_columns(pl.col("prepared").str.to_lowercase().alias("lowered"))
+    frame = pl.DataFrame({"prepared": prepared}).with_columns(
+        pl.col("prepared").str.to_lowercase().alias("lowered")
+    )
     length = pl.col("prepared").str.len_bytes()
     local_length = pl.col("prepared").str.find("@", literal=True)
     vouched = (
@@ -130,8 +146,12 @@ def judge_all(values: list[str]) -> list[tuple[str | None, str | None, str | Non
 
 def _verdict_rows(values: list[str], verdicts: list[EmailVerdict]) -> pl.DataFrame:
     return pl.DataFrame(
-        {"prepared": values, "email": [v.email for v in verdicts], "email_ascii": [v.email_ascii for v in verdicts],
-         "email_error": [v.error for v in verdicts]},
+        {
+            "prepared": values,
+            "email": [v.email for v in verdicts],
+            "email_ascii": [v.email_ascii for v in verdicts],
+            "email_error": [v.error for v in verdicts],
+        },
         schema=VERDICT_COLUMNS,
     )
 
@@ -178,7 +198,10 @@ class EmailValidatorCache:
             .select(
                 "prepared",
                 pl.when(answered_fast).then(pl.col("fast")).otherwise(pl.col("email")).alias("email"),
-                pl.when(answered_fast).then(pl.col("fast")).otherwise(pl.col("email_ascii")).alias("email_ascii"),
+                pl.when(answered_fast)
+                .then(pl.col("fast"))
+                .otherwise(pl.col("email_ascii"))
+                .alias("email_ascii"),
                 pl.when(answered_fast).then(None).otherwise(pl.col("email_error")).alias("email_error"),
             )
             .cast(VERDICT_COLUMNS)
@@ -191,7 +214,7 @@ class EmailValidatorCache:
         if unknown:
             judged = judge_all(unknown)
             self.calls += len(unknown)
-            fresh = {value: self._folded(*verdict) for value, verdict in zip(unknown, judged)}
+            fresh = {value: self._folded(*verdict) for value, verdict in zip(unknown, judged, strict=True)}
             self._verdicts.update(fresh)
             if self.con is not None:
                 self._store(fresh)
@@ -271,16 +294,26 @@ def typed_fields(config: ContactsConfig) -> list[TypedField]:
         if spec.type == "text":
             fields.append(TypedField(name, pl.Utf8, raw, ""))
         elif spec.type == "integer":
-            parsed = pl.when(raw.str.contains(INTEGER_PATTERN)).then(raw.str.strip_prefix("+").cast(pl.Int64, strict=False))
+            parsed = pl.when(raw.str.contains(INTEGER_PATTERN)).then(
+                raw.str.strip_prefix("+").cast(pl.Int64, strict=False)
+            )
             fields.append(TypedField(name, pl.Int64, parsed, "not an integer"))
         elif spec.type == "float":
             parsed = pl.when(raw.str.contains(FLOAT_PATTERN)).then(raw.cast(pl.Float64, strict=False))
             fields.append(TypedField(name, pl.Float64, parsed, "not a number (use . for decimals)"))
         elif spec.type == "boolean":
-            parsed = raw.str.to_lowercase().replace_strict(BOOLEAN_WORDS, default=None, return_dtype=pl.Boolean)
-            fields.append(TypedField(name, pl.Boolean, parsed, "not a boolean (true/false, yes/no, 1/0, on/off)"))
+            parsed = raw.str.to_lowercase().replace_strict(
+                BOOLEAN_WORDS, default=None, return_dtype=pl.Boolean
+            )
+            fields.append(
+                TypedField(name, pl.Boolean, parsed, "not a boolean (true/false, yes/no, 1/0, on/off)")
+            )
         elif spec.type == "date":
-            expected = f"format {spec.format!r}" if spec.format else "ISO 8601 YYYY-MM-DD; set `format:` for other layouts"
+            expected = (
+                f"format {spec.format!r}"
+                if spec.format
+                else "ISO 8601 YYYY-MM-DD; set `format:` for other layouts"
+            )
             fields.append(TypedField(name, pl.Date, _date_expr(raw, spec.format), f"not a date ({expected})"))
     return fields
 
@@ -298,14 +331,20 @@ def parse_timestamps(values: pl.Series, timezone: str, now: dt.datetime | None) 
     cannot lie in the future)."""
     parts = pl.col("value").str.extract_groups(TIMESTAMP_SHAPE)
     day, clock, zulu = parts.struct.field("1"), parts.struct.field("2"), parts.struct.field("3")
-    naive = pl.concat_str([day, pl.lit(" "), clock.fill_null("00:00:00")]).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
+    naive = pl.concat_str([day, pl.lit(" "), clock.fill_null("00:00:00")]).str.strptime(
+        pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False
+    )
     # polars reads year 0000, which Python (and ISO 8601 without extensions) has not: leave it to fromisoformat.
     naive = pl.when(day.str.starts_with("0000")).then(None).otherwise(naive)
-    local = naive.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+    local = naive.dt.replace_time_zone(
+        timezone, ambiguous="earliest", non_existent="null"
+    ).dt.convert_time_zone("UTC")
     utc = naive.dt.replace_time_zone("UTC")
     fast = utc if timezone == "UTC" else pl.when(zulu == "Z").then(utc).otherwise(local)
     frame = pl.DataFrame({"value": values}, schema={"value": pl.Utf8}).with_columns(fast.alias("fast"))
-    others = frame.filter(pl.col("fast").is_null() & pl.col("value").is_not_null()).get_column("value").unique()
+    others = (
+        frame.filter(pl.col("fast").is_null() & pl.col("value").is_not_null()).get_column("value").unique()
+    )
     slow = _parse_timestamps_python(others.to_list(), timezone)
     result = frame.join(slow, on="value", how="left", maintain_order="left").select(
         pl.coalesce("fast", "moment").alias("moment"), "problem"
@@ -331,7 +370,7 @@ def _parse_timestamps_python(values: list[str], timezone: str) -> pl.DataFrame:
             continue
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=zone)
-        moments.append(moment.astimezone(dt.timezone.utc))
+        moments.append(moment.astimezone(dt.UTC))
         problems.append(None)
     return pl.DataFrame({"value": values, "moment": moments, "problem": problems}, schema=TIMESTAMP_SCHEMA)
 

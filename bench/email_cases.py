@@ -11,10 +11,57 @@ import string
 
 LOCAL_CHARS = string.ascii_letters + string.digits + "!#$%&'*+/=?^_`{|}~-.\\\"() ,;:<>[]@"
 DOMAIN_CHARS = string.ascii_letters + string.digits + "-._"
-TLDS = ["com", "ORG", "de", "io", "test", "local", "localhost", "invalid", "onion", "arpa", "example", "internal",
-        "c0m", "123", "x", "museum", "xn--p1ai", "co.uk", "home.arpa", "xn--", "a" * 63, "a" * 64]
-UNICODE = ["ü", "é", "ß", "例", "İ", "\u212a", "\u017f", "\u200b", "ｂ", "ﬁ", "e\u0301", "\u00a0", "\u2028", "Ω", "\u0130", "🙂"]
-IDN_DOMAINS = ["bücher.de", "xn--bcher-kva.de", "例え.jp", "xn--r8jz45g.jp", "müller.example.com", "ÖBB.at", "xn--mller-kva.com"]
+TLDS = [
+    "com",
+    "ORG",
+    "de",
+    "io",
+    "test",
+    "local",
+    "localhost",
+    "invalid",
+    "onion",
+    "arpa",
+    "example",
+    "internal",
+    "c0m",
+    "123",
+    "x",
+    "museum",
+    "xn--p1ai",
+    "co.uk",
+    "home.arpa",
+    "xn--",
+    "a" * 63,
+    "a" * 64,
+]
+UNICODE = [
+    "ü",
+    "é",
+    "ß",
+    "例",
+    "İ",
+    "\u212a",
+    "\u017f",
+    "\u200b",
+    "ｂ",
+    "ﬁ",
+    "e\u0301",
+    "\u00a0",
+    "\u2028",
+    "Ω",
+    "\u0130",
+    "🙂",
+]
+IDN_DOMAINS = [
+    "bücher.de",
+    "xn--bcher-kva.de",
+    "例え.jp",
+    "xn--r8jz45g.jp",
+    "müller.example.com",
+    "ÖBB.at",
+    "xn--mller-kva.com",
+]
 QUOTED_LOCALS = ['"john doe"', '"a@b"', '"\\"q\\""', '""', '"x".y', 'x."y"', '"\\\\"', '" "']
 WHITESPACE = [" ", "\t", "\n", "\u3000", "\x1c", "\u2003", "\r\n"]
 
@@ -27,16 +74,33 @@ def adversarial_addresses(count: int, seed: int = 11) -> list[str]:
     for _ in range(count):
         roll = rng.random()
         if roll < 0.35:  # ordinary-looking, the fast path's bread and butter
-            local = "".join(rng.choice(string.ascii_letters + string.digits + "._+-") for _ in range(rng.randint(1, 20)))
+            local = "".join(
+                rng.choice(string.ascii_letters + string.digits + "._+-") for _ in range(rng.randint(1, 20))
+            )
             local = local.strip(".") or "a"
-            domain = rng.choice(["gmail.com", "Example.COM", "sub.example.org", "a-b.co.uk", "x.io", "mail.example.museum"])
+            domain = rng.choice(
+                ["gmail.com", "Example.COM", "sub.example.org", "a-b.co.uk", "x.io", "mail.example.museum"]
+            )
         elif roll < 0.5:  # random printable ASCII, lengths around the limits
-            local = "".join(rng.choice(LOCAL_CHARS) for _ in range(rng.choice([1, 2, 5, 10, 30, 63, 64, 65, 70])))
-            labels = ["".join(rng.choice(DOMAIN_CHARS) for _ in range(rng.choice([1, 2, 3, 8, 20, 62, 63, 64]))) for _ in range(rng.randint(1, 3))]
+            local = "".join(
+                rng.choice(LOCAL_CHARS) for _ in range(rng.choice([1, 2, 5, 10, 30, 63, 64, 65, 70]))
+            )
+            labels = [
+                "".join(rng.choice(DOMAIN_CHARS) for _ in range(rng.choice([1, 2, 3, 8, 20, 62, 63, 64])))
+                for _ in range(rng.randint(1, 3))
+            ]
             domain = ".".join(labels + [rng.choice(TLDS)])
         elif roll < 0.65:  # cleaner random labels, special-use and odd TLDs
-            local = "".join(rng.choice(string.ascii_lowercase + string.digits + "._-") for _ in range(rng.randint(1, 66)))
-            labels = ["".join(rng.choice(string.ascii_lowercase + string.digits + "-") for _ in range(rng.randint(1, 64))) for _ in range(rng.randint(1, 4))]
+            local = "".join(
+                rng.choice(string.ascii_lowercase + string.digits + "._-") for _ in range(rng.randint(1, 66))
+            )
+            labels = [
+                "".join(
+                    rng.choice(string.ascii_lowercase + string.digits + "-")
+                    for _ in range(rng.randint(1, 64))
+                )
+                for _ in range(rng.randint(1, 4))
+            ]
             domain = ".".join(labels + [rng.choice(TLDS)])
         elif roll < 0.75:  # IDN domains, unicode local parts
             local = rng.choice(["josé", "zoë", "用户", "ÄBC", "a" + rng.choice(UNICODE), "test"])
@@ -46,7 +110,18 @@ def adversarial_addresses(count: int, seed: int = 11) -> list[str]:
             domain = rng.choice(["example.com", "EXAMPLE.org"])
         elif roll < 0.9:  # dots in every wrong place
             local = rng.choice([".a", "a.", "a..b", "a.b.c", "..", "a.-b", "-a", "a-"])
-            domain = rng.choice(["example.com", "example..com", ".example.com", "example.com.", "-ex.com", "ex-.com", "e--x.com", "xn--ex.com"])
+            domain = rng.choice(
+                [
+                    "example.com",
+                    "example..com",
+                    ".example.com",
+                    "example.com.",
+                    "-ex.com",
+                    "ex-.com",
+                    "e--x.com",
+                    "xn--ex.com",
+                ]
+            )
         else:  # very long addresses
             local = "a" * rng.choice([60, 64, 65])
             domain = ".".join(["b" * rng.choice([60, 63]) for _ in range(rng.randint(2, 4))]) + ".com"

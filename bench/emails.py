@@ -29,8 +29,12 @@ def corpus_addresses() -> list[str]:
         return []
     values = []
     for name in ("isemail_tests.jsonl", "isemail_tests-original.jsonl"):
-        values += [json.loads(line)["address"] for line in (CORPORA / name).read_text(encoding="utf-8").splitlines()]
-    for line in (CORPORA / "python_email_validator_syntax_cases.jsonl").read_text(encoding="utf-8").splitlines():
+        values += [
+            json.loads(line)["address"] for line in (CORPORA / name).read_text(encoding="utf-8").splitlines()
+        ]
+    for line in (
+        (CORPORA / "python_email_validator_syntax_cases.jsonl").read_text(encoding="utf-8").splitlines()
+    ):
         values.append(json.loads(line)["email_input"])
     # Text with lone surrogates never reaches validation: the reader rejects its row as not valid Unicode.
     return [value for value in values if not UNCLEAN_TEXT.search(value)]
@@ -47,7 +51,9 @@ def emails_mode(count: int, seed: int) -> dict:
     t0 = time.perf_counter()
     prepared = prepare_emails(pl.Series(inputs, dtype=pl.Utf8))
     prepare_seconds = time.perf_counter() - t0
-    prepare_mismatches = sum(1 for raw, value in zip(inputs, prepared.to_list()) if prepare_email(raw) != value)
+    prepare_mismatches = sum(
+        1 for raw, value in zip(inputs, prepared.to_list(), strict=True) if prepare_email(raw) != value
+    )
 
     distinct = prepared.filter(prepared != "").unique().sort()
     cache = EmailValidatorCache()
@@ -60,33 +66,56 @@ def emails_mode(count: int, seed: int) -> dict:
     reference = judge_all(distinct.to_list())
     reference_seconds = time.perf_counter() - t0
     expected = pl.DataFrame(
-        {"prepared": distinct, "email": [r[0] for r in reference], "email_ascii": [r[1] for r in reference], "email_error": [r[2] for r in reference]}
+        {
+            "prepared": distinct,
+            "email": [r[0] for r in reference],
+            "email_ascii": [r[1] for r in reference],
+            "email_error": [r[2] for r in reference],
+        }
     )
     # The fast path reports email_ascii = email for the plain ASCII addresses it vouches for; email-validator
     # reports ascii_email for those too, so the frames must match column for column.
     joined = pipeline.join(expected, on="prepared", suffix="_reference")
     differs = joined.filter(
-        pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"{c}_reference")) for c in ("email", "email_ascii", "email_error"))
+        pl.any_horizontal(
+            pl.col(c).ne_missing(pl.col(f"{c}_reference")) for c in ("email", "email_ascii", "email_error")
+        )
     )
     valid = expected.filter(pl.col("email").is_not_null()).height
     figures = {
-        "addresses": len(inputs), "generated": len(addresses), "corpus": len(corpus), "distinct_prepared": distinct.len(),
-        "valid": valid, "invalid": distinct.len() - valid,
-        "fast_path": cache.fast, "email_validator": cache.calls,
-        "mismatches": differs.height, "prepare_mismatches": prepare_mismatches,
+        "addresses": len(inputs),
+        "generated": len(addresses),
+        "corpus": len(corpus),
+        "distinct_prepared": distinct.len(),
+        "valid": valid,
+        "invalid": distinct.len() - valid,
+        "fast_path": cache.fast,
+        "email_validator": cache.calls,
+        "mismatches": differs.height,
+        "prepare_mismatches": prepare_mismatches,
         "mismatch_samples": differs.head(10).rows(),
-        "seconds": {"generate": round(generated_seconds, 2), "prepare": round(prepare_seconds, 2),
-                    "pipeline_validation": round(pipeline_seconds, 2), "email_validator_alone": round(reference_seconds, 2)},
+        "seconds": {
+            "generate": round(generated_seconds, 2),
+            "prepare": round(prepare_seconds, 2),
+            "pipeline_validation": round(pipeline_seconds, 2),
+            "email_validator_alone": round(reference_seconds, 2),
+        },
     }
     figures["ok"] = differs.height == 0 and prepare_mismatches == 0 and len(joined) == distinct.len()
     print()
-    print(f"Email differential: {len(inputs):,} addresses ({len(addresses):,} generated, seed {seed}; {len(corpus):,} corpus cases), "
-          f"{distinct.len():,} distinct after trimming and NFC; {valid:,} valid, {distinct.len() - valid:,} invalid")
-    print(f"  pipeline validation {pipeline_seconds:8.2f} s  (fast path {cache.fast:,}, email-validator {cache.calls:,})")
+    print(
+        f"Email differential: {len(inputs):,} addresses ({len(addresses):,} generated, seed {seed}; {len(corpus):,} corpus cases), "
+        f"{distinct.len():,} distinct after trimming and NFC; {valid:,} valid, {distinct.len() - valid:,} invalid"
+    )
+    print(
+        f"  pipeline validation {pipeline_seconds:8.2f} s  (fast path {cache.fast:,}, email-validator {cache.calls:,})"
+    )
     print(f"  email-validator     {reference_seconds:8.2f} s  (every address, over the cores)")
     print(f"  prepare_emails      {prepare_seconds:8.2f} s  ({prepare_mismatches} differ from prepare_email)")
-    print(f"  {'OK      ' if figures['ok'] else 'MISMATCH'} verdict, normalised form, ASCII form and error identical for every address: "
-          f"{differs.height} differ")
+    print(
+        f"  {'OK      ' if figures['ok'] else 'MISMATCH'} verdict, normalised form, ASCII form and error identical for every address: "
+        f"{differs.height} differ"
+    )
     for row in figures["mismatch_samples"]:
         print(f"    {row!r}")
     return figures

@@ -24,19 +24,26 @@ from bench.generate import split_evenly
 HEADER = ["email", "event", "occurred_at", "campaign_id", "list", "value", "url"]
 # (event, share of valid rows); shares sum to 1.
 EVENT_MIX = (
-    ("sent", 0.38), ("delivered", 0.36), ("open", 0.15), ("click", 0.06), ("soft_bounce", 0.03),
-    ("hard_bounce", 0.003), ("complaint", 0.001), ("unsubscribe", 0.004), ("purchase", 0.012),
+    ("sent", 0.38),
+    ("delivered", 0.36),
+    ("open", 0.15),
+    ("click", 0.06),
+    ("soft_bounce", 0.03),
+    ("hard_bounce", 0.003),
+    ("complaint", 0.001),
+    ("unsubscribe", 0.004),
+    ("purchase", 0.012),
 )
-NON_CONTACT_SHARE = 0.02   # rows for addresses that are not contacts (kept by the pipeline, contact_id null)
-INVALID_SHARE = 0.005      # rows the pipeline must reject; half bad timestamp, half unknown event
+NON_CONTACT_SHARE = 0.02  # rows for addresses that are not contacts (kept by the pipeline, contact_id null)
+INVALID_SHARE = 0.005  # rows the pipeline must reject; half bad timestamp, half unknown event
 BAD_TIMESTAMPS = ("2026-02-30T10:00:00Z", "yesterday", "31/12/2025 10:00", "")
 UNKNOWN_EVENTS = ("opened", "bounce", "viewed", "")
 # Lists from contacts.yaml, with their share of rows and campaign prefix; the rest have no list.
 LISTS = (("newsletter", 0.65, "nl"), ("webinar-2026", 0.20, "web"), ("customers", 0.08, "cus"))
 PROSPECT_PROVIDERS = ("gmail.com", "yahoo.com", "outlook.com", "web.de")
-END = dt.datetime(2026, 6, 30, tzinfo=dt.timezone.utc)
+END = dt.datetime(2026, 6, 30, tzinfo=dt.UTC)
 SPAN_SECONDS = 730 * 86400  # the two years before END
-CHUNK_ROWS = 1_000_000      # rows built in memory at a time
+CHUNK_ROWS = 1_000_000  # rows built in memory at a time
 
 
 @dataclass
@@ -76,10 +83,18 @@ def _chunk(start: int, count: int, pool: pl.Series, contacts: int, seed: int) ->
         # Skewed towards the first addresses (u^2): a few contacts are very active, many see little.
         who=pl.when(u_who < NON_CONTACT_SHARE)
         .then(contacts + (_bits(seed, 6) % max(prospects, 1)).cast(pl.Int64))
-        .otherwise(pl.min_horizontal((u_pick * u_pick * contacts).floor().cast(pl.Int64), pl.lit(contacts - 1))),
-        list_code=pl.sum_horizontal(*[(u_list >= b).cast(pl.UInt32) for b in _cumulative([s for _, s, _ in LISTS])]),
+        .otherwise(
+            pl.min_horizontal((u_pick * u_pick * contacts).floor().cast(pl.Int64), pl.lit(contacts - 1))
+        ),
+        list_code=pl.sum_horizontal(
+            *[(u_list >= b).cast(pl.UInt32) for b in _cumulative([s for _, s, _ in LISTS])]
+        ),
         moment=pl.from_epoch(epoch, time_unit="s"),
-        bad=pl.when(u_bad < INVALID_SHARE / 2).then(pl.lit(1)).when(u_bad < INVALID_SHARE).then(pl.lit(2)).otherwise(pl.lit(0)),
+        bad=pl.when(u_bad < INVALID_SHARE / 2)
+        .then(pl.lit(1))
+        .when(u_bad < INVALID_SHARE)
+        .then(pl.lit(2))
+        .otherwise(pl.lit(0)),
         variant=(_bits(seed, 7) % 4).cast(pl.UInt32),
         amount=(_bits(seed, 8) % 20_000 + 500).cast(pl.Int64),
         product=(_bits(seed, 9) % 500).cast(pl.Int64),
@@ -88,14 +103,19 @@ def _chunk(start: int, count: int, pool: pl.Series, contacts: int, seed: int) ->
     prefixes = [prefix for _, _, prefix in LISTS] + ["adhoc"]
     event = _pick(names, pl.col("code"))
     is_purchase = pl.col("code") == names.index("purchase")
-    campaign = pl.format("{}-{}", _pick(prefixes, pl.col("list_code")), pl.col("moment").dt.strftime("%G-w%V"))
+    campaign = pl.format(
+        "{}-{}", _pick(prefixes, pl.col("list_code")), pl.col("moment").dt.strftime("%G-w%V")
+    )
     frame = frame.with_columns(
         email=pool.gather(frame.get_column("who")),
         event=pl.when(pl.col("bad") == 2).then(_pick(UNKNOWN_EVENTS, pl.col("variant"))).otherwise(event),
-        occurred_at=pl.when(pl.col("bad") == 1).then(_pick(BAD_TIMESTAMPS, pl.col("variant")))
+        occurred_at=pl.when(pl.col("bad") == 1)
+        .then(_pick(BAD_TIMESTAMPS, pl.col("variant")))
         .otherwise(pl.col("moment").dt.strftime("%Y-%m-%dT%H:%M:%SZ")),
         campaign_id=pl.when(is_purchase).then(None).otherwise(campaign),
-        list=pl.when(is_purchase).then(None).otherwise(pl.lit(pl.Series(list_names, dtype=pl.Utf8)).gather(pl.col("list_code"))),
+        list=pl.when(is_purchase)
+        .then(None)
+        .otherwise(pl.lit(pl.Series(list_names, dtype=pl.Utf8)).gather(pl.col("list_code"))),
         value=pl.when(is_purchase).then(
             pl.format("{}.{}", pl.col("amount") // 100, (pl.col("amount") % 100).cast(pl.Utf8).str.zfill(2))
         ),
@@ -123,7 +143,13 @@ def prospect_addresses(contacts: int, seed: int) -> list[str]:
 
 
 def generate_events(
-    inbox: Path, addresses: list[str], events: int, files: int, seed: int, prefix: str = "events", row_offset: int = 0
+    inbox: Path,
+    addresses: list[str],
+    events: int,
+    files: int,
+    seed: int,
+    prefix: str = "events",
+    row_offset: int = 0,
 ) -> GeneratedEvents:
     """Write `events` rows over `files` CSV files named `<prefix>-NN.csv` (or `<prefix>.csv` for one file)
     into `inbox`. `addresses`: the contacts events are about; `row_offset` starts the row stream elsewhere

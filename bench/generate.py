@@ -27,29 +27,57 @@ SEED = 20260101
 HEADER = ["email", "first_name", "last_name", "tags", "company", "signup date"]  # "signup date" -> created_at
 MANIFEST = "consent: confirmed\nmode: subscribe\nlists: [newsletter]\n"
 
-INVALID_SHARE = 0.02    # rows whose address must be rejected
+INVALID_SHARE = 0.02  # rows whose address must be rejected
 DUPLICATE_SHARE = 0.15  # rows that repeat an address already written (same file or an earlier one)
-PADDED_SHARE = 0.03     # rows whose address has leading/trailing spaces
+PADDED_SHARE = 0.03  # rows whose address has leading/trailing spaces
 
-FIRST = ("james mary robert patricia john jennifer michael linda david elizabeth william barbara richard susan "
-         "joseph jessica thomas sarah charles karen christopher lisa daniel nancy matthew betty anthony sandra "
-         "mark margaret donald ashley steven kimberly andrew emily paul donna joshua michelle kenneth carol "
-         "kevin amanda brian melissa george deborah timothy stephanie ronald rebecca jason sharon edward laura "
-         "jeffrey cynthia ryan amy jacob kathleen gary angela nicholas shirley eric emma jonathan brenda "
-         "stephen pamela larry nicole justin anna scott samantha brandon katherine benjamin christine").split()
-LAST = ("smith johnson williams brown jones garcia miller davis rodriguez martinez hernandez lopez gonzalez "
-        "wilson anderson thomas taylor moore jackson martin lee perez thompson white harris sanchez clark "
-        "ramirez lewis robinson walker young allen king wright scott torres nguyen hill flores green adams "
-        "nelson baker hall rivera campbell mitchell carter roberts gomez phillips evans turner diaz parker "
-        "cruz edwards collins reyes stewart morris morales murphy cook rogers gutierrez ortiz morgan cooper "
-        "peterson bailey reed kelly howard ramos kim cox ward richardson watson brooks chavez wood").split()
+FIRST = (
+    "james mary robert patricia john jennifer michael linda david elizabeth william barbara richard susan "
+    "joseph jessica thomas sarah charles karen christopher lisa daniel nancy matthew betty anthony sandra "
+    "mark margaret donald ashley steven kimberly andrew emily paul donna joshua michelle kenneth carol "
+    "kevin amanda brian melissa george deborah timothy stephanie ronald rebecca jason sharon edward laura "
+    "jeffrey cynthia ryan amy jacob kathleen gary angela nicholas shirley eric emma jonathan brenda "
+    "stephen pamela larry nicole justin anna scott samantha brandon katherine benjamin christine"
+).split()
+LAST = (
+    "smith johnson williams brown jones garcia miller davis rodriguez martinez hernandez lopez gonzalez "
+    "wilson anderson thomas taylor moore jackson martin lee perez thompson white harris sanchez clark "
+    "ramirez lewis robinson walker young allen king wright scott torres nguyen hill flores green adams "
+    "nelson baker hall rivera campbell mitchell carter roberts gomez phillips evans turner diaz parker "
+    "cruz edwards collins reyes stewart morris morales murphy cook rogers gutierrez ortiz morgan cooper "
+    "peterson bailey reed kelly howard ramos kim cox ward richardson watson brooks chavez wood"
+).split()
 # A few non-ASCII names (already NFC) so that internationalised addresses are part of the load.
 UNICODE_FIRST = ("zoë", "josé", "søren", "jürgen", "anaïs", "björn", "çelik", "łukasz")
 UNICODE_LAST = ("müller", "núñez", "østergård", "dvořák", "öztürk", "françois", "sørensen", "żak")
-PROVIDERS = ("gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "icloud.com", "gmx.de", "orange.fr", "web.de")
-COMPANIES = [f"{word}{suffix}" for word in ("acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne",
-                                              "tyrell", "cyberdyne", "soylent", "vandelay", "wonka")
-             for suffix in ("", "-labs", "-corp", "-group", "-systems")]
+PROVIDERS = (
+    "gmail.com",
+    "yahoo.com",
+    "hotmail.com",
+    "outlook.com",
+    "icloud.com",
+    "gmx.de",
+    "orange.fr",
+    "web.de",
+)
+COMPANIES = [
+    f"{word}{suffix}"
+    for word in (
+        "acme",
+        "globex",
+        "initech",
+        "umbrella",
+        "hooli",
+        "stark",
+        "wayne",
+        "tyrell",
+        "cyberdyne",
+        "soylent",
+        "vandelay",
+        "wonka",
+    )
+    for suffix in ("", "-labs", "-corp", "-group", "-systems")
+]
 TAGS = ("", "", "customer", "customer, VIP", "newsletter", "webinar,lead", "Lead", "partner, customer, beta")
 SIGNUP_START = dt.datetime(2019, 1, 1)
 SIGNUP_SPAN_SECONDS = 7 * 365 * 86400  # 2019..2025: never in the future
@@ -61,12 +89,14 @@ class Generated:
 
     files: list[Path]
     rows: int = 0
-    invalid_rows: int = 0            # malformed or empty address: must be rejected
-    empty_rows: int = 0              # subset of invalid_rows: no address at all (missing_email)
+    invalid_rows: int = 0  # malformed or empty address: must be rejected
+    empty_rows: int = 0  # subset of invalid_rows: no address at all (missing_email)
     duplicate_rows: int = 0
-    valid_distinct: int = 0          # distinct lower-cased valid addresses = expected contacts
-    prepared_distinct: int = 0       # distinct trimmed non-empty address strings
-    slow_distinct: int = 0           # of those, the ones the email fast path turns down = expected email-validator calls
+    valid_distinct: int = 0  # distinct lower-cased valid addresses = expected contacts
+    prepared_distinct: int = 0  # distinct trimmed non-empty address strings
+    slow_distinct: int = (
+        0  # of those, the ones the email fast path turns down = expected email-validator calls
+    )
     seconds: float = 0.0
     bytes: int = 0
     invalid_kinds: dict[str, int] = field(default_factory=dict)
@@ -137,8 +167,14 @@ def _invalid_address(rng: random.Random, serial: int) -> tuple[str, str]:
     return rng.choice(("", "   ")), kind
 
 
-def _pick_address(rng: random.Random, serial: int, result: Generated, earlier: list[str], invalid_below: float,
-                  repeat_below: float) -> tuple[str, str, str, bool]:
+def _pick_address(
+    rng: random.Random,
+    serial: int,
+    result: Generated,
+    earlier: list[str],
+    invalid_below: float,
+    repeat_below: float,
+) -> tuple[str, str, str, bool]:
     """One row's address (unusable, a repeat of an earlier one, or new), counted in `result`; with the names
     for a new one, and whether it is new."""
     roll = rng.random()
@@ -158,10 +194,16 @@ def _pick_address(rng: random.Random, serial: int, result: Generated, earlier: l
 
 def _write_row(writer, rng: random.Random, address: str, first: str, last: str) -> None:
     signup = SIGNUP_START + dt.timedelta(seconds=rng.randrange(SIGNUP_SPAN_SECONDS))
-    writer.writerow([
-        address, first, last, rng.choice(TAGS), rng.choice(COMPANIES) if rng.random() < 0.6 else "",
-        signup.date().isoformat() if rng.random() < 0.2 else signup.isoformat(sep=" "),
-    ])
+    writer.writerow(
+        [
+            address,
+            first,
+            last,
+            rng.choice(TAGS),
+            rng.choice(COMPANIES) if rng.random() < 0.6 else "",
+            signup.date().isoformat() if rng.random() < 0.2 else signup.isoformat(sep=" "),
+        ]
+    )
 
 
 def generate(inbox: Path, contacts: int, files: int, seed: int = SEED) -> Generated:
@@ -170,9 +212,9 @@ def generate(inbox: Path, contacts: int, files: int, seed: int = SEED) -> Genera
     rng = random.Random(seed)
     inbox.mkdir(parents=True, exist_ok=True)
     result = Generated(files=[])
-    seen: list[str] = []          # valid addresses as first written, for duplicate picks
-    valid: set[str] = set()       # ground truth: lower-cased valid addresses
-    prepared: set[str] = set()    # ground truth: distinct strings the validator is asked about
+    seen: list[str] = []  # valid addresses as first written, for duplicate picks
+    valid: set[str] = set()  # ground truth: lower-cased valid addresses
+    prepared: set[str] = set()  # ground truth: distinct strings the validator is asked about
     serial = 0
 
     for index, count in enumerate(split_evenly(contacts, files), start=1):
@@ -183,7 +225,9 @@ def generate(inbox: Path, contacts: int, files: int, seed: int = SEED) -> Genera
             writer.writerow(HEADER)
             for _ in range(count):
                 serial += 1
-                address, first, last, is_new = _pick_address(rng, serial, result, seen, INVALID_SHARE, INVALID_SHARE + DUPLICATE_SHARE)
+                address, first, last, is_new = _pick_address(
+                    rng, serial, result, seen, INVALID_SHARE, INVALID_SHARE + DUPLICATE_SHARE
+                )
                 if is_new:
                     seen.append(address)
                     valid.add(address.lower())
@@ -210,8 +254,14 @@ def generate(inbox: Path, contacts: int, files: int, seed: int = SEED) -> Genera
 INCREMENT_INVALID_SHARE = 0.005  # "a few" unusable addresses in the increment file
 
 
-def generate_increment(inbox: Path, existing: list[str], rows: int, start_serial: int, seed: int = SEED,
-                       name: str = "increment-01.csv") -> Generated:
+def generate_increment(
+    inbox: Path,
+    existing: list[str],
+    rows: int,
+    start_serial: int,
+    seed: int = SEED,
+    name: str = "increment-01.csv",
+) -> Generated:
     """One more contact file of `rows` rows for the incremental bench: about half new addresses, half repeats
     of `existing` addresses (in other capitals, as another tool would export them), 0.5% unusable.
 
@@ -231,7 +281,9 @@ def generate_increment(inbox: Path, existing: list[str], rows: int, start_serial
         writer.writerow(HEADER)
         for _ in range(rows):
             serial += 1
-            address, first, last, is_new = _pick_address(rng, serial, result, existing, INCREMENT_INVALID_SHARE, 0.5)
+            address, first, last, is_new = _pick_address(
+                rng, serial, result, existing, INCREMENT_INVALID_SHARE, 0.5
+            )
             if is_new:
                 new.append(address)
             if address and rng.random() < PADDED_SHARE:

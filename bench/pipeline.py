@@ -37,13 +37,13 @@ log = logging.getLogger("bench")
 # explains each choice.
 VOLATILE: dict[str, tuple[str, ...]] = {
     "contacts": ("contact_id", "updated_at"),
-    "status_history": ("file_id",),       # replaced by the file's path (ledger ids depend on arrival order)
-    "suppressions": ("email_sha256",),    # salted with a random per-warehouse salt
+    "status_history": ("file_id",),  # replaced by the file's path (ledger ids depend on arrival order)
+    "suppressions": ("email_sha256",),  # salted with a random per-warehouse salt
     "list_members": ("contact_id",),
     "contact_engagement": ("contact_id",),
     "list_health": (),
     "segment_members": ("contact_id",),
-    "events": ("contact_id",),            # replaced by whether there is one
+    "events": ("contact_id",),  # replaced by whether there is one
 }
 EXTRA_COLUMNS: dict[str, str] = {
     "status_history": "(select f.path from {db}import_files f where f.file_id = r.file_id) as file_path",
@@ -88,23 +88,32 @@ class RssSampler(threading.Thread):
 @dataclass
 class JobRun:
     success: bool
-    seconds: float                      # build_definitions + execute_in_process
+    seconds: float  # build_definitions + execute_in_process
     definitions_seconds: float
     execute_seconds: float
-    steps: dict[str, float]             # step key -> STEP_START .. STEP_SUCCESS/FAILURE seconds
+    steps: dict[str, float]  # step key -> STEP_START .. STEP_SUCCESS/FAILURE seconds
     step_status: dict[str, str]
     failures: dict[str, str] = field(default_factory=dict)
     run_id: str = ""
     peak_rss: dict[str, float] = field(default_factory=dict)
-    step_peak_rss_mb: dict[str, float] = field(default_factory=dict)  # resident memory peak while each step ran
+    step_peak_rss_mb: dict[str, float] = field(
+        default_factory=dict
+    )  # resident memory peak while each step ran
 
     def figures(self) -> dict:
         return {
-            "success": self.success, "seconds": round(self.seconds, 3), "definitions_seconds": round(self.definitions_seconds, 3),
+            "success": self.success,
+            "seconds": round(self.seconds, 3),
+            "definitions_seconds": round(self.definitions_seconds, 3),
             "execute_seconds": round(self.execute_seconds, 3),
-            "steps": {key: round(value, 3) for key, value in sorted(self.steps.items(), key=lambda item: -item[1])},
+            "steps": {
+                key: round(value, 3) for key, value in sorted(self.steps.items(), key=lambda item: -item[1])
+            },
             "steps_total_seconds": round(sum(self.steps.values()), 3),
-            "step_status": self.step_status, "failures": self.failures, "run_id": self.run_id, "peak_rss_mb": self.peak_rss,
+            "step_status": self.step_status,
+            "failures": self.failures,
+            "run_id": self.run_id,
+            "peak_rss_mb": self.peak_rss,
             "step_peak_rss_mb": self.step_peak_rss_mb,
         }
 
@@ -138,7 +147,9 @@ def run_job(paths, as_of: str = AS_OF) -> JobRun:
     defined = time.perf_counter()
     with dg.DagsterInstance.ephemeral() as instance:
         result = job.execute_in_process(
-            instance=instance, raise_on_error=False, tags={AS_OF_TAG: as_of},
+            instance=instance,
+            raise_on_error=False,
+            tags={AS_OF_TAG: as_of},
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         )
         finished = time.perf_counter()
@@ -161,38 +172,67 @@ def run_job(paths, as_of: str = AS_OF) -> JobRun:
         for key in starts.keys() - steps.keys():
             status[key] = "unfinished"
     return JobRun(
-        success=result.success, seconds=finished - started, definitions_seconds=defined - started,
-        execute_seconds=finished - defined, steps=steps, step_status=status,
-        failures=failed_steps(result) if not result.success else {}, run_id=result.run_id, peak_rss=peak_rss(),
+        success=result.success,
+        seconds=finished - started,
+        definitions_seconds=defined - started,
+        execute_seconds=finished - defined,
+        steps=steps,
+        step_status=status,
+        failures=failed_steps(result) if not result.success else {},
+        run_id=result.run_id,
+        peak_rss=peak_rss(),
         step_peak_rss_mb=step_rss,
     )
 
 
 def print_steps(title: str, run: JobRun, rows: int) -> None:
-    print(f"  {title}: {'succeeded' if run.success else 'FAILED'} in {run.seconds:.2f} s "
-          f"({rows / run.seconds:,.0f} input rows/s); definitions {run.definitions_seconds:.2f} s, execute {run.execute_seconds:.2f} s")
+    print(
+        f"  {title}: {'succeeded' if run.success else 'FAILED'} in {run.seconds:.2f} s "
+        f"({rows / run.seconds:,.0f} input rows/s); definitions {run.definitions_seconds:.2f} s, execute {run.execute_seconds:.2f} s"
+    )
     print(f"    {'step':<44} {'seconds':>9} {'share':>7} {'peak RSS MB':>12}")
     for key, seconds in sorted(run.steps.items(), key=lambda item: -item[1]):
         mark = "" if run.step_status.get(key) == "success" else f"  ({run.step_status.get(key)})"
-        print(f"    {key:<44} {seconds:9.2f} {100 * seconds / run.seconds:6.1f}% {run.step_peak_rss_mb.get(key, 0):12,.0f}{mark}")
+        print(
+            f"    {key:<44} {seconds:9.2f} {100 * seconds / run.seconds:6.1f}% {run.step_peak_rss_mb.get(key, 0):12,.0f}{mark}"
+        )
     in_steps = sum(run.steps.values())
     print(f"    {'(sum of steps)':<44} {in_steps:9.2f} {100 * in_steps / run.seconds:6.1f}%")
-    print(f"    {'(outside steps: definitions, orchestration)':<44} {run.seconds - in_steps:9.2f} {100 * (run.seconds - in_steps) / run.seconds:6.1f}%")
+    print(
+        f"    {'(outside steps: definitions, orchestration)':<44} {run.seconds - in_steps:9.2f} {100 * (run.seconds - in_steps) / run.seconds:6.1f}%"
+    )
     for key in sorted(run.step_status.keys() - run.steps.keys()):
         print(f"    {key:<44} {'-':>9}  (unfinished)")
     for key, reason in run.failures.items():
         print(f"    failed step {key}: {reason}")
-    print(f"    peak RSS so far: this process {run.peak_rss['self_mb']:,.0f} MB, children {run.peak_rss['children_mb']:,.0f} MB")
+    print(
+        f"    peak RSS so far: this process {run.peak_rss['self_mb']:,.0f} MB, children {run.peak_rss['children_mb']:,.0f} MB"
+    )
 
 
 def warehouse_figures(path: Path) -> dict:
     if not path.exists():  # the run failed before creating it
-        return {"ledger": {}, "rejects": {}, "contacts": 0, "contacts_distinct_emails": 0, "contacts_by_status": {}, "events": 0,
-                "events_with_contact": 0, "relation_rows": {}, "database_mb": 0.0}
+        return {
+            "ledger": {},
+            "rejects": {},
+            "contacts": 0,
+            "contacts_distinct_emails": 0,
+            "contacts_by_status": {},
+            "events": 0,
+            "events_with_contact": 0,
+            "relation_rows": {},
+            "database_mb": 0.0,
+        }
     con = duckdb.connect(str(path), read_only=True)
     try:
         ledger = {
-            kind: {"files": files, "rows_total": total, "rows_accepted": accepted, "rows_rejected": rejected, "statuses": statuses}
+            kind: {
+                "files": files,
+                "rows_total": total,
+                "rows_accepted": accepted,
+                "rows_rejected": rejected,
+                "statuses": statuses,
+            }
             for kind, files, total, accepted, rejected, statuses in con.execute(
                 """select kind, count(*), coalesce(sum(rows_total), 0)::bigint, coalesce(sum(rows_accepted), 0)::bigint,
                           coalesce(sum(rows_rejected), 0)::bigint, list_sort(list_distinct(list(status)))
@@ -206,18 +246,35 @@ def warehouse_figures(path: Path) -> dict:
                    group by all order by all"""
             ).fetchall()
         }
-        contacts, distinct_emails = con.execute("select count(*), count(distinct email) from contacts").fetchone()
-        by_status = dict(con.execute("select status, count(*) from contacts group by status order by 2 desc").fetchall())
+        contacts, distinct_emails = con.execute(
+            "select count(*), count(distinct email) from contacts"
+        ).fetchone()
+        by_status = dict(
+            con.execute("select status, count(*) from contacts group by status order by 2 desc").fetchall()
+        )
         events, events_with_contact = con.execute("select count(*), count(contact_id) from events").fetchone()
         counts = {
             name: con.execute(f"select count(*) from {name}").fetchone()[0]
-            for name in ("status_history", "suppressions", "list_members", "contact_engagement", "list_health", "segment_members")
+            for name in (
+                "status_history",
+                "suppressions",
+                "list_members",
+                "contact_engagement",
+                "list_health",
+                "segment_members",
+            )
         }
     finally:
         con.close()
     return {
-        "ledger": ledger, "rejects": rejects, "contacts": contacts, "contacts_distinct_emails": distinct_emails,
-        "contacts_by_status": by_status, "events": events, "events_with_contact": events_with_contact, "relation_rows": counts,
+        "ledger": ledger,
+        "rejects": rejects,
+        "contacts": contacts,
+        "contacts_distinct_emails": distinct_emails,
+        "contacts_by_status": by_status,
+        "events": events,
+        "events_with_contact": events_with_contact,
+        "relation_rows": counts,
         "database_mb": round(path.stat().st_size / 2**20, 1),
     }
 
@@ -230,15 +287,27 @@ def check(name: str, got, expected) -> dict:
     return {"name": name, "ok": ok, "got": got, "expected": expected}
 
 
-def ledger_checks(figures: dict, contact_rows: int, invalid_contacts: int, event_rows: int, invalid_events: int,
-                  contacts: int) -> list[dict]:
+def ledger_checks(
+    figures: dict,
+    contact_rows: int,
+    invalid_contacts: int,
+    event_rows: int,
+    invalid_events: int,
+    contacts: int,
+) -> list[dict]:
     ledger = figures["ledger"]
     c = ledger.get("contacts", {"rows_accepted": 0, "rows_rejected": 0, "statuses": []})
     e = ledger.get("events", {"rows_accepted": 0, "rows_rejected": 0, "statuses": []})
     return [
-        check("contact rows accepted + rejected = generated", c["rows_accepted"] + c["rows_rejected"], contact_rows),
+        check(
+            "contact rows accepted + rejected = generated",
+            c["rows_accepted"] + c["rows_rejected"],
+            contact_rows,
+        ),
         check("contact rows rejected = invalid generated", c["rows_rejected"], invalid_contacts),
-        check("event rows accepted + rejected = generated", e["rows_accepted"] + e["rows_rejected"], event_rows),
+        check(
+            "event rows accepted + rejected = generated", e["rows_accepted"] + e["rows_rejected"], event_rows
+        ),
         check("event rows rejected = invalid generated", e["rows_rejected"], invalid_events),
         check("events relation = event rows accepted", figures["events"], e["rows_accepted"]),
         check("contacts = distinct valid addresses generated", figures["contacts"], contacts),
@@ -253,14 +322,18 @@ def ledger_checks(figures: dict, contact_rows: int, invalid_contacts: int, event
 
 def _select_list(con: duckdb.DuckDBPyConnection, relation: str, db: str) -> str:
     """The compared columns of `relation` in database `db` ('' = this one, 'other.' = the attached one)."""
-    columns = con.execute(f"select column_name, column_type from (describe select * from {db}{relation})").fetchall()
+    columns = con.execute(
+        f"select column_name, column_type from (describe select * from {db}{relation})"
+    ).fetchall()
     volatile = set(VOLATILE[relation])
     parts = []
     for name, data_type in columns:
         if name in volatile:
             continue
         # Floating-point sums may differ in the last bits with the order DuckDB's threads add them in.
-        parts.append(f'round(r."{name}", 9) as "{name}"' if data_type in ("DOUBLE", "FLOAT") else f'r."{name}"')
+        parts.append(
+            f'round(r."{name}", 9) as "{name}"' if data_type in ("DOUBLE", "FLOAT") else f'r."{name}"'
+        )
     if relation in EXTRA_COLUMNS:
         parts.append(EXTRA_COLUMNS[relation].format(db=db))
     return ", ".join(parts)
@@ -282,14 +355,28 @@ def compare_warehouses(incremental: Path, rebuilt: Path, sample_rows: int = 5) -
             n_reb = con.execute(f"select count(*) from ({only_rebuilt})").fetchone()[0]
             rows_inc = con.execute(f"select count(*) from {relation}").fetchone()[0]
             rows_reb = con.execute(f"select count(*) from other.{relation}").fetchone()[0]
-            entry = {"match": n_inc == 0 and n_reb == 0, "rows_incremental": rows_inc, "rows_rebuilt": rows_reb,
-                     "only_in_incremental": n_inc, "only_in_rebuilt": n_reb, "excluded": list(VOLATILE[relation])}
+            entry = {
+                "match": n_inc == 0 and n_reb == 0,
+                "rows_incremental": rows_inc,
+                "rows_rebuilt": rows_reb,
+                "only_in_incremental": n_inc,
+                "only_in_rebuilt": n_reb,
+                "excluded": list(VOLATILE[relation]),
+            }
             if not entry["match"]:
                 entry["columns"] = [d[0] for d in con.execute(f"select * from ({mine}) limit 0").description]
-                entry["sample_only_in_incremental"] = [list(map(str, row)) for row in con.execute(
-                    f"select * from ({only_incremental}) order by all limit {sample_rows}").fetchall()]
-                entry["sample_only_in_rebuilt"] = [list(map(str, row)) for row in con.execute(
-                    f"select * from ({only_rebuilt}) order by all limit {sample_rows}").fetchall()]
+                entry["sample_only_in_incremental"] = [
+                    list(map(str, row))
+                    for row in con.execute(
+                        f"select * from ({only_incremental}) order by all limit {sample_rows}"
+                    ).fetchall()
+                ]
+                entry["sample_only_in_rebuilt"] = [
+                    list(map(str, row))
+                    for row in con.execute(
+                        f"select * from ({only_rebuilt}) order by all limit {sample_rows}"
+                    ).fetchall()
+                ]
             results[relation] = entry
         # Not a failure: contact ids are numbered in ledger order, which a rebuild may see differently.
         differing_ids = con.execute(
@@ -308,9 +395,11 @@ def print_comparison(comparison: dict[str, dict]) -> None:
             print(f"    {'info':<9} contacts whose contact_id differs between the two: {entry['count']:,}")
             continue
         state = "MATCH" if entry["match"] else "DIFFERS"
-        print(f"    {state:<9} {relation:<20} rows {entry['rows_incremental']:>10,} vs {entry['rows_rebuilt']:>10,}; "
-              f"only in incremental {entry['only_in_incremental']:,}, only in rebuilt {entry['only_in_rebuilt']:,}"
-              + (f"  (excluded: {', '.join(entry['excluded'])})" if entry["excluded"] else ""))
+        print(
+            f"    {state:<9} {relation:<20} rows {entry['rows_incremental']:>10,} vs {entry['rows_rebuilt']:>10,}; "
+            f"only in incremental {entry['only_in_incremental']:,}, only in rebuilt {entry['only_in_rebuilt']:,}"
+            + (f"  (excluded: {', '.join(entry['excluded'])})" if entry["excluded"] else "")
+        )
         if not entry["match"]:
             print(f"      columns: {entry['columns']}")
             for label in ("incremental", "rebuilt"):
@@ -323,7 +412,13 @@ def print_comparison(comparison: dict[str, dict]) -> None:
 
 
 def _generate_inputs(paths, contacts: int, events: int, files: int, seed: int):
-    log.info("generating %d contacts and %d events in %d files each under %s", contacts, events, files, paths.data_dir)
+    log.info(
+        "generating %d contacts and %d events in %d files each under %s",
+        contacts,
+        events,
+        files,
+        paths.data_dir,
+    )
     generated = generate(paths.contact_inbox, contacts, files, seed)
     log.info("contacts written in %.1f s", generated.seconds)
     generated_events = generate_events(paths.event_inbox, generated.addresses, events, files, seed)
@@ -332,11 +427,15 @@ def _generate_inputs(paths, contacts: int, events: int, files: int, seed: int):
 
 
 def _print_generated(generated, generated_events) -> None:
-    print(f"  contacts: {generated.rows:,} rows in {len(generated.files)} files ({generated.bytes / 2**20:.1f} MB) in "
-          f"{generated.seconds:.1f} s; {generated.valid_distinct:,} distinct valid, {generated.invalid_rows:,} invalid")
-    print(f"  events:   {generated_events.rows:,} rows in {len(generated_events.files)} files ({generated_events.bytes / 2**20:.1f} MB) in "
-          f"{generated_events.seconds:.1f} s ({generated_events.rows / max(generated_events.seconds, 1e-9):,.0f} rows/s); "
-          f"{generated_events.invalid_rows:,} invalid {generated_events.invalid_kinds}, {generated_events.non_contact_rows:,} for non-contacts")
+    print(
+        f"  contacts: {generated.rows:,} rows in {len(generated.files)} files ({generated.bytes / 2**20:.1f} MB) in "
+        f"{generated.seconds:.1f} s; {generated.valid_distinct:,} distinct valid, {generated.invalid_rows:,} invalid"
+    )
+    print(
+        f"  events:   {generated_events.rows:,} rows in {len(generated_events.files)} files ({generated_events.bytes / 2**20:.1f} MB) in "
+        f"{generated_events.seconds:.1f} s ({generated_events.rows / max(generated_events.seconds, 1e-9):,.0f} rows/s); "
+        f"{generated_events.invalid_rows:,} invalid {generated_events.invalid_kinds}, {generated_events.non_contact_rows:,} for non-contacts"
+    )
 
 
 def _generate_detached(paths, contacts: int, events: int, files: int, seed: int):
@@ -350,7 +449,9 @@ def pipeline_mode(work: Path, contacts: int, events: int, files: int, seed: int)
     # The generators run in a child process, so that this process's peak memory is the pipeline's own
     # (the contact generator holds every address it wrote: gigabytes at 10M).
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        generated, generated_events = pool.submit(_generate_detached, paths, contacts, events, files, seed).result()
+        generated, generated_events = pool.submit(
+            _generate_detached, paths, contacts, events, files, seed
+        ).result()
     rss_generated = peak_rss()
     log.info("running the refresh job")
     run = run_job(paths)
@@ -363,17 +464,30 @@ def pipeline_mode(work: Path, contacts: int, events: int, files: int, seed: int)
     print()
     print_steps("full run", run, rows)
     print()
-    print(f"  warehouse {figures['database_mb']:.1f} MB: contacts {figures['contacts']:,} {figures['contacts_by_status']}; "
-          f"events {figures['events']:,} ({figures['events_with_contact']:,} with a contact); rejects {figures['rejects']}")
-    print(f"  peak RSS (cumulative): after generation {rss_generated['self_mb']:,.0f} MB, after the run {run.peak_rss['self_mb']:,.0f} MB "
-          f"(children {run.peak_rss['children_mb']:,.0f} MB)")
+    print(
+        f"  warehouse {figures['database_mb']:.1f} MB: contacts {figures['contacts']:,} {figures['contacts_by_status']}; "
+        f"events {figures['events']:,} ({figures['events_with_contact']:,} with a contact); rejects {figures['rejects']}"
+    )
+    print(
+        f"  peak RSS (cumulative): after generation {rss_generated['self_mb']:,.0f} MB, after the run {run.peak_rss['self_mb']:,.0f} MB "
+        f"(children {run.peak_rss['children_mb']:,.0f} MB)"
+    )
     print()
     print("  sanity checks:")
     checks = [check("run succeeded", run.success, True)]
-    checks += ledger_checks(figures, generated.rows, generated.invalid_rows, generated_events.rows, generated_events.invalid_rows,
-                            generated.valid_distinct)
+    checks += ledger_checks(
+        figures,
+        generated.rows,
+        generated.invalid_rows,
+        generated_events.rows,
+        generated_events.invalid_rows,
+        generated.valid_distinct,
+    )
     return {
-        "generated": {"contacts": generated.figures(), "events": vars(generated_events) | {"files": len(generated_events.files)}},
+        "generated": {
+            "contacts": generated.figures(),
+            "events": vars(generated_events) | {"files": len(generated_events.files)},
+        },
         "run": run.figures() | {"rows_per_second": rows / run.seconds},
         "warehouse": figures,
         "peak_rss_mb": {"after_generation": rss_generated, "after_run": run.peak_rss},
@@ -382,8 +496,15 @@ def pipeline_mode(work: Path, contacts: int, events: int, files: int, seed: int)
     }
 
 
-def incremental_mode(work: Path, contacts: int, events: int, files: int, seed: int,
-                     increment_contacts: int = INCREMENT_CONTACTS, increment_events: int = INCREMENT_EVENTS) -> dict:
+def incremental_mode(
+    work: Path,
+    contacts: int,
+    events: int,
+    files: int,
+    seed: int,
+    increment_contacts: int = INCREMENT_CONTACTS,
+    increment_events: int = INCREMENT_EVENTS,
+) -> dict:
     paths = workspace_paths(work / "incremental")
     generated, generated_events = _generate_inputs(paths, contacts, events, files, seed)
     rows_full = generated.rows + generated_events.rows
@@ -398,14 +519,30 @@ def incremental_mode(work: Path, contacts: int, events: int, files: int, seed: i
         print()
         print("  sanity checks:")
         checks = [check("full run succeeded", full.success, True)]
-        return {"generated": {"contacts": generated.figures(), "events": vars(generated_events) | {"files": len(generated_events.files)}},
-                "full": full.figures(), "checks": checks, "ok": False}
+        return {
+            "generated": {
+                "contacts": generated.figures(),
+                "events": vars(generated_events) | {"files": len(generated_events.files)},
+            },
+            "full": full.figures(),
+            "checks": checks,
+            "ok": False,
+        }
 
     log.info("adding %d contact rows and %d event rows", increment_contacts, increment_events)
-    extra = generate_increment(paths.contact_inbox, generated.addresses, increment_contacts, generated.serial, seed + 1)
+    extra = generate_increment(
+        paths.contact_inbox, generated.addresses, increment_contacts, generated.serial, seed + 1
+    )
     # Events about old and new contacts alike; a row offset past the first files' so no row repeats theirs.
-    extra_events = generate_events(paths.event_inbox, generated.addresses + extra.addresses, increment_events, 1, seed + 1,
-                                   prefix="events-increment", row_offset=events)
+    extra_events = generate_events(
+        paths.event_inbox,
+        generated.addresses + extra.addresses,
+        increment_events,
+        1,
+        seed + 1,
+        prefix="events-increment",
+        row_offset=events,
+    )
     rows_increment = extra.rows + extra_events.rows
     log.info("second run: the increment")
     incremental = run_job(paths)
@@ -417,13 +554,21 @@ def incremental_mode(work: Path, contacts: int, events: int, files: int, seed: i
     rebuilt = run_job(rebuilt_paths)
     rebuilt_figures = warehouse_figures(rebuilt_paths.warehouse)
     # Comparing the relations of a failed run would compare what happens to be left, not results.
-    comparison = compare_warehouses(paths.warehouse, rebuilt_paths.warehouse) if incremental.success and rebuilt.success else None
+    comparison = (
+        compare_warehouses(paths.warehouse, rebuilt_paths.warehouse)
+        if incremental.success and rebuilt.success
+        else None
+    )
 
     print()
-    print(f"Incremental benchmark: {rows_increment:,} new rows on top of {rows_full:,}, as of {AS_OF}, seed {seed}")
+    print(
+        f"Incremental benchmark: {rows_increment:,} new rows on top of {rows_full:,}, as of {AS_OF}, seed {seed}"
+    )
     _print_generated(generated, generated_events)
-    print(f"  increment: contact file {extra.rows:,} rows ({extra.duplicate_rows:,} repeats, {extra.valid_distinct:,} new, "
-          f"{extra.invalid_rows:,} invalid); event file {extra_events.rows:,} rows ({extra_events.invalid_rows:,} invalid)")
+    print(
+        f"  increment: contact file {extra.rows:,} rows ({extra.duplicate_rows:,} repeats, {extra.valid_distinct:,} new, "
+        f"{extra.invalid_rows:,} invalid); event file {extra_events.rows:,} rows ({extra_events.invalid_rows:,} invalid)"
+    )
     print()
     print_steps("full run", full, rows_full)
     print()
@@ -432,8 +577,10 @@ def incremental_mode(work: Path, contacts: int, events: int, files: int, seed: i
     print_steps("rebuild from scratch (all files)", rebuilt, rows_full + rows_increment)
     print()
     ratio = incremental.seconds / full.seconds
-    print(f"  full {full.seconds:.2f} s, incremental {incremental.seconds:.2f} s, ratio incremental / full {ratio:.3f} "
-          f"(the increment is {rows_increment / rows_full:.1%} of the first load's rows); rebuild {rebuilt.seconds:.2f} s")
+    print(
+        f"  full {full.seconds:.2f} s, incremental {incremental.seconds:.2f} s, ratio incremental / full {ratio:.3f} "
+        f"(the increment is {rows_increment / rows_full:.1%} of the first load's rows); rebuild {rebuilt.seconds:.2f} s"
+    )
     print("  per step, incremental vs full:")
     for key, seconds in sorted(incremental.steps.items(), key=lambda item: -item[1]):
         before = full.steps.get(key)
@@ -446,25 +593,47 @@ def incremental_mode(work: Path, contacts: int, events: int, files: int, seed: i
         print("  comparison skipped: a run failed")
     print()
     print("  sanity checks:")
-    checks = [check("full run succeeded", full.success, True), check("incremental run succeeded", incremental.success, True),
-              check("rebuild run succeeded", rebuilt.success, True)]
+    checks = [
+        check("full run succeeded", full.success, True),
+        check("incremental run succeeded", incremental.success, True),
+        check("rebuild run succeeded", rebuilt.success, True),
+    ]
     for label, figs in (("incremental", figures), ("rebuilt", rebuilt_figures)):
         print(f"  {label} warehouse:")
-        checks += [dict(c, name=f"{label}: {c['name']}") for c in ledger_checks(
-            figs, generated.rows + extra.rows, generated.invalid_rows + extra.invalid_rows,
-            generated_events.rows + extra_events.rows, generated_events.invalid_rows + extra_events.invalid_rows,
-            generated.valid_distinct + extra.valid_distinct)]
+        checks += [
+            dict(c, name=f"{label}: {c['name']}")
+            for c in ledger_checks(
+                figs,
+                generated.rows + extra.rows,
+                generated.invalid_rows + extra.invalid_rows,
+                generated_events.rows + extra_events.rows,
+                generated_events.invalid_rows + extra_events.invalid_rows,
+                generated.valid_distinct + extra.valid_distinct,
+            )
+        ]
     if comparison is not None:
         for relation, entry in comparison.items():
             if not entry.get("informational"):
-                checks.append({"name": f"{relation} incremental = rebuilt", "ok": entry["match"],
-                               "got": [entry["only_in_incremental"], entry["only_in_rebuilt"]], "expected": [0, 0]})
+                checks.append(
+                    {
+                        "name": f"{relation} incremental = rebuilt",
+                        "ok": entry["match"],
+                        "got": [entry["only_in_incremental"], entry["only_in_rebuilt"]],
+                        "expected": [0, 0],
+                    }
+                )
         mismatched = [relation for relation, entry in comparison.items() if not entry["match"]]
-        print(f"  {'OK      ' if not mismatched else 'MISMATCH'} relations equal to a rebuild: "
-              + ("all" if not mismatched else f"{len(mismatched)} differ: {', '.join(mismatched)}"))
+        print(
+            f"  {'OK      ' if not mismatched else 'MISMATCH'} relations equal to a rebuild: "
+            + ("all" if not mismatched else f"{len(mismatched)} differ: {', '.join(mismatched)}")
+        )
     return {
-        "generated": {"contacts": generated.figures(), "events": vars(generated_events) | {"files": len(generated_events.files)},
-                      "increment_contacts": extra.figures(), "increment_events": vars(extra_events) | {"files": len(extra_events.files)}},
+        "generated": {
+            "contacts": generated.figures(),
+            "events": vars(generated_events) | {"files": len(generated_events.files)},
+            "increment_contacts": extra.figures(),
+            "increment_events": vars(extra_events) | {"files": len(extra_events.files)},
+        },
         "full": full.figures() | {"rows_per_second": rows_full / full.seconds},
         "incremental": incremental.figures() | {"rows_per_second": rows_increment / incremental.seconds},
         "rebuilt": rebuilt.figures() | {"rows_per_second": (rows_full + rows_increment) / rebuilt.seconds},

@@ -71,9 +71,15 @@ def stage_timers(cache: EmailValidatorCache, timings: dict[str, float]):
                 return function(*args, **kwargs)
             finally:
                 timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
+
         return wrapper
 
-    originals = assets.ingest.read_and_parse, assets.ingest.stage_file, assets.read_ahead.read_and_parse, assets.read_ahead.ReadAhead.take
+    originals = (
+        assets.ingest.read_and_parse,
+        assets.ingest.stage_file,
+        assets.read_ahead.read_and_parse,
+        assets.read_ahead.ReadAhead.take,
+    )
     assets.ingest.read_and_parse = timed("read_file", originals[0])
     assets.ingest.stage_file = timed("stage_file", originals[1])
     assets.read_ahead.read_and_parse = timed("read_ahead", originals[2])
@@ -82,7 +88,12 @@ def stage_timers(cache: EmailValidatorCache, timings: dict[str, float]):
     try:
         yield
     finally:
-        assets.ingest.read_and_parse, assets.ingest.stage_file, assets.read_ahead.read_and_parse, assets.read_ahead.ReadAhead.take = originals
+        (
+            assets.ingest.read_and_parse,
+            assets.ingest.stage_file,
+            assets.read_ahead.read_and_parse,
+            assets.read_ahead.ReadAhead.take,
+        ) = originals
         del cache.verdicts_for
 
 
@@ -90,7 +101,7 @@ def run_pipeline(data_dir: Path, database: Path) -> dict:
     """The real ingest and merge functions, called as the Dagster assets call them, on a fresh warehouse."""
     config = load_config(ROOT / "contacts.yaml")
     cache = EmailValidatorCache(config.rules.fold_provider_aliases)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     timings: dict[str, float] = {}
     started = time.perf_counter()
     con = connect(database)
@@ -123,7 +134,10 @@ def run_pipeline(data_dir: Path, database: Path) -> dict:
     timings["validate_emails"] = timings.get("validate_emails", 0.0)
     timings["stage_other"] = timings.get("stage_file", 0.0) - timings["validate_emails"]
     timings["ingest_other"] = (
-        timings["ingest"] - timings.get("read_file", 0.0) - timings.get("read_wait", 0.0) - timings.get("stage_file", 0.0)
+        timings["ingest"]
+        - timings.get("read_file", 0.0)
+        - timings.get("read_wait", 0.0)
+        - timings.get("stage_file", 0.0)
     )
     timings["setup_and_close"] = seconds - timings["ingest"] - timings["merge"] - timings["status_replay"]
     return {
@@ -161,7 +175,11 @@ def run_floor(files: list[Path], database: Path) -> dict:
         rows = con.execute("select count(*) from t").fetchone()[0]
     finally:
         con.close()
-    return {"seconds": time.perf_counter() - started, "rows": rows, "database_mb": database.stat().st_size / 2**20}
+    return {
+        "seconds": time.perf_counter() - started,
+        "rows": rows,
+        "database_mb": database.stat().st_size / 2**20,
+    }
 
 
 def run_sql_merge(files: list[Path], database: Path) -> dict:
@@ -172,7 +190,9 @@ def run_sql_merge(files: list[Path], database: Path) -> dict:
     started = time.perf_counter()
     con = duckdb.connect(str(database))
     try:
-        con.execute(f"create table contact_rows as select *, row_number() over () as position from {read_csv_sql(files)}")
+        con.execute(
+            f"create table contact_rows as select *, row_number() over () as position from {read_csv_sql(files)}"
+        )
         con.execute("""create table contacts as
                        select row_number() over (order by min(position)) as contact_id, lower(trim(email)) as email,
                               arg_max(first_name, position) filter (where first_name is not null) as first_name,
@@ -181,7 +201,9 @@ def run_sql_merge(files: list[Path], database: Path) -> dict:
                               arg_max(company, position) filter (where company is not null) as company,
                               min("signup date") as created_at
                        from contact_rows where email like '%@%' group by lower(trim(email))""")
-        con.execute("create table contacts_history as select *, 1 as valid_from_version, null::bigint as valid_to_version from contacts")
+        con.execute(
+            "create table contacts_history as select *, 1 as valid_from_version, null::bigint as valid_to_version from contacts"
+        )
         contacts = con.execute("select count(*) from contacts").fetchone()[0]
     finally:
         con.close()
@@ -190,35 +212,67 @@ def run_sql_merge(files: list[Path], database: Path) -> dict:
 
 def git_commit() -> str | None:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
 
 
 def machine() -> dict:
-    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(), "duckdb": duckdb.__version__}
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "duckdb": duckdb.__version__,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", choices=MODES, default="contacts",
-                        help="contacts: ingest+merge vs the DuckDB floor (default); pipeline: the whole job; "
-                             "incremental: a run after one more file, compared with a rebuild; "
-                             "emails: the email fast path against email-validator on --contacts adversarial addresses")
-    parser.add_argument("--contacts", type=int, default=None, help=f"contact rows to generate (default 1,000,000; --quick: {QUICK_CONTACTS:,})")
-    parser.add_argument("--events", type=int, default=None,
-                        help=f"event rows to generate, pipeline/incremental modes (default 10,000,000; --quick: {QUICK_EVENTS:,})")
-    parser.add_argument("--files", type=int, default=5, help="CSV files to spread the contacts over, and the events (default 5)")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"smoke run with {QUICK_CONTACTS:,} contacts and {QUICK_EVENTS:,} events (explicit sizes still win)")
+    parser.add_argument(
+        "--mode",
+        choices=MODES,
+        default="contacts",
+        help="contacts: ingest+merge vs the DuckDB floor (default); pipeline: the whole job; "
+        "incremental: a run after one more file, compared with a rebuild; "
+        "emails: the email fast path against email-validator on --contacts adversarial addresses",
+    )
+    parser.add_argument(
+        "--contacts",
+        type=int,
+        default=None,
+        help=f"contact rows to generate (default 1,000,000; --quick: {QUICK_CONTACTS:,})",
+    )
+    parser.add_argument(
+        "--events",
+        type=int,
+        default=None,
+        help=f"event rows to generate, pipeline/incremental modes (default 10,000,000; --quick: {QUICK_EVENTS:,})",
+    )
+    parser.add_argument(
+        "--files",
+        type=int,
+        default=5,
+        help="CSV files to spread the contacts over, and the events (default 5)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke run with {QUICK_CONTACTS:,} contacts and {QUICK_EVENTS:,} events (explicit sizes still win)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the generated files and DuckDB databases")
     parser.add_argument("--seed", type=int, default=SEED, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    contacts = args.contacts if args.contacts is not None else QUICK_CONTACTS if args.quick else DEFAULT_CONTACTS
+    contacts = (
+        args.contacts if args.contacts is not None else QUICK_CONTACTS if args.quick else DEFAULT_CONTACTS
+    )
     events = args.events if args.events is not None else QUICK_EVENTS if args.quick else DEFAULT_EVENTS
     if contacts < 1 or args.files < 1 or events < 0:
         parser.error("--contacts and --files must be positive, --events not negative")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr
+    )
     if args.mode != "contacts":
         return whole_job(args.mode, contacts, events, args)
 
@@ -246,42 +300,79 @@ def main(argv: list[str] | None = None) -> int:
     ratio = pipeline["seconds"] / floor["seconds"]
     stages = pipeline["stages"]
     print()
-    print(f"Contacts benchmark: {rows:,} rows in {len(generated.files)} CSV files ({generated.bytes / 2**20:.1f} MB), seed {args.seed}")
-    print(f"  generated in {generated.seconds:.1f} s: {generated.duplicate_rows:,} repeated addresses, "
-          f"{generated.invalid_rows:,} invalid ({', '.join(f'{k} {v:,}' for k, v in generated.invalid_kinds.items())})")
+    print(
+        f"Contacts benchmark: {rows:,} rows in {len(generated.files)} CSV files ({generated.bytes / 2**20:.1f} MB), seed {args.seed}"
+    )
+    print(
+        f"  generated in {generated.seconds:.1f} s: {generated.duplicate_rows:,} repeated addresses, "
+        f"{generated.invalid_rows:,} invalid ({', '.join(f'{k} {v:,}' for k, v in generated.invalid_kinds.items())})"
+    )
     print()
-    print(f"  floor    (DuckDB read_csv -> table) {floor['seconds']:8.2f} s  {rows / floor['seconds']:>12,.0f} rows/s")
-    print(f"  pipeline (ingest+validate+merge)    {pipeline['seconds']:8.2f} s  {rows / pipeline['seconds']:>12,.0f} rows/s")
+    print(
+        f"  floor    (DuckDB read_csv -> table) {floor['seconds']:8.2f} s  {rows / floor['seconds']:>12,.0f} rows/s"
+    )
+    print(
+        f"  pipeline (ingest+validate+merge)    {pipeline['seconds']:8.2f} s  {rows / pipeline['seconds']:>12,.0f} rows/s"
+    )
     print(f"  ratio pipeline / floor              {ratio:8.1f} x")
-    print(f"  (yardstick: DuckDB alone storing the rows, {sql_merge['contacts']:,} deduplicated contacts and a version, no validation:"
-          f" {sql_merge['seconds']:.2f} s = {sql_merge['seconds'] / floor['seconds']:.1f}x the floor; pipeline / yardstick"
-          f" {pipeline['seconds'] / sql_merge['seconds']:.1f}x)")
+    print(
+        f"  (yardstick: DuckDB alone storing the rows, {sql_merge['contacts']:,} deduplicated contacts and a version, no validation:"
+        f" {sql_merge['seconds']:.2f} s = {sql_merge['seconds'] / floor['seconds']:.1f}x the floor; pipeline / yardstick"
+        f" {pipeline['seconds'] / sql_merge['seconds']:.1f}x)"
+    )
     print()
     print("  pipeline stages (s):")
-    for label, key in (("ingest total", "ingest"), ("  read_file (decode + csv parse), first file", "read_file"),
-                       ("  waiting for the read-ahead", "read_wait"),
-                       ("  email validation (verdicts_for)", "validate_emails"), ("  other staging (polars, pandera)", "stage_other"),
-                       ("  hash, ledger, DuckDB inserts", "ingest_other"), ("merge", "merge"), ("status replay", "status_replay"), ("connect, schema, close", "setup_and_close")):
+    for label, key in (
+        ("ingest total", "ingest"),
+        ("  read_file (decode + csv parse), first file", "read_file"),
+        ("  waiting for the read-ahead", "read_wait"),
+        ("  email validation (verdicts_for)", "validate_emails"),
+        ("  other staging (polars, pandera)", "stage_other"),
+        ("  hash, ledger, DuckDB inserts", "ingest_other"),
+        ("merge", "merge"),
+        ("status replay", "status_replay"),
+        ("connect, schema, close", "setup_and_close"),
+    ):
         share = 100 * stages.get(key, 0.0) / pipeline["seconds"]
         print(f"    {label:<46} {stages.get(key, 0.0):8.2f}  {share:5.1f}%")
-    print(f"    (files 2.. parsed ahead in a worker thread, overlapped with storing: {stages.get('read_ahead', 0.0):.2f} s)")
+    print(
+        f"    (files 2.. parsed ahead in a worker thread, overlapped with storing: {stages.get('read_ahead', 0.0):.2f} s)"
+    )
     print()
-    print(f"  email validation: fast path vouched for {pipeline['fast_path_rows']:,} rows; "
-          f"email-validator judged {pipeline['email_validator_calls']:,} distinct addresses")
-    print(f"  rows accepted {pipeline['rows_accepted']:,}, rejected {pipeline['rows_rejected']:,} {pipeline['rejects_by_reason']}, "
-          f"field issues {pipeline['field_issues']:,}")
-    print(f"  contacts {pipeline['contacts']:,}; DuckDB files: pipeline {pipeline['database_mb']:.1f} MB, floor {floor['database_mb']:.1f} MB")
-    print(f"  peak RSS (whole process, cumulative): after generation {rss_generate:,.0f} MB, "
-          f"after ingest {pipeline['peak_rss_after_ingest_mb']:,.0f} MB, after merge {rss_pipeline:,.0f} MB, after floor {rss_floor:,.0f} MB")
+    print(
+        f"  email validation: fast path vouched for {pipeline['fast_path_rows']:,} rows; "
+        f"email-validator judged {pipeline['email_validator_calls']:,} distinct addresses"
+    )
+    print(
+        f"  rows accepted {pipeline['rows_accepted']:,}, rejected {pipeline['rows_rejected']:,} {pipeline['rejects_by_reason']}, "
+        f"field issues {pipeline['field_issues']:,}"
+    )
+    print(
+        f"  contacts {pipeline['contacts']:,}; DuckDB files: pipeline {pipeline['database_mb']:.1f} MB, floor {floor['database_mb']:.1f} MB"
+    )
+    print(
+        f"  peak RSS (whole process, cumulative): after generation {rss_generate:,.0f} MB, "
+        f"after ingest {pipeline['peak_rss_after_ingest_mb']:,.0f} MB, after merge {rss_pipeline:,.0f} MB, after floor {rss_floor:,.0f} MB"
+    )
     print()
     print("  sanity checks:")
     checks = [
-        check("accepted + rejected = rows generated", pipeline["rows_accepted"] + pipeline["rows_rejected"], rows),
+        check(
+            "accepted + rejected = rows generated",
+            pipeline["rows_accepted"] + pipeline["rows_rejected"],
+            rows,
+        ),
         check("rejected = invalid rows generated", pipeline["rows_rejected"], generated.invalid_rows),
-        check("contacts = distinct valid lower-cased addresses", pipeline["contacts"], generated.valid_distinct),
+        check(
+            "contacts = distinct valid lower-cased addresses", pipeline["contacts"], generated.valid_distinct
+        ),
         check("contacts have distinct emails", pipeline["contacts_distinct_emails"], pipeline["contacts"]),
         # The fast path is recomputed per file; email-validator must see each other address exactly once.
-        check("email-validator calls = distinct addresses the fast path turns down", pipeline["email_validator_calls"], generated.slow_distinct),
+        check(
+            "email-validator calls = distinct addresses the fast path turns down",
+            pipeline["email_validator_calls"],
+            generated.slow_distinct,
+        ),
         check("floor rows = rows generated", floor["rows"], rows),
         check("every file loaded", pipeline["file_statuses"], ["loaded"]),
     ]
@@ -289,22 +380,37 @@ def main(argv: list[str] | None = None) -> int:
 
     OUT.mkdir(parents=True, exist_ok=True)
     results = OUT / f"results-contacts-{stamp}.json"
-    results.write_text(json.dumps({
-        "timestamp": stamp,
-        "commit": git_commit(),
-        "mode": "contacts",
-        "machine": machine(),
-        "args": {"contacts": contacts, "files": args.files, "seed": args.seed, "quick": args.quick},
-        "generated": generated.figures(),
-        "floor": floor | {"rows_per_second": rows / floor["seconds"]},
-        "sql_merge_yardstick": sql_merge,
-        "pipeline": pipeline | {"rows_per_second": rows / pipeline["seconds"]},
-        "ratio": ratio,
-        "peak_rss_mb": {"after_generation": rss_generate, "after_ingest": pipeline["peak_rss_after_ingest_mb"], "after_merge": rss_pipeline, "after_floor": rss_floor},
-        "checks": checks,
-        "ok": all_ok,
-    }, indent=2, default=str), encoding="utf-8")
-    print(f"\n  results: {results.relative_to(ROOT)}" + (f"; files kept in {work.relative_to(ROOT)}" if args.keep else ""))
+    results.write_text(
+        json.dumps(
+            {
+                "timestamp": stamp,
+                "commit": git_commit(),
+                "mode": "contacts",
+                "machine": machine(),
+                "args": {"contacts": contacts, "files": args.files, "seed": args.seed, "quick": args.quick},
+                "generated": generated.figures(),
+                "floor": floor | {"rows_per_second": rows / floor["seconds"]},
+                "sql_merge_yardstick": sql_merge,
+                "pipeline": pipeline | {"rows_per_second": rows / pipeline["seconds"]},
+                "ratio": ratio,
+                "peak_rss_mb": {
+                    "after_generation": rss_generate,
+                    "after_ingest": pipeline["peak_rss_after_ingest_mb"],
+                    "after_merge": rss_pipeline,
+                    "after_floor": rss_floor,
+                },
+                "checks": checks,
+                "ok": all_ok,
+            },
+            indent=2,
+            default=str,
+        ),
+        encoding="utf-8",
+    )
+    print(
+        f"\n  results: {results.relative_to(ROOT)}"
+        + (f"; files kept in {work.relative_to(ROOT)}" if args.keep else "")
+    )
     return 0 if all_ok else 1
 
 
@@ -327,15 +433,31 @@ def whole_job(mode: str, contacts: int, events: int, args: argparse.Namespace) -
             shutil.rmtree(work, ignore_errors=True)
     OUT.mkdir(parents=True, exist_ok=True)
     results = OUT / f"results-{mode}-{stamp}.json"
-    results.write_text(json.dumps({
-        "timestamp": stamp,
-        "mode": mode,
-        "commit": git_commit(),
-        "machine": machine(),
-        "args": {"contacts": contacts, "events": events, "files": args.files, "seed": args.seed, "quick": args.quick},
-        **figures,
-    }, indent=2, default=str), encoding="utf-8")
-    print(f"\n  results: {results.relative_to(ROOT)}" + (f"; files kept in {work.relative_to(ROOT)}" if args.keep else ""))
+    results.write_text(
+        json.dumps(
+            {
+                "timestamp": stamp,
+                "mode": mode,
+                "commit": git_commit(),
+                "machine": machine(),
+                "args": {
+                    "contacts": contacts,
+                    "events": events,
+                    "files": args.files,
+                    "seed": args.seed,
+                    "quick": args.quick,
+                },
+                **figures,
+            },
+            indent=2,
+            default=str,
+        ),
+        encoding="utf-8",
+    )
+    print(
+        f"\n  results: {results.relative_to(ROOT)}"
+        + (f"; files kept in {work.relative_to(ROOT)}" if args.keep else "")
+    )
     return 0 if figures["ok"] else 1
 
 

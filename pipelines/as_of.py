@@ -28,4 +28,4 @@ def resolve_as_of(tags: dict[str, str], timezone: str) -> dt.date:
 def end_of_day(day: dt.date, timezone: str) -> dt.datetime:
     """The first instant after `day` in the configured timezone, as UTC."""
     zone = zoneinfo.ZoneInfo(timezone)
-    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=zone).astimezone(dt.timezone.utc)
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=zone).astimezone(dt.UTC)

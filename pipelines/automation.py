@@ -32,7 +32,9 @@ def inbox_state(paths: Paths, previous: dict) -> tuple[dict, list[str]]:
             manifest = manifest_path_for(path) if folder == "contacts" else None
             stat = path.stat()
             size = stat.st_size + (manifest.stat().st_size if manifest and manifest.exists() else 0)
-            mtime = max(stat.st_mtime_ns, manifest.stat().st_mtime_ns if manifest and manifest.exists() else 0)
+            mtime = max(
+                stat.st_mtime_ns, manifest.stat().st_mtime_ns if manifest and manifest.exists() else 0
+            )
             key = str(path.relative_to(paths.inbox))
             before = previous.get(key)
             if before and before[0] == size and before[1] == mtime:
@@ -69,28 +71,41 @@ def _hash(path: Path, manifest: Path | None) -> str:
 
 
 def build_inbox_sensor(paths: Paths, job_name: str) -> dg.SensorDefinition:
-    @dg.sensor(name="inbox_sensor", job_name=job_name, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Starts a run when new or changed files have settled in the inbox.")
+    @dg.sensor(
+        name="inbox_sensor",
+        job_name=job_name,
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Starts a run when new or changed files have settled in the inbox.",
+    )
     def inbox_sensor(context: dg.SensorEvaluationContext):
         cursor = json.loads(context.cursor) if context.cursor else {"files": {}, "last": None}
         state, settled = inbox_state(paths, cursor["files"])
         known = ledger_hashes(paths) if settled else set()
         if known is None:
             context.update_cursor(json.dumps({"files": state, "last": cursor["last"]}, separators=(",", ":")))
-            return dg.SkipReason("a run is using the warehouse; the inbox is looked at again at the next tick")
+            return dg.SkipReason(
+                "a run is using the warehouse; the inbox is looked at again at the next tick"
+            )
         # Files the ledger already has (loaded, held, failed or skipped with this content) need no run: after
         # `make run`, the first tick of `make ui` must not start a run that loads nothing.
         new = [entry for entry in settled if entry.split(":", 1)[1] not in known]
         run_key = hashlib.sha256("\n".join(settled).encode()).hexdigest() if new else None
-        context.update_cursor(json.dumps({"files": state, "last": run_key or cursor["last"]}, separators=(",", ":")))
+        context.update_cursor(
+            json.dumps({"files": state, "last": run_key or cursor["last"]}, separators=(",", ":"))
+        )
         if settled and not new:
-            return dg.SkipReason(f"{counted(len(settled), 'file')} in the inbox, all already in the ledger: nothing new to load")
+            return dg.SkipReason(
+                f"{counted(len(settled), 'file')} in the inbox, all already in the ledger: nothing new to load"
+            )
         if not settled:
             if not state:
                 return dg.SkipReason("the inbox is empty")
             # A file is taken only once it is unchanged between two ticks, so a half-written file never loads.
-            return dg.SkipReason(f"{counted(len(state), 'file')} in the inbox, still settling: a run starts once they are "
-                                 "unchanged at the next tick")
+            return dg.SkipReason(
+                f"{counted(len(state), 'file')} in the inbox, still settling: a run starts once they are "
+                "unchanged at the next tick"
+            )
         if run_key == cursor["last"]:
             return dg.SkipReason("no new or changed content in the inbox")
         return dg.RunRequest(run_key=run_key, tags={"contacts/trigger": "inbox"})

@@ -6,10 +6,10 @@ import argparse
 import os
 import shutil
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from pipelines.as_of import AS_OF_TAG, parse_as_of
 from pipelines.config import ConfigError, load_config
@@ -102,9 +102,11 @@ def summarise(paths: Paths, since_file_id: int = 0) -> RunSummary:
                    from import_files group by kind"""
             ).fetchall()
         }
-        erased, = con.execute("select count(*) from erasure_log").fetchone()
-        contacts, = con.execute("select count(*) from contacts").fetchone()
-        by_contact_status = con.execute("select status, count(*) from contacts group by status order by 2 desc, 1").fetchall()
+        (erased,) = con.execute("select count(*) from erasure_log").fetchone()
+        (contacts,) = con.execute("select count(*) from contacts").fetchone()
+        by_contact_status = con.execute(
+            "select status, count(*) from contacts group by status order by 2 desc, 1"
+        ).fetchall()
         attention = con.execute(
             """select path, status, reason from import_files
                qualify row_number() over (partition by path order by file_id desc) = 1 and status in ('held', 'failed')
@@ -119,11 +121,15 @@ def summarise(paths: Paths, since_file_id: int = 0) -> RunSummary:
             f"           {counted(rows_in, 'row')} accepted, {rows_out} rejected; {counted(events_in, 'event')} accepted, "
             f"{events_out} rejected; {counted(erased_now, 'address')} erased",
         ]
-    files = ", ".join(f"{by_status.get(status, 0)} {status}" for status in ("loaded", "held", "failed", "skipped"))
+    files = ", ".join(
+        f"{by_status.get(status, 0)} {status}" for status in ("loaded", "held", "failed", "skipped")
+    )
     lines += [
         "totals:",
         f"files:     {files}",
-        "rows:      {} accepted, {} rejected, {} merged into existing contacts".format(*rows_by_kind.get("contacts", (0, 0, 0))),
+        "rows:      {} accepted, {} rejected, {} merged into existing contacts".format(
+            *rows_by_kind.get("contacts", (0, 0, 0))
+        ),
         "events:    {} accepted, {} rejected".format(*rows_by_kind.get("events", (0, 0, 0))[:2]),
         f"contacts:  {contacts} ({', '.join(f'{n} {status}' for status, n in by_contact_status)})",
         f"erasures:  {counted(erased, 'address')} erased so far",
@@ -132,7 +138,7 @@ def summarise(paths: Paths, since_file_id: int = 0) -> RunSummary:
         lines.append(f"  {status}: {path}: {reason}")
     lines += [
         f"warehouse: {paths.warehouse}",
-        f"query:     contacts sql \"{EXAMPLE_QUERY}\"",
+        f'query:     contacts sql "{EXAMPLE_QUERY}"',
     ]
     return RunSummary("\n".join(lines), failed)
 
@@ -151,9 +157,15 @@ def failed_steps(result) -> dict[str, str]:
         if event.is_step_failure:
             data = event.step_failure_data
             error = data.error
-            while error is not None and error.cause is not None and "DagsterExecutionStepExecutionError" in error.cls_name:
+            while (
+                error is not None
+                and error.cause is not None
+                and "DagsterExecutionStepExecutionError" in error.cls_name
+            ):
                 error = error.cause
-            reason = (data.user_failure_data.description if data.user_failure_data else None) or (error.message.strip() if error else "")
+            reason = (data.user_failure_data.description if data.user_failure_data else None) or (
+                error.message.strip() if error else ""
+            )
             line = reason.splitlines()[0] if reason else "failed"
             hint = next((fix for cause, fix in FIX_HINTS.items() if cause in line), None)
             failures[event.step_key] = f"{line} ({hint})" if hint else line
@@ -184,7 +196,10 @@ def command_run(args: argparse.Namespace) -> int:
             print(f"run {run_id} had been killed; marked it failed and freed its slot", file=sys.stderr)
         since_file_id = last_file_id(paths)  # under the lock: no other run adds files meanwhile
         result = defs.resolve_job_def(REFRESH_JOB).execute_in_process(
-            instance=instance, raise_on_error=False, tags=tags, run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+            instance=instance,
+            raise_on_error=False,
+            tags=tags,
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         )
     print()
     print(f"run {result.run_id} {'succeeded' if result.success else 'FAILED'} (details: `make ui`)")
@@ -220,7 +235,9 @@ def read_only_warehouse(paths: Paths) -> Iterator:
     try:
         con = connect(paths.warehouse, read_only=True)
     except duckdb.IOException as exc:
-        raise WarehouseUnavailable(f"{paths.warehouse} is in use by a running pipeline; try again when it finishes ({exc})") from None
+        raise WarehouseUnavailable(
+            f"{paths.warehouse} is in use by a running pipeline; try again when it finishes ({exc})"
+        ) from None
     try:
         yield con
     finally:
@@ -239,9 +256,12 @@ def command_sql(args: argparse.Namespace) -> int:
         try:
             writes = sorted({s.type.name for s in con.extract_statements(args.query)} - READ_STATEMENTS)
             if writes:
-                print(f"error: `contacts sql` opens the warehouse read-only, so it cannot run {', '.join(writes)}; "
-                      "the pipeline owns the data: change it through inbox files (contacts, suppressions, erasure requests) "
-                      "and `contacts run`", file=sys.stderr)
+                print(
+                    f"error: `contacts sql` opens the warehouse read-only, so it cannot run {', '.join(writes)}; "
+                    "the pipeline owns the data: change it through inbox files (contacts, suppressions, erasure requests) "
+                    "and `contacts run`",
+                    file=sys.stderr,
+                )
                 return 1
             con.sql(args.query).show(max_rows=args.max_rows, max_width=200)
         except duckdb.Error as exc:
@@ -256,10 +276,14 @@ def command_person(args: argparse.Namespace) -> int:
 
     with read_only_warehouse(paths_from_env()) as con:
         record = person_record(con, args.email)
-    if not record["erased"] and not any(value for key, value in record.items() if key not in ("email", "erased")):
+    if not record["erased"] and not any(
+        value for key, value in record.items() if key not in ("email", "erased")
+    ):
         # The user typed the address; saying it back is what they need to spot a typo.
-        print(f"the warehouse holds nothing about {record['email']}: not a contact, in no file, event, list or suppression",
-              file=sys.stderr)
+        print(
+            f"the warehouse holds nothing about {record['email']}: not a contact, in no file, event, list or suppression",
+            file=sys.stderr,
+        )
         return 1
     print(to_json(record))
     return 0
@@ -281,9 +305,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="contacts", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="materialize every asset in process, then print a summary")
-    run.add_argument("--samples-if-empty", action="store_true", help="copy the bundled samples into an empty inbox first")
-    run.add_argument("--as-of", type=_as_of, metavar="YYYY-MM-DD",
-                     help="the business date that sets time windows (default: today in the configured timezone)")
+    run.add_argument(
+        "--samples-if-empty", action="store_true", help="copy the bundled samples into an empty inbox first"
+    )
+    run.add_argument(
+        "--as-of",
+        type=_as_of,
+        metavar="YYYY-MM-DD",
+        help="the business date that sets time windows (default: today in the configured timezone)",
+    )
     run.set_defaults(handler=command_run)
     sample = commands.add_parser("sample", help="copy the bundled sample files into the inbox")
     sample.add_argument("--if-empty", action="store_true", help="only when the inbox holds no files")
@@ -292,7 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     sql.add_argument("query")
     sql.add_argument("--max-rows", type=int, default=40)
     sql.set_defaults(handler=command_sql)
-    person = commands.add_parser("person", help="print, as JSON, everything the warehouse holds about an address")
+    person = commands.add_parser(
+        "person", help="print, as JSON, everything the warehouse holds about an address"
+    )
     person.add_argument("email")
     person.set_defaults(handler=command_person)
     home = commands.add_parser("prepare-home", help="create DAGSTER_HOME with the shipped dagster.yaml")

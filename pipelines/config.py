@@ -15,8 +15,19 @@ FieldType = Literal["text", "integer", "float", "boolean", "date"]
 # Names that custom fields may not take: they are contact columns already.
 RESERVED_FIELDS = frozenset(
     {
-        "contact_id", "email", "email_ascii", "email_domain", "first_name", "last_name", "tags",
-        "status", "status_changed_at", "consent_source", "consent_at", "created_at", "updated_at",
+        "contact_id",
+        "email",
+        "email_ascii",
+        "email_domain",
+        "first_name",
+        "last_name",
+        "tags",
+        "status",
+        "status_changed_at",
+        "consent_source",
+        "consent_at",
+        "created_at",
+        "updated_at",
     }
 )
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -51,7 +62,7 @@ class Rules(_Strict):
 
 class Exports(_Strict):
     keep_versions: int = Field(10, ge=1)  # versions kept per export; `latest` is always kept
-    include_non_mailable: bool = False    # true: every member, with its status (audit exports)
+    include_non_mailable: bool = False  # true: every member, with its status (audit exports)
     audit: list[str] = Field(default_factory=list)  # segment or list ids exported with non-mailable members
 
 
@@ -62,11 +73,13 @@ class Schedule(_Strict):
 class Limits(_Strict):
     """What one inbox file may hold (assets/read_limits.py); sizes as `4MiB`, `1GB` or bytes."""
 
-    max_file_size: ByteSize = Field(ByteSize(512 << 20), gt=0)          # on disk
-    max_decompressed_size: ByteSize = Field(ByteSize(512 << 20), gt=0)  # a .gz file's content, or a Parquet file's pages
-    max_compression_ratio: float = Field(100.0, gt=1)                  # decompressed : compressed
-    max_line_length: ByteSize = Field(ByteSize(4 << 20), gt=0)        # bytes between two line ends
-    max_field_size: ByteSize = Field(ByteSize(1 << 20), gt=0)         # bytes of one cell
+    max_file_size: ByteSize = Field(ByteSize(512 << 20), gt=0)  # on disk
+    max_decompressed_size: ByteSize = Field(
+        ByteSize(512 << 20), gt=0
+    )  # a .gz file's content, or a Parquet file's pages
+    max_compression_ratio: float = Field(100.0, gt=1)  # decompressed : compressed
+    max_line_length: ByteSize = Field(ByteSize(4 << 20), gt=0)  # bytes between two line ends
+    max_field_size: ByteSize = Field(ByteSize(1 << 20), gt=0)  # bytes of one cell
 
 
 class ContactsConfig(_Strict):
@@ -84,7 +97,9 @@ class ContactsConfig(_Strict):
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {value!r} (use an IANA name such as 'Europe/Berlin')") from None
+            raise ValueError(
+                f"unknown timezone {value!r} (use an IANA name such as 'Europe/Berlin')"
+            ) from None
         return value
 
     @field_validator("fields")
@@ -110,7 +125,9 @@ class ContactsConfig(_Strict):
         return value
 
 
-def describe_validation_error(source: Path | str, error: ValidationError, model: type[BaseModel] | None = None) -> str:
+def describe_validation_error(
+    source: Path | str, error: ValidationError, model: type[BaseModel] | None = None
+) -> str:
     """Every problem, `<file>: key 'a.b': reason`, joined by `; ` so that a one-line log or ledger reason
     holds all of them; an unknown key names the closest known one."""
     lines = []

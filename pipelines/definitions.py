@@ -35,18 +35,34 @@ def build_definitions(paths: Paths) -> dg.Definitions:
     segment_keys = [key for asset in segment_assets for key in asset.keys if key.path[0] == "segments"]
     return dg.Definitions(
         assets=[
-            inbox_files, contact_state, contact_engagement, lists, *segment_assets,
-            list_health, list_health_by_day, *build_metrics_assets(segment_keys),
-            *build_export_assets(segments, [list_id for list_id, spec in config.lists.items() if not spec.test]),
+            inbox_files,
+            contact_state,
+            contact_engagement,
+            lists,
+            *segment_assets,
+            list_health,
+            list_health_by_day,
+            *build_metrics_assets(segment_keys),
+            *build_export_assets(
+                segments, [list_id for list_id, spec in config.lists.items() if not spec.test]
+            ),
         ],
         sensors=[build_inbox_sensor(paths, REFRESH_JOB)],
         schedules=[build_daily_schedule(REFRESH_JOB, config.schedule.daily_at, config.timezone)],
-        jobs=[dg.define_asset_job(REFRESH_JOB, selection=dg.AssetSelection.all(), description="Materialize every asset and check.")],
+        jobs=[
+            dg.define_asset_job(
+                REFRESH_JOB,
+                selection=dg.AssetSelection.all(),
+                description="Materialize every asset and check.",
+            )
+        ],
         # One process, one step at a time: DuckDB has a single writer, and the segment sandbox opens the file
         # read-only, which a writer in another process would block. Also applies to `dg launch` and the UI.
         executor=dg.in_process_executor,
         loggers={"console": concise_console},
-        resources={"warehouse": ContactsWarehouse(data_dir=str(paths.data_dir), config_path=str(paths.config_path))},
+        resources={
+            "warehouse": ContactsWarehouse(data_dir=str(paths.data_dir), config_path=str(paths.config_path))
+        },
     )
 
 

@@ -41,8 +41,10 @@ def main() -> int:
     print(f"refusing to remove {home}: a Dagster process is using it:", file=sys.stderr)
     for pid, command in users:
         print(f"  pid {pid}: {command[:120]}", file=sys.stderr)
-    print("stop it first (Ctrl-C in the terminal running `make ui`, or `kill <pid>`), then run `make clean-data` again",
-          file=sys.stderr)
+    print(
+        "stop it first (Ctrl-C in the terminal running `make ui`, or `kill <pid>`), then run `make clean-data` again",
+        file=sys.stderr,
+    )
     return 1
 
 

@@ -17,7 +17,14 @@ class OneLineFormatter(logging.Formatter):
         first = next((line.strip() for line in message.splitlines() if line.strip()), "")
         if step and first.startswith(f'Execution of step "{step}" failed'):
             # the reason is on the line that names the exception
-            first = next((line.split(": ", 1)[-1] for line in message.splitlines() if "Failure:" in line or "Error:" in line), first)
+            first = next(
+                (
+                    line.split(": ", 1)[-1]
+                    for line in message.splitlines()
+                    if "Failure:" in line or "Error:" in line
+                ),
+                first,
+            )
         return f"{self.formatTime(record, '%H:%M:%S')} {record.levelname:<7} {step + ': ' if step else ''}{first}"
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import fcntl
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import dagster as dg
 
@@ -28,7 +28,11 @@ def cli_run_lock(home: Path) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            print("another `contacts run` is in progress; waiting for it to finish ...", file=sys.stderr, flush=True)
+            print(
+                "another `contacts run` is in progress; waiting for it to finish ...",
+                file=sys.stderr,
+                flush=True,
+            )
             fcntl.flock(handle, fcntl.LOCK_EX)
         handle.write(str(os.getpid()))
         handle.flush()
@@ -42,6 +46,8 @@ def reap_dead_cli_runs(instance: dg.DagsterInstance) -> list[str]:
     """Mark CLI runs that are still 'started' as failed and free their pool slots. Call holding the lock."""
     runs = instance.get_runs(filters=dg.RunsFilter(statuses=UNFINISHED, tags={LAUNCHED_BY_TAG: "cli"}))
     for run in runs:
-        instance.report_run_failed(run, message="The `contacts run` process that ran this died; marked failed by the next run.")
+        instance.report_run_failed(
+            run, message="The `contacts run` process that ran this died; marked failed by the next run."
+        )
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
     return [run.run_id for run in runs]

@@ -46,4 +46,6 @@ def paths_from_env() -> Paths:
     data_dir = Path(os.environ.get("CONTACTS_DATA_DIR") or PROJECT_ROOT / "data")
     config_path = Path(os.environ.get("CONTACTS_CONFIG") or PROJECT_ROOT / "contacts.yaml")
     segments_dir = Path(os.environ.get("CONTACTS_SEGMENTS_DIR") or PROJECT_ROOT / "sql" / "segments")
-    return Paths(data_dir=data_dir.resolve(), config_path=config_path.resolve(), segments_dir=segments_dir.resolve())
+    return Paths(
+        data_dir=data_dir.resolve(), config_path=config_path.resolve(), segments_dir=segments_dir.resolve()
+    )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from pipelines.warehouse import column_types
+from pipelines.catalog import column_types
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,9 @@ VERSIONED = {
         VersionedRelation("contacts", "staging.contacts", ("contact_id",)),
         VersionedRelation("contact_engagement", "staging.contact_engagement", ("contact_id",)),
         VersionedRelation("list_members", "staging.list_members", ("list_id", "contact_id")),
-        VersionedRelation("segment_members", "staging.segment_members", ("segment_id", "contact_id"), hidden=("sql_sha256",)),
+        VersionedRelation(
+            "segment_members", "staging.segment_members", ("segment_id", "contact_id"), hidden=("sql_sha256",)
+        ),
         VersionedRelation("list_health", "staging.list_health", ("list_id", "day")),
     )
 }
@@ -72,7 +74,7 @@ def version_for_run(con: duckdb.DuckDBPyConnection, run_id: str, as_of: dt.date,
     version = con.execute("select coalesce(max(version), 0) + 1 from versions").fetchall()[0][0]
     con.execute(
         "insert into versions values (?, ?, ?, ?, [?])",
-        [version, run_id, as_of, dt.datetime.now(dt.timezone.utc), relation],
+        [version, run_id, as_of, dt.datetime.now(dt.UTC), relation],
     )
     return version
 
@@ -85,17 +87,22 @@ def publish(con: duckdb.DuckDBPyConnection, name: str, run_id: str, as_of: dt.da
     current = f"select {columns} from {relation.history} where valid_to_version is null"
     if not con.execute(f"select exists ({current})").fetchall()[0][0]:
         # Nothing current (a first run, or an emptied relation): every working row is new, no diff needed.
-        added, = con.execute(f"select count(*) from {relation.working}").fetchall()[0]
+        (added,) = con.execute(f"select count(*) from {relation.working}").fetchall()[0]
         if not added:
             return _reclaim_current(con, name, run_id, as_of)
         version = version_for_run(con, run_id, as_of, name)
-        con.execute(f"insert into {relation.history} ({columns}, valid_from_version) select {columns}, ? from {relation.working}", [version])
+        con.execute(
+            f"insert into {relation.history} ({columns}, valid_from_version) select {columns}, ? from {relation.working}",
+            [version],
+        )
         return version
     # One full join on the key finds both sides of the change: a working row with no current row, or one
     # that differs in any column, is added; a current row with no working row, or a differing one, is closed.
     # (Keys are unique in both; this is about twice as fast as two EXCEPTs of whole rows.)
     on = " and ".join(f'w."{k}" = h."{k}"' for k in relation.key)
-    differs = " or ".join(f'w."{c}" is distinct from h."{c}"' for c in names if c not in relation.key) or "false"
+    differs = (
+        " or ".join(f'w."{c}" is distinct from h."{c}"' for c in names if c not in relation.key) or "false"
+    )
     old_keys = ", ".join(f'h."{k}" as "_old_{k}"' for k in relation.key)
     first = relation.key[0]
     con.execute(
@@ -114,7 +121,9 @@ def publish(con: duckdb.DuckDBPyConnection, name: str, run_id: str, as_of: dt.da
     ).fetchall()[0]
     if repeated or working_rows != current_rows + added - removed:
         # A key twice in the working table would pair every copy with the current row: refuse, never guess.
-        raise RuntimeError(f"cannot publish {name}: its working table {relation.working} holds a key ({key}) more than once")
+        raise RuntimeError(
+            f"cannot publish {name}: its working table {relation.working} holds a key ({key}) more than once"
+        )
     if added or removed:
         version = version_for_run(con, run_id, as_of, name)
         old_key = ", ".join(f'"_old_{k}"' for k in relation.key)
@@ -123,7 +132,10 @@ def publish(con: duckdb.DuckDBPyConnection, name: str, run_id: str, as_of: dt.da
                 where valid_to_version is null and ({key}) in (select ({old_key}) from publish_diff where is_removed)""",
             [version],
         )
-        con.execute(f"insert into {relation.history} ({columns}, valid_from_version) select {columns}, ? from publish_diff where is_added", [version])
+        con.execute(
+            f"insert into {relation.history} ({columns}, valid_from_version) select {columns}, ? from publish_diff where is_added",
+            [version],
+        )
     con.execute("drop table publish_diff")
     return version if added or removed else _reclaim_current(con, name, run_id, as_of)
 

@@ -6,17 +6,25 @@ import hashlib
 import json
 import os
 import secrets
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import duckdb
 import polars as pl
 
+from pipelines.catalog import column_types
 from pipelines.config import ConfigError, ContactsConfig
+from pipelines.versioning import ensure_history_tables
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
-DUCKDB_TYPES = {"text": "VARCHAR", "integer": "BIGINT", "float": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE"}
+DUCKDB_TYPES = {
+    "text": "VARCHAR",
+    "integer": "BIGINT",
+    "float": "DOUBLE",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+}
 # Tables that carry one column per custom field.
 CUSTOM_FIELD_TABLES = ("staging.contact_rows", "staging.contacts")
 
@@ -105,15 +113,6 @@ def erasure_salt(con: duckdb.DuckDBPyConnection) -> str:
     return salt
 
 
-def column_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
-    schema, _, name = table.rpartition(".")
-    rows = con.execute(
-        "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ?",
-        [schema or "main", name],
-    ).fetchall()
-    return dict(rows)
-
-
 def ensure_schema(con: duckdb.DuckDBPyConnection, config: ContactsConfig) -> None:
     """Create the relations, then add a typed column per custom field (a changed type is an error)."""
     con.execute(load_sql("models/schema.sql"))
@@ -128,7 +127,5 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, config: ContactsConfig) -> Non
                     f"contacts.yaml: key 'fields.{name}.type': the warehouse already holds {name} as "
                     f"{existing[name]}; changing it to {spec.type} needs a migration"
                 )
-    from pipelines.versioning import ensure_history_tables
-
     ensure_history_tables(con)
     con.execute(load_sql("models/views.sql"))

@@ -36,6 +36,18 @@ TEST_CONFIG = textwrap.dedent(
     """
 )
 
+# The ingest and contacts stages: reading, validating and merging files into contacts, statuses and events.
+INGEST_AND_MERGE = (
+    "import_files",
+    "rejected_rows",
+    "field_issues",
+    "erasure_log",
+    "contacts",
+    "status_history",
+    "suppressions",
+    "events",
+)
+
 SUBSCRIBE_MANIFEST = "consent: confirmed\nmode: subscribe\nlists: [newsletter]\nsource: test form\n"
 
 
@@ -69,7 +81,13 @@ class Workspace:
     def inbox(self) -> Path:
         return self.paths.contact_inbox
 
-    def drop(self, name: str, content: bytes | str, manifest: str | None = SUBSCRIBE_MANIFEST, folder: str = "contacts") -> Path:
+    def drop(
+        self,
+        name: str,
+        content: bytes | str,
+        manifest: str | None = SUBSCRIBE_MANIFEST,
+        folder: str = "contacts",
+    ) -> Path:
         inbox = self.paths.inbox / folder
         inbox.mkdir(parents=True, exist_ok=True)
         path = inbox / name
@@ -90,10 +108,18 @@ class Workspace:
     def copy_samples(self) -> None:
         shutil.copytree(SAMPLES, self.paths.inbox, dirs_exist_ok=True)
 
-    def run(self, as_of: str = "2026-06-30", expect_success: bool = True) -> dg.ExecuteInProcessResult:
+    def run(
+        self, as_of: str = "2026-06-30", expect_success: bool = True, only: tuple[str, ...] | None = None
+    ) -> dg.ExecuteInProcessResult:
+        """The whole job, as `contacts run` runs it; `only`: just these assets (and their checks), for
+        tests of one stage, e.g. INGEST_AND_MERGE for how files are read and merged."""
         defs = build_definitions(self.paths)
+        selection = [dg.AssetKey(key) for key in only] if only else None
         result = defs.resolve_job_def(REFRESH_JOB).execute_in_process(
-            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, tags={AS_OF_TAG: as_of}
+            instance=dg.DagsterInstance.ephemeral(),
+            raise_on_error=False,
+            tags={AS_OF_TAG: as_of},
+            asset_selection=selection,
         )
         if expect_success:
             assert result.success, step_failures(result)
@@ -114,8 +140,16 @@ class Workspace:
     def snapshot(self) -> dict[str, list[tuple]]:
         """Every public relation, sorted, for comparing two states of the warehouse."""
         tables = [
-            "contacts", "import_files", "rejected_rows", "field_issues", "suppressions", "staging.contact_rows",
-            "events", "status_history", "erasure_log", "contact_engagement",
+            "contacts",
+            "import_files",
+            "rejected_rows",
+            "field_issues",
+            "suppressions",
+            "staging.contact_rows",
+            "events",
+            "status_history",
+            "erasure_log",
+            "contact_engagement",
         ]
         return {table: sorted(self.query(f"select * from {table}"), key=repr) for table in tables}
 

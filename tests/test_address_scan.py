@@ -56,28 +56,39 @@ def test_the_check_names_the_table_an_erased_address_came_back_to(workspace):
     workspace.run()
     con = duckdb.connect(str(workspace.paths.warehouse))
     con.execute("create table staging.tomorrow_cache (note varchar)")
-    con.execute("insert into staging.tomorrow_cache values (?), (?)", [f"from {ERASED_IDNA.upper()}", f"to {NEIGHBOUR}"])
+    con.execute(
+        "insert into staging.tomorrow_cache values (?), (?)",
+        [f"from {ERASED_IDNA.upper()}", f"to {NEIGHBOUR}"],
+    )
     con.close()
     result = workspace.run(expect_success=False)
-    [check] = [c for c in result.get_asset_check_evaluations() if c.check_name == "no_erased_address_anywhere"]
+    [check] = [
+        c for c in result.get_asset_check_evaluations() if c.check_name == "no_erased_address_anywhere"
+    ]
     assert not check.passed
     assert check.metadata["rows_with_erased_addresses"].value == 1
     assert check.metadata["tables_with_erased_addresses"].value == ["staging.tomorrow_cache"]
 
 
-@pytest.mark.parametrize("token, expected", [
-    ("ann@xn--bcher-kva.example.org", "ann@bücher.example.org"),
-    ("ann@example.org", "ann@example.org"),
-    ("ann@xn--", None),
-])
+@pytest.mark.parametrize(
+    "token, expected",
+    [
+        ("ann@xn--bcher-kva.example.org", "ann@bücher.example.org"),
+        ("ann@example.org", "ann@example.org"),
+        ("ann@xn--", None),
+    ],
+)
 def test_unicode_form_of_an_idna_token(token, expected):
     assert unicode_form(token) == expected
 
 
-@pytest.mark.parametrize("text, tokens", [
-    ("Mail O'Brien@Example.org.", ["o'brien@example.org", "brien@example.org"]),
-    ("<x=y@b.de>, z@c.de", ["x=y@b.de", "y@b.de", "z@c.de"]),
-])
+@pytest.mark.parametrize(
+    "text, tokens",
+    [
+        ("Mail O'Brien@Example.org.", ["o'brien@example.org", "brien@example.org"]),
+        ("<x=y@b.de>, z@c.de", ["x=y@b.de", "y@b.de", "z@c.de"]),
+    ],
+)
 def test_tokens_of_free_text(text, tokens):
     con = duckdb.connect()
     found = con.execute(f"select list_distinct({tokens_sql('v')}) from (select ? as v)", [text]).fetchone()[0]
@@ -88,7 +99,10 @@ def test_every_ledger_table_named_exists(workspace):
     # a renamed ledger table would silently lose its rows to erasure instead of being redacted
     workspace.drop("01-contacts.csv", contacts_file())
     workspace.run()
-    tables = {row[0] for row in workspace.query(
-        "select schema_name || '.' || table_name from duckdb_tables() where database_name = current_database()"
-    )}
+    tables = {
+        row[0]
+        for row in workspace.query(
+            "select schema_name || '.' || table_name from duckdb_tables() where database_name = current_database()"
+        )
+    }
     assert LEDGER_TABLES <= tables, sorted(LEDGER_TABLES - tables)

@@ -38,7 +38,9 @@ def test_new_file_starts_one_run_and_the_same_content_none(workspace):
     shutil.copyfile(workspace.inbox / "a.csv", workspace.inbox / "copy.csv")
     shutil.copyfile(workspace.inbox / "a.yaml", workspace.inbox / "copy.yaml")
     assert ticker.tick() == [] and ticker.tick() == []  # the same content under another name
-    (workspace.inbox / "a.yaml").write_text("consent: confirmed\nsource: fixed\n")  # a changed manifest is new content
+    (workspace.inbox / "a.yaml").write_text(
+        "consent: confirmed\nsource: fixed\n"
+    )  # a changed manifest is new content
     assert ticker.tick() == []
     assert len(ticker.tick()) == 1
 
@@ -77,7 +79,9 @@ def test_files_already_in_the_ledger_start_no_run(workspace):
     second = sensor.evaluate_tick(dg.build_sensor_context(cursor=first.cursor))
     assert not first.run_requests and not second.run_requests
     files = sum(1 for p in workspace.paths.inbox.rglob("*") if p.is_file() and p.suffix != ".yaml")
-    assert second.skip_message == f"{files} files in the inbox, all already in the ledger: nothing new to load"
+    assert (
+        second.skip_message == f"{files} files in the inbox, all already in the ledger: nothing new to load"
+    )
     # a new file still starts a run once it has settled
     workspace.drop("later.csv", "email\nlater@example.org\n")
     third = sensor.evaluate_tick(dg.build_sensor_context(cursor=second.cursor))

@@ -19,30 +19,48 @@ def members(workspace, relation_sql: str) -> list[str]:
 
 def test_a_backfill_is_read_as_of_its_day_and_leaves_the_current_views(workspace):
     workspace.write_segment("openers", "select contact_id from contact_engagement where opens_30d > 0\n")
-    workspace.drop("1.csv", "email,created_at\na@example.com,2026-05-01T08:00:00Z\nb@example.com,2026-05-01T08:00:00Z\n")
+    workspace.drop(
+        "1.csv", "email,created_at\na@example.com,2026-05-01T08:00:00Z\nb@example.com,2026-05-01T08:00:00Z\n"
+    )
     workspace.drop("e.csv", OPEN_IN_JUNE, folder="events")
     workspace.run(as_of="2026-07-15")
     current = {name: rows(workspace, name) for name in AS_OF_RELATIONS}
     assert members(workspace, "select email from segment_members") == ["a@example.com"]
 
-    workspace.drop("2.csv", "email,created_at\nc@example.com,2026-05-02T08:00:00Z\n")  # a file that arrives with the backfill run
+    workspace.drop(
+        "2.csv", "email,created_at\nc@example.com,2026-05-02T08:00:00Z\n"
+    )  # a file that arrives with the backfill run
     workspace.run(as_of="2026-06-10")  # before the open: nobody had opened in the 30 days up to it
-    backfill_version, = workspace.one("select max(version) from versions")
-    assert workspace.one("select as_of_date::varchar from versions where version = ?", [backfill_version]) == ("2026-06-10",)
+    (backfill_version,) = workspace.one("select max(version) from versions")
+    assert workspace.one(
+        "select as_of_date::varchar from versions where version = ?", [backfill_version]
+    ) == ("2026-06-10",)
     for name, held in current.items():
         assert rows(workspace, name) == held, f"{name} moved back"
     # contacts do not depend on the as-of day: the file loaded by the backfill run is current at once
-    assert members(workspace, "select email from contacts") == ["a@example.com", "b@example.com", "c@example.com"]
+    assert members(workspace, "select email from contacts") == [
+        "a@example.com",
+        "b@example.com",
+        "c@example.com",
+    ]
     # ...and the backfill is read as of its day
     june = "version_as_of('segment_members', date '2026-06-10')"
     assert workspace.one(f"select {june}") == (backfill_version,)
     assert members(workspace, f"select email from segment_members_at('openers', {june})") == []
-    assert workspace.one("select max(as_of_date)::varchar from contact_engagement_at(version_as_of('contact_engagement', date '2026-06-30'))") == ("2026-06-10",)
-    assert workspace.one("select max(day)::varchar from list_health_at(version_as_of('list_health', date '2026-06-10'))") == ("2026-06-10",)
+    assert workspace.one(
+        "select max(as_of_date)::varchar from contact_engagement_at(version_as_of('contact_engagement', date '2026-06-30'))"
+    ) == ("2026-06-10",)
+    assert workspace.one(
+        "select max(day)::varchar from list_health_at(version_as_of('list_health', date '2026-06-10'))"
+    ) == ("2026-06-10",)
     assert workspace.one("select max(day)::varchar from list_health") == ("2026-07-15",)
 
     workspace.run(as_of="2026-07-15")  # the next daily run brings in what the backfill run loaded
-    assert members(workspace, "select email from contact_engagement") == ["a@example.com", "b@example.com", "c@example.com"]
+    assert members(workspace, "select email from contact_engagement") == [
+        "a@example.com",
+        "b@example.com",
+        "c@example.com",
+    ]
     # segment_health orders changes by as-of day: the backfill's day sits before July's, and the July run
     # after it is no exit-and-re-entry of the same member
     health = workspace.query(
@@ -63,5 +81,11 @@ def test_a_run_that_finds_the_backfills_rows_right_makes_them_current(workspace)
     workspace.run(as_of="2026-06-10")
     assert members(workspace, "select email from segment_members") == ["a@example.com", "b@example.com"]
     workspace.run(as_of="2026-07-15")
-    assert members(workspace, "select email from segment_members") == ["a@example.com", "b@example.com", "c@example.com"]
-    assert workspace.one("select as_of_date::varchar from versions where version = current_version('segment_members')") == ("2026-07-15",)
+    assert members(workspace, "select email from segment_members") == [
+        "a@example.com",
+        "b@example.com",
+        "c@example.com",
+    ]
+    assert workspace.one(
+        "select as_of_date::varchar from versions where version = current_version('segment_members')"
+    ) == ("2026-07-15",)

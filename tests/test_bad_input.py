@@ -8,6 +8,8 @@ import gzip
 import polars as pl
 import pytest
 
+from tests.conftest import INGEST_AND_MERGE, make_workspace
+
 GOOD_FILE = "email,first_name\ngood@example.com,Good\n"
 
 
@@ -18,8 +20,17 @@ def ledger(workspace, name):
         [f"inbox/contacts/{name}"],
     )
     assert len(row) == 1, row
-    keys = ("status", "reason", "encoding", "delimiter", "rows_total", "rows_accepted", "rows_rejected", "ignored_columns")
-    return dict(zip(keys, row[0]))
+    keys = (
+        "status",
+        "reason",
+        "encoding",
+        "delimiter",
+        "rows_total",
+        "rows_accepted",
+        "rows_rejected",
+        "ignored_columns",
+    )
+    return dict(zip(keys, row[0], strict=True))
 
 
 def rejects(workspace, name):
@@ -41,7 +52,7 @@ def run_one(workspace):
     def run(name, content, manifest="consent: confirmed\n"):
         workspace.drop("a-good.csv", GOOD_FILE)
         workspace.drop(name, content, manifest)
-        workspace.run()
+        workspace.run(only=INGEST_AND_MERGE)
         assert ledger(workspace, "a-good.csv")["status"] == "loaded"
         outcome = ledger(workspace, name)
         if outcome["status"] == "loaded":
@@ -61,12 +72,19 @@ def test_utf8_with_bom(run_one, workspace):
 def test_utf16_with_bom(run_one, workspace, codec):
     bom = codecs.BOM_UTF16_LE if codec.endswith("le") else codecs.BOM_UTF16_BE
     outcome = run_one("wide.csv", bom + "email\tfirst_name\r\nmaría@example.com\tMaría\r\n".encode(codec))
-    assert (outcome["status"], outcome["encoding"], outcome["delimiter"], outcome["rows_accepted"]) == ("loaded", "utf-16", "\t", 1)
+    assert (outcome["status"], outcome["encoding"], outcome["delimiter"], outcome["rows_accepted"]) == (
+        "loaded",
+        "utf-16",
+        "\t",
+        1,
+    )
     assert names(workspace)["maría@example.com"] == "María"
 
 
 def test_cp1252_fallback(run_one, workspace):
-    outcome = run_one("legacy.csv", "email,first_name\nmueller@example.com,Jürgen “Jay” Müller\n".encode("cp1252"))
+    outcome = run_one(
+        "legacy.csv", "email,first_name\nmueller@example.com,Jürgen “Jay” Müller\n".encode("cp1252")
+    )
     assert (outcome["status"], outcome["encoding"]) == ("loaded", "cp1252")
     assert names(workspace)["mueller@example.com"] == "Jürgen “Jay” Müller"
 
@@ -78,7 +96,9 @@ def test_semicolon_delimiter(run_one, workspace):
 
 
 def test_quoted_newlines(run_one, workspace):
-    outcome = run_one("multi.csv", 'email,first_name\nq1@example.com,"Line one\nline two"\nq2@example.com,Two\n')
+    outcome = run_one(
+        "multi.csv", 'email,first_name\nq1@example.com,"Line one\nline two"\nq2@example.com,Two\n'
+    )
     assert (outcome["rows_total"], outcome["rows_accepted"]) == (2, 2)
     assert names(workspace)["q1@example.com"] == "Line one\nline two"
 
@@ -88,7 +108,9 @@ def test_ragged_rows(run_one, workspace):
     outcome = run_one("ragged.csv", content)
     assert (outcome["rows_total"], outcome["rows_accepted"], outcome["rows_rejected"]) == (3, 2, 1)
     assert rejects(workspace, "ragged.csv") == [(2, "unparseable", "has 4 fields but the header has 3")]
-    assert workspace.one("select raw from rejected_rows where reason = 'unparseable'") == ("long@example.com,Lo,Ng,extra",)
+    assert workspace.one("select raw from rejected_rows where reason = 'unparseable'") == (
+        "long@example.com,Lo,Ng,extra",
+    )
     assert "short@example.com" in names(workspace) and names(workspace)["trail@example.com"] == "Tr"
 
 
@@ -99,27 +121,42 @@ def test_duplicate_and_blank_headers(run_one, workspace):
     assert names(workspace)["first@example.com"] == "Ann"
     assert "second@example.com" not in names(workspace)
     assert outcome["ignored_columns"] == [
-        "E-Mail (duplicate of column 1 for email)", "First Name (duplicate of column 4 for first_name)",
-        "(blank header, column 3)", "notes",
+        "E-Mail (duplicate of column 1 for email)",
+        "First Name (duplicate of column 4 for first_name)",
+        "(blank header, column 3)",
+        "notes",
     ]
 
 
-@pytest.mark.parametrize(
-    ("name", "content", "reason"),
-    [
-        ("empty.csv", b"", "empty file: a header row is required"),
-        ("blank-lines.csv", b"\n\n  \n", "empty file: a header row is required"),
-        ("no-email.csv", b"name,phone\nTrent,555\n", "no email column: headers are 'name', 'phone'"),
-        ("no-header.csv", b"lost@example.com,Lost\nfound@example.com,Found\n", "seems to lack a header row"),
-        ("binary.csv", bytes(range(256)) * 40, "binary content"),
-        ("unbalanced.csv", b'email,first_name\na@example.com,"never closed\n', "malformed CSV"),
-        ("broken.csv.gz", b"not gzip at all", "not a readable gzip file"),
-        ("broken.parquet", b"PAR1 nonsense", "not a readable Parquet file"),
-        ("notes.xlsx", b"PK\x03\x04", "unsupported file type"),
-    ],
-)
-def test_unreadable_files_fail_alone_and_change_nothing(run_one, workspace, name, content, reason):
-    outcome = run_one(name, content)
+UNREADABLE = [
+    ("empty.csv", b"", "empty file: a header row is required"),
+    ("blank-lines.csv", b"\n\n  \n", "empty file: a header row is required"),
+    ("no-email.csv", b"name,phone\nTrent,555\n", "no email column: headers are 'name', 'phone'"),
+    ("no-header.csv", b"lost@example.com,Lost\nfound@example.com,Found\n", "seems to lack a header row"),
+    ("binary.csv", bytes(range(256)) * 40, "binary content"),
+    ("unbalanced.csv", b'email,first_name\na@example.com,"never closed\n', "malformed CSV"),
+    ("broken.csv.gz", b"not gzip at all", "not a readable gzip file"),
+    ("broken.parquet", b"PAR1 nonsense", "not a readable Parquet file"),
+    ("notes.xlsx", b"PK\x03\x04", "unsupported file type"),
+]
+
+
+@pytest.fixture(scope="module")
+def unreadable_run(tmp_path_factory):
+    """Every unreadable file beside one good file, in one run: each must fail alone."""
+    workspace = make_workspace(tmp_path_factory.mktemp("unreadable"))
+    workspace.drop("a-good.csv", GOOD_FILE)
+    for name, content, _ in UNREADABLE:
+        workspace.drop(name, content, "consent: confirmed\n")
+    workspace.run(only=INGEST_AND_MERGE)
+    return workspace
+
+
+@pytest.mark.parametrize(("name", "content", "reason"), UNREADABLE, ids=[case[0] for case in UNREADABLE])
+def test_unreadable_files_fail_alone_and_change_nothing(unreadable_run, name, content, reason):
+    workspace = unreadable_run
+    assert ledger(workspace, "a-good.csv")["status"] == "loaded"
+    outcome = ledger(workspace, name)
     assert outcome["status"] == "failed"
     assert reason in outcome["reason"]
     assert workspace.one("select count(*) from contacts") == (1,)
@@ -128,7 +165,12 @@ def test_unreadable_files_fail_alone_and_change_nothing(run_one, workspace, name
 
 def test_header_only_file_loads_with_no_rows(run_one, workspace):
     outcome = run_one("header-only.csv", "email,first_name\n")
-    assert (outcome["status"], outcome["rows_total"], outcome["rows_accepted"], outcome["rows_rejected"]) == ("loaded", 0, 0, 0)
+    assert (outcome["status"], outcome["rows_total"], outcome["rows_accepted"], outcome["rows_rejected"]) == (
+        "loaded",
+        0,
+        0,
+        0,
+    )
 
 
 def test_nul_byte_rejects_only_its_row(run_one, workspace):
@@ -139,7 +181,11 @@ def test_nul_byte_rejects_only_its_row(run_one, workspace):
 
 
 def test_invalid_utf8_mid_file_rejects_only_its_row(run_one, workspace):
-    content = "email,first_name\nu1@example.com,Renée\n".encode() + b"u2@example.com,Bad\xff\xfeName\n" + "u3@example.com,Zoë\n".encode()
+    content = (
+        "email,first_name\nu1@example.com,Renée\n".encode()
+        + b"u2@example.com,Bad\xff\xfeName\n"
+        + "u3@example.com,Zoë\n".encode()
+    )
     outcome = run_one("mixed.csv", content)
     assert (outcome["encoding"], outcome["rows_accepted"], outcome["rows_rejected"]) == ("utf-8", 2, 1)
     assert rejects(workspace, "mixed.csv") == [(2, "unparseable", "contains bytes that are not valid UTF-8")]
@@ -151,12 +197,21 @@ def test_formulas_are_kept_verbatim(run_one, workspace):
     content = 'email,first_name,last_name,company\nf@example.com,=SUM(A1),@handle,"+44 123"\nm@example.com,-5,"=cmd|\' /C calc\'!A0",\n'
     outcome = run_one("formulas.csv", content)
     assert outcome["rows_accepted"] == 2
-    assert workspace.one("select first_name, last_name, company from contacts where email = 'f@example.com'") == ("=SUM(A1)", "@handle", "+44 123")
-    assert workspace.one("select first_name, last_name from contacts where email = 'm@example.com'") == ("-5", "=cmd|' /C calc'!A0")
+    assert workspace.one(
+        "select first_name, last_name, company from contacts where email = 'f@example.com'"
+    ) == ("=SUM(A1)", "@handle", "+44 123")
+    assert workspace.one("select first_name, last_name from contacts where email = 'm@example.com'") == (
+        "-5",
+        "=cmd|' /C calc'!A0",
+    )
 
 
 def test_manifest_naming_an_unknown_list_fails_the_file(run_one, workspace):
-    outcome = run_one("promo.csv", "email\npromo@example.com\n", manifest="consent: confirmed\nlists: [newsletter, black-friday]\n")
+    outcome = run_one(
+        "promo.csv",
+        "email\npromo@example.com\n",
+        manifest="consent: confirmed\nlists: [newsletter, black-friday]\n",
+    )
     assert outcome["status"] == "failed"
     assert "unknown list 'black-friday'" in outcome["reason"]
     assert "promo@example.com" not in names(workspace)
@@ -183,12 +238,17 @@ def test_gzip_tsv_jsonl_and_parquet(workspace):
     workspace.drop("a.tsv.gz", gzip.compress(b"email\tfirst_name\ngz@example.com\tGee\n"))
     workspace.drop("b.ndjson", '{"email": "js@example.com", "first_name": "Jay", "vip": true}\n[1, 2]\n')
     buffer = workspace.inbox / "c.parquet"
-    pl.DataFrame({"Email Address": ["pq@example.com"], "purchase_total": [12.5], "tags": [["x", "Y"]]}).write_parquet(buffer)
+    pl.DataFrame(
+        {"Email Address": ["pq@example.com"], "purchase_total": [12.5], "tags": [["x", "Y"]]}
+    ).write_parquet(buffer)
     (workspace.inbox / "c.yaml").write_text("consent: confirmed\n")
-    workspace.run()
+    workspace.run(only=INGEST_AND_MERGE)
     assert names(workspace) == {"gz@example.com": "Gee", "js@example.com": "Jay", "pq@example.com": None}
     assert workspace.one("select vip from contacts where email = 'js@example.com'") == (True,)
-    assert workspace.one("select purchase_total, tags from contacts where email = 'pq@example.com'") == (12.5, ["x", "y"])
+    assert workspace.one("select purchase_total, tags from contacts where email = 'pq@example.com'") == (
+        12.5,
+        ["x", "y"],
+    )
     assert rejects(workspace, "b.ndjson") == [(2, "unparseable", "expected a JSON object, got list")]
 
 
@@ -196,18 +256,30 @@ def test_typed_fields_and_field_issues(workspace):
     content = (
         "email,birthday,renewal,vip,employees,purchase_total,created_at,status\n"
         "t1@example.com,2001-02-03,31/12/2026,Yes,42,1e3,2026-01-01T10:00:00+02:00,subscribed\n"
-        "t2@example.com,03/02/2001,2026-12-31,maybe,4.5,\"1,5\",9999-01-01,pending\n"
+        't2@example.com,03/02/2001,2026-12-31,maybe,4.5,"1,5",9999-01-01,pending\n'
         "t3@example.com,,,,,,,Subscribed-ish\n"
     )
     workspace.drop("typed.csv", content)
-    workspace.run()
-    assert workspace.one("select birthday, renewal, vip, employees, purchase_total from contacts where email = 't1@example.com'")[:4] == (
-        __import__("datetime").date(2001, 2, 3), __import__("datetime").date(2026, 12, 31), True, 42,
+    workspace.run(only=INGEST_AND_MERGE)
+    assert workspace.one(
+        "select birthday, renewal, vip, employees, purchase_total from contacts where email = 't1@example.com'"
+    )[:4] == (
+        __import__("datetime").date(2001, 2, 3),
+        __import__("datetime").date(2026, 12, 31),
+        True,
+        42,
     )
-    issues = workspace.query("select row_number, field, raw_value from field_issues order by row_number, field")
+    issues = workspace.query(
+        "select row_number, field, raw_value from field_issues order by row_number, field"
+    )
     assert issues == [
-        (2, "birthday", "03/02/2001"), (2, "created_at", "9999-01-01"), (2, "employees", "4.5"),
-        (2, "purchase_total", "1,5"), (2, "renewal", "2026-12-31"), (2, "vip", "maybe"), (3, "status", "Subscribed-ish"),
+        (2, "birthday", "03/02/2001"),
+        (2, "created_at", "9999-01-01"),
+        (2, "employees", "4.5"),
+        (2, "purchase_total", "1,5"),
+        (2, "renewal", "2026-12-31"),
+        (2, "vip", "maybe"),
+        (3, "status", "Subscribed-ish"),
     ]
     assert workspace.one("select status from contacts where email = 't2@example.com'") == ("unconfirmed",)
 
@@ -215,7 +287,7 @@ def test_typed_fields_and_field_issues(workspace):
 def test_jsonl_values_may_hold_unicode_line_separators(workspace):
     raw = '{"email": "ls@example.com", "first_name": "A\u2028B\x85C"}\r\n{"email": "two@example.com"}\n'
     workspace.drop("seps.jsonl", raw.encode("utf-8"))
-    workspace.run()
+    workspace.run(only=INGEST_AND_MERGE)
     assert ledger(workspace, "seps.jsonl")["rows_total"] == 2
     assert names(workspace)["ls@example.com"] == "A\u2028B\x85C"
 

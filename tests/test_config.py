@@ -9,6 +9,7 @@ import pytest
 
 from pipelines.config import ConfigError, load_config
 from pipelines.settings import PROJECT_ROOT, paths_from_env
+from tests.conftest import INGEST_AND_MERGE
 
 
 def test_shipped_config_is_valid():
@@ -26,8 +27,14 @@ def test_shipped_config_is_valid():
         ("fields:\n  n: {type: integer, format: '%d'}\n", "`format` applies only to date fields"),
         ("lists:\n  all: {name: Everyone}\n", "list id 'all' is a system list"),
         ("lists:\n  news: {title: News}\n", "key 'lists.news.name': Field required"),
-        ("rules:\n  soft_bounce_limit: 0\n", "key 'rules.soft_bounce_limit': Input should be greater than or equal to 1"),
-        ("rules:\n  soft_bounce_limt: 3\n", "key 'rules.soft_bounce_limt': unknown key; did you mean 'soft_bounce_limit'?"),
+        (
+            "rules:\n  soft_bounce_limit: 0\n",
+            "key 'rules.soft_bounce_limit': Input should be greater than or equal to 1",
+        ),
+        (
+            "rules:\n  soft_bounce_limt: 3\n",
+            "key 'rules.soft_bounce_limt': unknown key; did you mean 'soft_bounce_limit'?",
+        ),
         ("timezone: Mars/Olympus\n", "key 'timezone': unknown timezone 'Mars/Olympus'"),
         ("- just\n- a list\n", "expected a mapping"),
         ("fields: {a: [\n", "not valid YAML"),
@@ -53,8 +60,19 @@ def test_environment_overrides_locations(tmp_path, monkeypatch):
 def test_cli_refuses_a_bad_config_before_running(tmp_path):
     bad = tmp_path / "contacts.yaml"
     bad.write_text("rules:\n  engaged_window_days: soon\n")
-    env = {"CONTACTS_CONFIG": str(bad), "CONTACTS_DATA_DIR": str(tmp_path / "data"), "DAGSTER_HOME": str(tmp_path / "home"), "PATH": ""}
-    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "run"], env=env, capture_output=True, text=True, cwd=PROJECT_ROOT)
+    env = {
+        "CONTACTS_CONFIG": str(bad),
+        "CONTACTS_DATA_DIR": str(tmp_path / "data"),
+        "DAGSTER_HOME": str(tmp_path / "home"),
+        "PATH": "",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+    )
     assert done.returncode == 2
     assert f"{bad}: key 'rules.engaged_window_days': Input should be a valid integer" in done.stderr
     assert not (tmp_path / "data" / "warehouse.duckdb").exists()
@@ -62,8 +80,8 @@ def test_cli_refuses_a_bad_config_before_running(tmp_path):
 
 def test_changed_field_type_is_refused(workspace):
     workspace.drop("a.csv", "email,employees\nx@example.com,3\n")
-    workspace.run()
+    workspace.run(only=INGEST_AND_MERGE)
     config = workspace.paths.config_path
     config.write_text(config.read_text().replace("employees: {type: integer}", "employees: {type: text}"))
     with pytest.raises(AssertionError, match="fields.employees.type"):
-        workspace.run()
+        workspace.run(only=INGEST_AND_MERGE)

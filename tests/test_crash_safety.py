@@ -25,22 +25,39 @@ def make_setup(root: Path) -> dict[str, str]:
     (data / "inbox" / "contacts").mkdir(parents=True)
     (data / "inbox" / "events").mkdir(parents=True)
     segments.mkdir()
-    (segments / "openers.sql").write_text("select contact_id from contacts join contact_engagement using (contact_id) where opens_30d > 0\n")
+    (segments / "openers.sql").write_text(
+        "select contact_id from contacts join contact_engagement using (contact_id) where opens_30d > 0\n"
+    )
     (root / "contacts.yaml").write_text(TEST_CONFIG)
     inbox = data / "inbox"
-    (inbox / "contacts" / "1.csv").write_text("email,first_name,created_at\na@example.com,Ann,2026-06-01\nb@example.com,Bo,2026-06-02\n")
+    (inbox / "contacts" / "1.csv").write_text(
+        "email,first_name,created_at\na@example.com,Ann,2026-06-01\nb@example.com,Bo,2026-06-02\n"
+    )
     (inbox / "contacts" / "1.yaml").write_text("consent: confirmed\nlists: [newsletter]\n")
-    (inbox / "contacts" / "2.csv").write_text("email,first_name,created_at\nc@example.com,Cy,2026-06-03\nA@example.com,Anna,\n")
+    (inbox / "contacts" / "2.csv").write_text(
+        "email,first_name,created_at\nc@example.com,Cy,2026-06-03\nA@example.com,Anna,\n"
+    )
     (inbox / "contacts" / "2.yaml").write_text("consent: confirmed\nlists: [customers]\n")
     (inbox / "events" / "1.csv").write_text(
         "email,event,occurred_at\na@example.com,open,2026-06-10T10:00:00Z\nb@example.com,unsubscribe,2026-06-11T10:00:00Z\n"
     )
-    return {**os.environ, "CONTACTS_DATA_DIR": str(data), "CONTACTS_CONFIG": str(root / "contacts.yaml"),
-            "CONTACTS_SEGMENTS_DIR": str(segments), "DAGSTER_HOME": str(root / "home")}
+    return {
+        **os.environ,
+        "CONTACTS_DATA_DIR": str(data),
+        "CONTACTS_CONFIG": str(root / "contacts.yaml"),
+        "CONTACTS_SEGMENTS_DIR": str(segments),
+        "DAGSTER_HOME": str(root / "home"),
+    }
 
 
 def run(env, **extra) -> subprocess.CompletedProcess:
-    return subprocess.run([str(CONTACTS), "run", "--as-of", "2026-06-30"], env={**env, **extra}, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [str(CONTACTS), "run", "--as-of", "2026-06-30"],
+        env={**env, **extra},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def state(env) -> dict:
@@ -61,7 +78,9 @@ def state(env) -> dict:
     finally:
         con.close()
     exports = data / "exports"
-    result["exports"] = {str(p.relative_to(exports)): p.read_bytes() for p in sorted(exports.rglob("latest.csv"))}
+    result["exports"] = {
+        str(p.relative_to(exports)): p.read_bytes() for p in sorted(exports.rglob("latest.csv"))
+    }
     return result
 
 
@@ -73,7 +92,8 @@ def baseline(tmp_path_factory):
 
 
 @pytest.mark.parametrize(
-    "crash", [{CRASH_AT: "after_file_loaded"}, {CRASH_AT: "after_contacts_published"}, {CRASH_HOOK: "4"}],
+    "crash",
+    [{CRASH_AT: "after_file_loaded"}, {CRASH_AT: "after_contacts_published"}, {CRASH_HOOK: "4"}],
     ids=["during-ingest", "during-versioning", "during-export"],
 )
 def test_killed_run_then_rerun_equals_an_uninterrupted_run(tmp_path, baseline, crash):

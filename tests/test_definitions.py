@@ -23,43 +23,79 @@ def test_definitions_shape(tmp_path):
     graph = defs.resolve_asset_graph()
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
     assert groups == {
-        "import_files": "ingest", "rejected_rows": "ingest", "field_issues": "ingest", "erasure_log": "ingest",
-        "contacts": "contacts", "status_history": "contacts", "suppressions": "contacts", "events": "contacts",
-        "contact_engagement": "contacts", "list_members": "audience", "lists": "audience", "segment_catalog": "audience",
-        "list_health": "metrics", "list_health_by_day": "metrics", "segment_health": "metrics", "list_health_report": "metrics",
+        "import_files": "ingest",
+        "rejected_rows": "ingest",
+        "field_issues": "ingest",
+        "erasure_log": "ingest",
+        "contacts": "contacts",
+        "status_history": "contacts",
+        "suppressions": "contacts",
+        "events": "contacts",
+        "contact_engagement": "contacts",
+        "list_members": "audience",
+        "lists": "audience",
+        "segment_catalog": "audience",
+        "list_health": "metrics",
+        "list_health_by_day": "metrics",
+        "segment_health": "metrics",
+        "list_health_report": "metrics",
         **{f"segments/{path.stem}": "audience" for path in (PROJECT_ROOT / "sql" / "segments").glob("*.sql")},
-        **{f"exports/segments/{path.stem}": "exports" for path in (PROJECT_ROOT / "sql" / "segments").glob("*.sql")},
+        **{
+            f"exports/segments/{path.stem}": "exports"
+            for path in (PROJECT_ROOT / "sql" / "segments").glob("*.sql")
+        },
         # every static list of contacts.yaml is exported; test lists are not
-        "exports/lists/newsletter": "exports", "exports/lists/webinar-2026": "exports", "exports/lists/customers": "exports",
+        "exports/lists/newsletter": "exports",
+        "exports/lists/webinar-2026": "exports",
+        "exports/lists/customers": "exports",
     }
-    checks = {(key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys if key.asset_key.path[0] != "exports"}
-    export_checks = {(key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys if key.asset_key.path[0] == "exports"}
+    checks = {
+        (key.asset_key.to_user_string(), key.name)
+        for key in graph.asset_check_keys
+        if key.asset_key.path[0] != "exports"
+    }
+    export_checks = {
+        (key.asset_key.to_user_string(), key.name)
+        for key in graph.asset_check_keys
+        if key.asset_key.path[0] == "exports"
+    }
     assert export_checks == {
-        (export, check) for export in groups if export.startswith("exports/")
+        (export, check)
+        for export in groups
+        if export.startswith("exports/")
         for check in ("no_suppressed_or_erased_contact", "manifest_matches_files")
     }
     assert checks == {
-        ("import_files", "nothing_lost_per_file"), ("contacts", "one_contact_per_email"),
-        ("contacts", "no_erased_address_anywhere"), ("suppressions", "status_matches_suppression"),
+        ("import_files", "nothing_lost_per_file"),
+        ("contacts", "one_contact_per_email"),
+        ("contacts", "no_erased_address_anywhere"),
+        ("suppressions", "status_matches_suppression"),
         ("import_files", "every_file_of_this_run_loaded"),
     }
     # the data checks block the run; the run-outcome warning does not
-    assert {key.name for key in graph.asset_check_keys if key.asset_key.path[0] != "exports" and not graph.get_check_spec(key).blocking} == {
-        "every_file_of_this_run_loaded"
-    }
+    assert {
+        key.name
+        for key in graph.asset_check_keys
+        if key.asset_key.path[0] != "exports" and not graph.get_check_spec(key).blocking
+    } == {"every_file_of_this_run_loaded"}
     job = defs.resolve_job_def(REFRESH_JOB)
     assert job.executor_def.name == "in_process"
     assert {node.definition.pools.pop() for node in job.graph.nodes} == {DUCKDB_POOL}
     assert graph.get(dg.AssetKey("contacts")).parent_keys == {dg.AssetKey("import_files")}
     # segment lineage comes from the SQL: relations read, and other segments through segment('<id>')
     assert graph.get(dg.AssetKey(["segments", "engaged-newsletter"])).parent_keys == {
-        dg.AssetKey("segment_catalog"), dg.AssetKey("list_members"), dg.AssetKey(["segments", "engaged-users"]),
+        dg.AssetKey("segment_catalog"),
+        dg.AssetKey("list_members"),
+        dg.AssetKey(["segments", "engaged-users"]),
     }
     engaged = defs.resolve_assets_def(dg.AssetKey(["segments", "engaged-users"]))
-    assert engaged.code_versions_by_key[dg.AssetKey(["segments", "engaged-users"])] == hashlib.sha256(
-        (PROJECT_ROOT / "sql" / "segments" / "engaged-users.sql").read_bytes()
-    ).hexdigest()
-    assert engaged.descriptions_by_key[dg.AssetKey(["segments", "engaged-users"])].startswith("Engaged users: opened in the last 30 days")
+    assert (
+        engaged.code_versions_by_key[dg.AssetKey(["segments", "engaged-users"])]
+        == hashlib.sha256((PROJECT_ROOT / "sql" / "segments" / "engaged-users.sql").read_bytes()).hexdigest()
+    )
+    assert engaged.descriptions_by_key[dg.AssetKey(["segments", "engaged-users"])].startswith(
+        "Engaged users: opened in the last 30 days"
+    )
 
 
 def cli_env(tmp_path: Path) -> dict[str, str]:
@@ -75,8 +111,12 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
 
 def test_code_location_loads_without_warnings(tmp_path):
     done = subprocess.run(
-        [str(BIN / "dg"), "check", "defs"], cwd=PROJECT_ROOT, env={**cli_env(tmp_path), "PYTHONWARNINGS": "always"},
-        capture_output=True, text=True, timeout=300,
+        [str(BIN / "dg"), "check", "defs"],
+        cwd=PROJECT_ROOT,
+        env={**cli_env(tmp_path), "PYTHONWARNINGS": "always"},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     assert "All definitions loaded successfully" in done.stdout + done.stderr
@@ -86,7 +126,12 @@ def test_code_location_loads_without_warnings(tmp_path):
 def test_contacts_run_on_samples_records_the_run_and_prints_a_summary(tmp_path):
     env = cli_env(tmp_path)
     done = subprocess.run(
-        [str(BIN / "contacts"), "run", "--samples-if-empty", "--as-of", "2026-06-30"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
+        [str(BIN / "contacts"), "run", "--samples-if-empty", "--as-of", "2026-06-30"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     # 3: the run went through, and a file of it failed (the samples' legacy-export.csv, on purpose)
     assert done.returncode == 3, done.stderr
@@ -104,7 +149,11 @@ def test_contacts_run_on_samples_records_the_run_and_prints_a_summary(tmp_path):
     assert "@example" not in done.stdout + done.stderr
 
     query = subprocess.run(
-        [str(BIN / "contacts"), "sql", "select count(*) as n from contacts"], env=env, capture_output=True, text=True, timeout=120
+        [str(BIN / "contacts"), "sql", "select count(*) as n from contacts"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert query.returncode == 0 and "13" in query.stdout
 
@@ -116,11 +165,18 @@ def test_dg_launch_materializes_every_asset(tmp_path):
     (inbox / "a.csv").write_text("email\nlaunch@example.com\n")
     (inbox / "a.yaml").write_text("consent: confirmed\n")
     done = subprocess.run(
-        [str(BIN / "dg"), "launch", "--assets", "*"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
+        [str(BIN / "dg"), "launch", "--assets", "*"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     import duckdb
 
     con = duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True)
-    assert con.execute("select email, status from contacts").fetchall() == [("launch@example.com", "subscribed")]
+    assert con.execute("select email, status from contacts").fetchall() == [
+        ("launch@example.com", "subscribed")
+    ]
     con.close()

@@ -25,7 +25,9 @@ def corpus_addresses() -> list[str]:
     for name in ("isemail_tests.jsonl", "isemail_tests-original.jsonl"):
         for line in (CORPUS_DIR / name).read_text(encoding="utf-8").splitlines():
             addresses.append(json.loads(line)["address"])
-    for line in (CORPUS_DIR / "python_email_validator_syntax_cases.jsonl").read_text(encoding="utf-8").splitlines():
+    for line in (
+        (CORPUS_DIR / "python_email_validator_syntax_cases.jsonl").read_text(encoding="utf-8").splitlines()
+    ):
         case = json.loads(line)
         if case["test_function"] == "test_email_unsafe_character":
             addresses += [case["email_input"] + "@test", "test@" + case["email_input"]]
@@ -37,8 +39,30 @@ def corpus_addresses() -> list[str]:
 def adversarial_addresses(count: int, seed: int = 7) -> list[str]:
     """Random mutations of valid addresses: case, whitespace, unicode, dots, quotes, IDN, lengths."""
     rng = random.Random(seed)
-    pieces = list(string.ascii_letters + string.digits + ".-_+@\"()[]<>,;:\\ \t") + ["ü", "ß", "İ", "ﬁ", "é", "e\u0301", "\u200b", "例", "ｂ", ".."]
-    domains = ["example.com", "EXAMPLE.org", "bücher.de", "xn--bcher-kva.de", "例え.jp", "a.b", "localhost", "x" * 64 + ".com", "[127.0.0.1]", "ex_ample.com"]
+    pieces = list(string.ascii_letters + string.digits + '.-_+@"()[]<>,;:\\ \t') + [
+        "ü",
+        "ß",
+        "İ",
+        "ﬁ",
+        "é",
+        "e\u0301",
+        "\u200b",
+        "例",
+        "ｂ",
+        "..",
+    ]
+    domains = [
+        "example.com",
+        "EXAMPLE.org",
+        "bücher.de",
+        "xn--bcher-kva.de",
+        "例え.jp",
+        "a.b",
+        "localhost",
+        "x" * 64 + ".com",
+        "[127.0.0.1]",
+        "ex_ample.com",
+    ]
     result = []
     for _ in range(count):
         local = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
@@ -71,7 +95,10 @@ def test_pipeline_matches_email_validator(workspace):
     workspace.run()
 
     accepted = dict(workspace.query("select row_number, email from staging.contact_rows"))
-    rejected = {number: (reason, detail) for number, reason, detail in workspace.query("select row_number, reason, detail from rejected_rows")}
+    rejected = {
+        number: (reason, detail)
+        for number, reason, detail in workspace.query("select row_number, reason, detail from rejected_rows")
+    }
     assert len(accepted) + len(rejected) == len(addresses)
 
     checked = 0
@@ -83,7 +110,9 @@ def test_pipeline_matches_email_validator(workspace):
             reason, detail = rejected[row_number]
             if reason == "unparseable":
                 # NUL and unpaired surrogates cannot be stored as text; email-validator refuses them too.
-                assert verdict == "invalid" and any(ch == "\x00" or 0xD800 <= ord(ch) <= 0xDFFF for ch in address)
+                assert verdict == "invalid" and any(
+                    ch == "\x00" or 0xD800 <= ord(ch) <= 0xDFFF for ch in address
+                )
             elif reason == "missing_email":
                 assert verdict == "missing"
             else:

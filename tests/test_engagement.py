@@ -10,7 +10,7 @@ import datetime as dt
 
 import pytest
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 EVENTS = """email,event,occurred_at,value
 a@example.com,open,2026-05-31T21:59:59Z,
@@ -53,13 +53,30 @@ def test_engagement_by_hand(engagement):
     # at 22:00 UTC is already July 1st in Berlin); 2 clicks; 2 purchases within 365 days worth 30.5.
     # score = 30*5/5 + 40*2/3 + 30*(1 - (0.5 h / 24) / 180) = 30 + 26.667 + 29.997 = 86.66 -> 86.7
     assert engagement["a@example.com"] == (
-        dt.datetime(2026, 6, 30, 21, 30, tzinfo=UTC), dt.datetime(2026, 6, 25, 9, 0, tzinfo=UTC),
-        5, 2, 2, 30.5, 86.7, "active", as_of,
+        dt.datetime(2026, 6, 30, 21, 30, tzinfo=UTC),
+        dt.datetime(2026, 6, 25, 9, 0, tzinfo=UTC),
+        5,
+        2,
+        2,
+        30.5,
+        86.7,
+        "active",
+        as_of,
     )
     # b: nothing yet, created 10 days before the as-of date
     assert engagement["b@example.com"] == (None, None, 0, 0, 0, 0.0, 0.0, "new", as_of)
     # c: one open 121 days before the end of the day: 30 * (1 - 121/180) = 9.83 -> 9.8
-    assert engagement["c@example.com"] == (dt.datetime(2026, 3, 1, 22, 0, tzinfo=UTC), None, 0, 0, 0, 0.0, 9.8, "lapsing", as_of)
+    assert engagement["c@example.com"] == (
+        dt.datetime(2026, 3, 1, 22, 0, tzinfo=UTC),
+        None,
+        0,
+        0,
+        0,
+        0.0,
+        9.8,
+        "lapsing",
+        as_of,
+    )
     assert engagement["d@example.com"][-2] == "churned"
     # e: its only open is after the as-of date, so it does not count yet
     assert engagement["e@example.com"] == (None, None, 0, 0, 0, 0.0, 0.0, "inactive", as_of)

@@ -52,31 +52,57 @@ def test_erased_address_leaves_no_trace_and_stays_out(workspace):
     # the scan does see the address before erasure: in the warehouse and in the exports
     before = set(traces(workspace))
     assert "warehouse.duckdb" in before and {"v1.csv", "v1.jsonl", "latest.csv", "v1.added.csv"} <= before
-    keep_before = workspace.one("select contact_id, first_name from contacts where email = 'keep@example.org'")
+    keep_before = workspace.one(
+        "select contact_id, first_name from contacts where email = 'keep@example.org'"
+    )
 
     workspace.drop("request.csv", f"Email\n  {ADDRESS.upper()}  \n", folder="erasure")
     workspace.run()
     assert traces(workspace) == []
-    assert not Path(str(workspace.paths.warehouse) + ".wal").exists() or LOWER.encode() not in Path(str(workspace.paths.warehouse) + ".wal").read_bytes()
-    for table in ("contacts", "staging.contact_rows", "staging.event_rows", "status_history", "events", "contact_engagement"):
+    assert (
+        not Path(str(workspace.paths.warehouse) + ".wal").exists()
+        or LOWER.encode() not in Path(str(workspace.paths.warehouse) + ".wal").read_bytes()
+    )
+    for table in (
+        "contacts",
+        "staging.contact_rows",
+        "staging.event_rows",
+        "status_history",
+        "events",
+        "contact_engagement",
+    ):
         assert workspace.query(f"select count(*) from {table} where email = ?", [LOWER]) == [(0,)], table
     assert workspace.one("select count(*) from field_issues") == (0,)  # the bad birthday was the erased row's
     assert workspace.query("select reason from rejected_rows") == [("invalid_email",)]
-    assert workspace.one("select count(*) from suppressions where email is null and reason = 'erased'") == (1,)
+    assert workspace.one("select count(*) from suppressions where email is null and reason = 'erased'") == (
+        1,
+    )
     # the erasure log keeps the tombstone hash and the time, nothing else
-    assert workspace.query("select column_name from information_schema.columns where table_name = 'erasure_log' order by ordinal_position") == [
-        ("email_sha256",), ("erased_at",),
+    assert workspace.query(
+        "select column_name from information_schema.columns where table_name = 'erasure_log' order by ordinal_position"
+    ) == [
+        ("email_sha256",),
+        ("erased_at",),
     ]
     assert workspace.one("select count(*) from erasure_log") == (1,)
-    assert workspace.one("select contact_id, first_name from contacts where email = 'keep@example.org'") == keep_before
+    assert (
+        workspace.one("select contact_id, first_name from contacts where email = 'keep@example.org'")
+        == keep_before
+    )
     # the ledger still adds up: erased rows are counted, not lost
-    assert workspace.query("select path, rows_erased from import_files where rows_erased > 0 order by path") == [
-        ("inbox/contacts/01-contacts.csv", 1), ("inbox/contacts/02-ragged.csv", 1), ("inbox/events/01-events.csv", 2),
+    assert workspace.query(
+        "select path, rows_erased from import_files where rows_erased > 0 order by path"
+    ) == [
+        ("inbox/contacts/01-contacts.csv", 1),
+        ("inbox/contacts/02-ragged.csv", 1),
+        ("inbox/events/01-events.csv", 2),
     ]
 
     # re-importing it (any case) is one rejected row with reason erased, and nothing else
     workspace.drop("03-again.csv", f"email,first_name\n{ADDRESS},Erin again\n")
-    workspace.drop("02-events.csv", f"email,event,occurred_at\n{ADDRESS},click,2026-06-05T10:00:00Z\n", folder="events")
+    workspace.drop(
+        "02-events.csv", f"email,event,occurred_at\n{ADDRESS},click,2026-06-05T10:00:00Z\n", folder="events"
+    )
     workspace.run()
     assert workspace.query(
         "select f.path, r.reason, r.raw from rejected_rows r join import_files f using (file_id) where r.reason = 'erased' order by f.path"
@@ -90,22 +116,37 @@ def test_run_reports_inbox_files_that_still_hold_the_address(workspace):
     workspace.drop("request.csv", f"email\n{LOWER}\n", folder="erasure")
     result = workspace.run()
     metadata = result.asset_materializations_for_node("inbox_files")
-    still = next(m.metadata["inbox_files_still_holding_erased_addresses"].value for m in metadata if m.asset_key.to_user_string() == "erasure_log")
-    assert still == ["inbox/contacts/01-contacts.csv", "inbox/contacts/02-ragged.csv", "inbox/events/01-events.csv"]
+    still = next(
+        m.metadata["inbox_files_still_holding_erased_addresses"].value
+        for m in metadata
+        if m.asset_key.to_user_string() == "erasure_log"
+    )
+    assert still == [
+        "inbox/contacts/01-contacts.csv",
+        "inbox/contacts/02-ragged.csv",
+        "inbox/events/01-events.csv",
+    ]
     # the inbox is the user's: untouched
     assert ADDRESS in (workspace.inbox / "01-contacts.csv").read_text()
 
 
 def test_person_command_shows_everything_then_only_the_erasure(workspace):
     seed(workspace)
-    env = {**os.environ, "CONTACTS_DATA_DIR": str(workspace.paths.data_dir), "CONTACTS_CONFIG": str(workspace.paths.config_path)}
+    env = {
+        **os.environ,
+        "CONTACTS_DATA_DIR": str(workspace.paths.data_dir),
+        "CONTACTS_CONFIG": str(workspace.paths.config_path),
+    }
     command = [str(Path(sys.executable).parent / "contacts"), "person", ADDRESS]
     record = json.loads(subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout)
     assert record["contact"]["first_name"] == "Erin"
     assert [h["status"] for h in record["status_history"]] == ["subscribed", "unsubscribed"]
     assert record["status_history"][1]["reason"] == "unsubscribe"
     assert [e["event"] for e in record["events"]] == ["open", "unsubscribe"]
-    assert [f["path"] for f in record["import_files"]] == ["inbox/contacts/01-contacts.csv", "inbox/events/01-events.csv"]
+    assert [f["path"] for f in record["import_files"]] == [
+        "inbox/contacts/01-contacts.csv",
+        "inbox/events/01-events.csv",
+    ]
     assert [entry["list_id"] for entry in record["lists"]] == ["all", "newsletter", "suppressed"]
     assert [(i["field"], i["raw_value"]) for i in record["field_issues"]] == [("birthday", "not-a-date")]
     assert [r["reason"] for r in record["rejected_rows"]] == ["unparseable"]
@@ -121,8 +162,13 @@ def test_person_command_shows_everything_then_only_the_erasure(workspace):
 def test_erasure_killed_mid_way_is_finished_by_the_next_run(workspace, tmp_path, crash_at):
     seed(workspace)
     workspace.drop("request.csv", f"email\n{ADDRESS}\n", folder="erasure")
-    env = {**os.environ, "CONTACTS_DATA_DIR": str(workspace.paths.data_dir), "CONTACTS_CONFIG": str(workspace.paths.config_path),
-           "CONTACTS_SEGMENTS_DIR": str(workspace.paths.segments_dir), "DAGSTER_HOME": str(tmp_path / "home")}
+    env = {
+        **os.environ,
+        "CONTACTS_DATA_DIR": str(workspace.paths.data_dir),
+        "CONTACTS_CONFIG": str(workspace.paths.config_path),
+        "CONTACTS_SEGMENTS_DIR": str(workspace.paths.segments_dir),
+        "DAGSTER_HOME": str(tmp_path / "home"),
+    }
     command = [str(Path(sys.executable).parent / "contacts"), "run", "--as-of", "2026-06-30"]
     killed = subprocess.run(command, env={**env, CRASH_AT: crash_at}, capture_output=True)
     assert killed.returncode == 137

@@ -38,8 +38,13 @@ def test_every_spelling_of_an_erased_address_is_gone_from_every_store(workspace,
     paths = workspace.paths
     home = tmp_path / "dagster_home"
     home.mkdir()
-    env = {**os.environ, "CONTACTS_DATA_DIR": str(paths.data_dir), "CONTACTS_CONFIG": str(paths.config_path),
-           "CONTACTS_SEGMENTS_DIR": str(paths.segments_dir), "DAGSTER_HOME": str(home)}
+    env = {
+        **os.environ,
+        "CONTACTS_DATA_DIR": str(paths.data_dir),
+        "CONTACTS_CONFIG": str(paths.config_path),
+        "CONTACTS_SEGMENTS_DIR": str(paths.segments_dir),
+        "DAGSTER_HOME": str(home),
+    }
     command = [str(Path(sys.executable).parent / "contacts"), "run", "--as-of", "2026-06-30"]
 
     def run():
@@ -71,17 +76,41 @@ def test_every_spelling_of_an_erased_address_is_gone_from_every_store(workspace,
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         # the address did reach each kind of store, so the scan below can fail
-        assert con.execute("select count(*) from contacts where email = ?", [ADDRESS.lower()]).fetchone() == (1,)
-        assert con.execute("select count(*) from field_issues where raw_value = ?", [ADDRESS]).fetchone() == (1,)
-        assert con.execute("select count(*) from rejected_rows where contains(raw, ?)", [ADDRESS]).fetchone() == (1,)
-        assert con.execute("select count(*) from staging.email_verdicts where email = ?", [ADDRESS.lower()]).fetchone()[0] >= 1
-        assert con.execute("select count(*) from segment_members where email = ?", [ADDRESS.lower()]).fetchone() == (1,)
-        assert con.execute("select count(*) from list_members where email = ?", [ADDRESS.lower()]).fetchone()[0] >= 1
+        assert con.execute("select count(*) from contacts where email = ?", [ADDRESS.lower()]).fetchone() == (
+            1,
+        )
+        assert con.execute("select count(*) from field_issues where raw_value = ?", [ADDRESS]).fetchone() == (
+            1,
+        )
+        assert con.execute(
+            "select count(*) from rejected_rows where contains(raw, ?)", [ADDRESS]
+        ).fetchone() == (1,)
+        assert (
+            con.execute(
+                "select count(*) from staging.email_verdicts where email = ?", [ADDRESS.lower()]
+            ).fetchone()[0]
+            >= 1
+        )
+        assert con.execute(
+            "select count(*) from segment_members where email = ?", [ADDRESS.lower()]
+        ).fetchone() == (1,)
+        assert (
+            con.execute("select count(*) from list_members where email = ?", [ADDRESS.lower()]).fetchone()[0]
+            >= 1
+        )
     finally:
         con.close()
     exports = paths.data_dir / "exports"
     before = spellings_in([exports])
-    for name in ("v1.csv", "v1.jsonl", "v1.parquet", "v1.added.csv", "latest.csv", "latest.jsonl", "latest.parquet"):
+    for name in (
+        "v1.csv",
+        "v1.jsonl",
+        "v1.parquet",
+        "v1.added.csv",
+        "latest.csv",
+        "latest.jsonl",
+        "latest.parquet",
+    ):
         assert any(path.endswith(f"everyone/{name}") for path in before), name
     assert any("/lists/newsletter/" in path for path in before)
     # the run storage never holds the address, not even before the erasure
@@ -105,7 +134,9 @@ def test_every_spelling_of_an_erased_address_is_gone_from_every_store(workspace,
     # erased, without its text, and brought nothing back (scanned above)
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        assert con.execute("select first_name, company from contacts where email = ?", [NEIGHBOUR]).fetchone() == ("Keep", "Neighbours")
+        assert con.execute(
+            "select first_name, company from contacts where email = ?", [NEIGHBOUR]
+        ).fetchone() == ("Keep", "Neighbours")
         assert con.execute("select sum(rows_erased) from import_files").fetchone() == (4,)
         assert con.execute(
             "select r.reason, r.raw from rejected_rows r join import_files f using (file_id) where f.path like '%02-again.csv'"

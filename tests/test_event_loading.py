@@ -26,22 +26,101 @@ from pipelines.config import ContactsConfig
 from pipelines.warehouse import connect, ensure_schema, erasure_salt, transaction
 
 EMAILS = [
-    "ann@example.com", "Ann@Example.COM", "bob.smith+news@example.org", " padded@example.com ", "tab\t@example.com",
-    "first.last+tag@gmail.com", "First.Last@googlemail.com", "bad@", "no-at-sign", "", "user@münchen.de",
-    "\u212aelvin@example.com", "x@localhost", "x@mail.test", "x@a--b.com", '"quoted"@example.com',
-    "dots..twice@example.com", "ünï@example.com", "erased.person@example.com", "a@" + "b" * 64 + ".com",
+    "ann@example.com",
+    "Ann@Example.COM",
+    "bob.smith+news@example.org",
+    " padded@example.com ",
+    "tab\t@example.com",
+    "first.last+tag@gmail.com",
+    "First.Last@googlemail.com",
+    "bad@",
+    "no-at-sign",
+    "",
+    "user@münchen.de",
+    "\u212aelvin@example.com",
+    "x@localhost",
+    "x@mail.test",
+    "x@a--b.com",
+    '"quoted"@example.com',
+    "dots..twice@example.com",
+    "ünï@example.com",
+    "erased.person@example.com",
+    "a@" + "b" * 64 + ".com",
 ]
-EVENT_NAMES = ["open", "OPEN", "Click", " click", "clic\u212a", "purchase", "sent ", "opened", "", "hard_bounce", "Sent"]
+EVENT_NAMES = [
+    "open",
+    "OPEN",
+    "Click",
+    " click",
+    "clic\u212a",
+    "purchase",
+    "sent ",
+    "opened",
+    "",
+    "hard_bounce",
+    "Sent",
+]
 MOMENTS = [
-    "2026-01-05T10:00:00Z", "2026-01-05 10:00:00", "2026-01-05T10:00:00", "2026-01-05 10:00:00Z", "2026-02-30T10:00:00Z",
-    "2026-01-05T24:00:00Z", "2026-01-05T23:59:60Z", "2026-01-05", "2026-01-05T10:00:00+02:00", "2026-01-05T10:00:00.123Z",
-    "0999-01-01T00:00:00Z", "0000-01-01T00:00:00Z", "yesterday", "", "2026-03-29T02:30:00", "2026-10-25T02:30:00",
-    "\uff12\uff10\uff12\uff16-01-05T10:00:00Z", "2026-1-5T10:00:00Z", " 2026-01-05T10:00:00Z", "2026-01-05T10:00:00 UTC",
-    "2024-02-29T23:59:59Z", "9999-12-31T23:59:59Z",
+    "2026-01-05T10:00:00Z",
+    "2026-01-05 10:00:00",
+    "2026-01-05T10:00:00",
+    "2026-01-05 10:00:00Z",
+    "2026-02-30T10:00:00Z",
+    "2026-01-05T24:00:00Z",
+    "2026-01-05T23:59:60Z",
+    "2026-01-05",
+    "2026-01-05T10:00:00+02:00",
+    "2026-01-05T10:00:00.123Z",
+    "0999-01-01T00:00:00Z",
+    "0000-01-01T00:00:00Z",
+    "yesterday",
+    "",
+    "2026-03-29T02:30:00",
+    "2026-10-25T02:30:00",
+    "\uff12\uff10\uff12\uff16-01-05T10:00:00Z",
+    "2026-1-5T10:00:00Z",
+    " 2026-01-05T10:00:00Z",
+    "2026-01-05T10:00:00 UTC",
+    "2024-02-29T23:59:59Z",
+    "9999-12-31T23:59:59Z",
 ]
-TEXTS = [None, "", "nl-1", " nl-2", "nl-3 ", "é-camp", "camp\u00a0", "a", "x\u2003", "multi\nline", "newsletter"]
-VALUES = [None, "", "12.50", "+5", "-3", "1e5", "12,50", " 7", "007.10", "123456789012345", ".5", "5.", "0.1", "999999999999999.999999999999999"]
-URLS = [None, "", "https://shop.example.com/p/1?utm=a", "https://x.example/é", " https://x.example", "https://x.example/ "]
+TEXTS = [
+    None,
+    "",
+    "nl-1",
+    " nl-2",
+    "nl-3 ",
+    "é-camp",
+    "camp\u00a0",
+    "a",
+    "x\u2003",
+    "multi\nline",
+    "newsletter",
+]
+VALUES = [
+    None,
+    "",
+    "12.50",
+    "+5",
+    "-3",
+    "1e5",
+    "12,50",
+    " 7",
+    "007.10",
+    "123456789012345",
+    ".5",
+    "5.",
+    "0.1",
+    "999999999999999.999999999999999",
+]
+URLS = [
+    None,
+    "",
+    "https://shop.example.com/p/1?utm=a",
+    "https://x.example/é",
+    " https://x.example",
+    "https://x.example/ ",
+]
 
 
 def awkward_events(rows: int, seed: int) -> bytes:
@@ -52,12 +131,25 @@ def awkward_events(rows: int, seed: int) -> bytes:
     writer.writerow(["email", "event", "occurred_at", "campaign_id", "list", "value", "url"])
     for _ in range(rows):
         if rng.random() < 0.5:
-            row = [f"user{rng.randrange(300)}@example.com", rng.choice(["open", "click", "sent"]),
-                   f"2026-0{rng.randrange(1, 10)}-1{rng.randrange(10)}T1{rng.randrange(10)}:3{rng.randrange(10)}:00Z",
-                   "nl-7", "newsletter", None, None]
+            row = [
+                f"user{rng.randrange(300)}@example.com",
+                rng.choice(["open", "click", "sent"]),
+                f"2026-0{rng.randrange(1, 10)}-1{rng.randrange(10)}T1{rng.randrange(10)}:3{rng.randrange(10)}:00Z",
+                "nl-7",
+                "newsletter",
+                None,
+                None,
+            ]
         else:
-            row = [rng.choice(EMAILS), rng.choice(EVENT_NAMES), rng.choice(MOMENTS), rng.choice(TEXTS),
-                   rng.choice(TEXTS), rng.choice(VALUES), rng.choice(URLS)]
+            row = [
+                rng.choice(EMAILS),
+                rng.choice(EVENT_NAMES),
+                rng.choice(MOMENTS),
+                rng.choice(TEXTS),
+                rng.choice(TEXTS),
+                rng.choice(VALUES),
+                rng.choice(URLS),
+            ]
         writer.writerow(["" if cell is None else cell for cell in row])
     out.write("only-an-address@example.com\n")  # a short row: missing cells are null
     return out.getvalue().encode("utf-8")
@@ -71,7 +163,9 @@ def sorted_frame(frame: pl.DataFrame) -> pl.DataFrame:
     ("timezone", "fold", "erase", "seed"),
     [("UTC", False, False, 1), ("Europe/Berlin", False, True, 2), ("UTC", True, True, 3)],
 )
-def test_sql_loading_matches_polars_staging(tmp_path: Path, timezone: str, fold: bool, erase: bool, seed: int):
+def test_sql_loading_matches_polars_staging(
+    tmp_path: Path, timezone: str, fold: bool, erase: bool, seed: int
+):
     config = ContactsConfig(timezone=timezone, rules={"fold_provider_aliases": fold})
     path = tmp_path / "events.csv"
     path.write_bytes(awkward_events(6000, seed=seed))
@@ -82,7 +176,8 @@ def test_sql_loading_matches_polars_staging(tmp_path: Path, timezone: str, fold:
     if erase:
         salt = erasure_salt(con)
         con.execute(
-            "insert into suppressions values (null, sha256(? || ?), 'erased', now())", [salt, "erased.person@example.com"]
+            "insert into suppressions values (null, sha256(? || ?), 'erased', now())",
+            [salt, "erased.person@example.com"],
         )
 
     with transaction(con):
@@ -100,7 +195,9 @@ def test_sql_loading_matches_polars_staging(tmp_path: Path, timezone: str, fold:
     assert got_rows.to_dicts() == expected_rows.to_dicts()
     assert sorted_frame(rest.rejects).to_dicts() == sorted_frame(reference.rejects).to_dicts()
     assert sorted_frame(rest.field_issues).to_dicts() == sorted_frame(reference.field_issues).to_dicts()
-    assert reference.rejects.height > 100 and reference.field_issues.height > 10  # the awkward cells were exercised
+    assert (
+        reference.rejects.height > 100 and reference.field_issues.height > 10
+    )  # the awkward cells were exercised
     if erase:
         assert "erased" in reference.rejects.get_column("reason").to_list()
     con.close()
@@ -118,10 +215,16 @@ def test_sql_loading_keeps_occurred_at_exact(tmp_path: Path):
     con = connect(tmp_path / "warehouse.duckdb")
     ensure_schema(con, config)
     with transaction(con):
-        loaded = load_event_rows(con, parsed, map_header(parsed.header, EVENT_ALIASES, {}), 1, config, EmailValidatorCache())
+        loaded = load_event_rows(
+            con, parsed, map_header(parsed.header, EVENT_ALIASES, {}), 1, config, EmailValidatorCache()
+        )
     assert loaded.inserted == 2 and loaded.rest.rows.height == 0
-    moments = [row[0] for row in con.execute("select occurred_at from staging.event_rows order by row_number").fetchall()]
-    assert [m.astimezone(dt.timezone.utc) for m in moments] == [
-        dt.datetime(2024, 2, 29, 23, 59, 59, tzinfo=dt.timezone.utc), dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    moments = [
+        row[0]
+        for row in con.execute("select occurred_at from staging.event_rows order by row_number").fetchall()
+    ]
+    assert [m.astimezone(dt.UTC) for m in moments] == [
+        dt.datetime(2024, 2, 29, 23, 59, 59, tzinfo=dt.UTC),
+        dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
     ]
     con.close()

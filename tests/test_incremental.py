@@ -47,7 +47,9 @@ def test_partial_replay_equals_full_replay(workspace):
     workspace.drop("2026-06-late-events.csv", LATE_EVENTS, folder="events")
     result = workspace.run()
     replayed = result.asset_materializations_for_node("contact_state")
-    replayed = next(m.metadata["addresses_replayed"].value for m in replayed if m.asset_key.path == ["status_history"])
+    replayed = next(
+        m.metadata["addresses_replayed"].value for m in replayed if m.asset_key.path == ["status_history"]
+    )
     assert replayed == 6  # the addresses the two new files mention
     assert workspace.one("select count(distinct email) from status_history")[0] > replayed
 
@@ -55,7 +57,9 @@ def test_partial_replay_equals_full_replay(workspace):
     try:
         partial = snapshot(con)
         with transaction(con):
-            assert replay_status(con, load_config(workspace.paths.config_path), dt.datetime.now(dt.timezone.utc)) is None
+            assert (
+                replay_status(con, load_config(workspace.paths.config_path), dt.datetime.now(dt.UTC)) is None
+            )
         drop_temp_tables(con)
         full = snapshot(con)
     finally:
@@ -102,13 +106,20 @@ def test_a_file_that_failed_and_then_loads_counts_as_new(workspace):
     failed_id, status = workspace.one("select file_id, status from import_files where path like '%b.csv'")
     assert status == "failed"
     config = workspace.paths.config_path
-    config.write_text(config.read_text().replace("  customers: {name: Customers}\n", "  customers: {name: Customers}\n  vip-list: {name: VIP}\n"))
+    config.write_text(
+        config.read_text().replace(
+            "  customers: {name: Customers}\n", "  customers: {name: Customers}\n  vip-list: {name: VIP}\n"
+        )
+    )
     workspace.run()
     rows = workspace.query("select file_id, status from import_files where path like '%b.csv'")
     assert len(rows) == 1 and rows[0][1] == "loaded" and rows[0][0] > failed_id
     assert workspace.one("select max(file_id) from import_files")[0] == rows[0][0]
     # its contact reached the daily figures, though list_health had been computed after the failed attempt
-    assert workspace.one("select members from list_health where list_id = 'all' and day = date '2026-06-30'")[0] == 2
+    assert (
+        workspace.one("select members from list_health where list_id = 'all' and day = date '2026-06-30'")[0]
+        == 2
+    )
 
 
 def recomputed(result) -> dict[str, int]:
@@ -117,7 +128,9 @@ def recomputed(result) -> dict[str, int]:
     for node in ("lists", "contact_engagement"):
         for materialization in result.asset_materializations_for_node(node):
             if "addresses_recomputed" in materialization.metadata:
-                found[materialization.asset_key.path[-1]] = materialization.metadata["addresses_recomputed"].value
+                found[materialization.asset_key.path[-1]] = materialization.metadata[
+                    "addresses_recomputed"
+                ].value
     return found
 
 
@@ -138,11 +151,18 @@ def test_scoped_list_members_and_engagement_equal_a_full_recompute(workspace):
     where recomputing every address would."""
     workspace.copy_samples()
     workspace.run()
-    workspace.drop("2026-06-late.csv", LATE_CONTACTS, manifest="consent: confirmed\nmode: subscribe\nlists: [customers]\n")
+    workspace.drop(
+        "2026-06-late.csv",
+        LATE_CONTACTS,
+        manifest="consent: confirmed\nmode: subscribe\nlists: [customers]\n",
+    )
     late = "new.one@example.com,open,2026-06-16T08:00:00\nivan@example.de,click,2026-06-17T08:00:00\n"
     workspace.drop("2026-06-late-events.csv", LATE_EVENTS + late, folder="events")
     result = workspace.run()
-    assert recomputed(result) == {"list_members": 7, "contact_engagement": 7}  # the addresses the two new files mention
+    assert recomputed(result) == {
+        "list_members": 7,
+        "contact_engagement": 7,
+    }  # the addresses the two new files mention
 
     tables = ("staging.list_members", "staging.contact_engagement")
     con = duckdb.connect(str(workspace.paths.warehouse))
@@ -155,8 +175,13 @@ def test_scoped_list_members_and_engagement_equal_a_full_recompute(workspace):
         con.close()
     # the new facts took effect: alice unsubscribed, new.one joined customers and opened
     members = set(workspace.query("select list_id, email from list_members"))
-    assert ("customers", "new.one@example.com") in members and ("subscribed", "alice@example.com") not in members
-    assert workspace.one("select opens_30d from contact_engagement where email = 'new.one@example.com'") == (1,)
+    assert ("customers", "new.one@example.com") in members and (
+        "subscribed",
+        "alice@example.com",
+    ) not in members
+    assert workspace.one("select opens_30d from contact_engagement where email = 'new.one@example.com'") == (
+        1,
+    )
 
 
 def test_another_as_of_date_recomputes_every_contact(workspace):
@@ -180,12 +205,22 @@ def test_files_loaded_but_not_merged_are_seen_by_the_next_scoped_run(workspace):
     config = load_config(workspace.paths.config_path)
     con = duckdb.connect(str(workspace.paths.warehouse))
     try:
-        ctx = IngestContext(con, workspace.paths.data_dir, config, EmailValidatorCache(False), dt.datetime.now(dt.timezone.utc),
-                            logging.getLogger("test"))
-        outcomes = ingest_folder(ctx, workspace.inbox, KIND_CONTACTS)  # the samples' failed and held files are tried again
+        ctx = IngestContext(
+            con,
+            workspace.paths.data_dir,
+            config,
+            EmailValidatorCache(False),
+            dt.datetime.now(dt.UTC),
+            logging.getLogger("test"),
+        )
+        outcomes = ingest_folder(
+            ctx, workspace.inbox, KIND_CONTACTS
+        )  # the samples' failed and held files are tried again
         assert [o.status for o in outcomes if o.path.endswith("2026-06-late.csv")] == ["loaded"]
         with transaction(con):
-            assert rebuild_list_members(con, config) is None  # a file waits for its merge: everything, recorded before it
+            assert (
+                rebuild_list_members(con, config) is None
+            )  # a file waits for its merge: everything, recorded before it
     finally:
         con.close()
     workspace.run()

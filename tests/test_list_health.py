@@ -70,12 +70,18 @@ EXPECTED = {
 def newsletter_rows(workspace):
     return {
         day.strftime("%m-%d"): tuple(values)
-        for day, *values in workspace.query(f"select {COLUMNS} from list_health where list_id = 'newsletter' order by day")
+        for day, *values in workspace.query(
+            f"select {COLUMNS} from list_health where list_id = 'newsletter' order by day"
+        )
     }
 
 
 def days_recomputed(result) -> int:
-    materialization = next(m for m in result.asset_materializations_for_node("list_health") if m.asset_key == dg.AssetKey("list_health"))
+    materialization = next(
+        m
+        for m in result.asset_materializations_for_node("list_health")
+        if m.asset_key == dg.AssetKey("list_health")
+    )
     return materialization.metadata["days_recomputed"].value
 
 
@@ -87,7 +93,9 @@ def fixture_workspace(workspace):
         "email,created_at\na@example.com,2026-03-02T08:00:00Z\nb@example.com,2026-03-02T08:00:00Z\n"
         "c@example.com,2026-03-02T08:00:00Z\nd@example.com,2026-03-04T08:00:00Z\n",
     )
-    workspace.drop("2.csv", "email,created_at\ne@example.com,2026-03-09T08:00:00Z\nf@example.com,2026-03-09T08:00:00Z\n")
+    workspace.drop(
+        "2.csv", "email,created_at\ne@example.com,2026-03-09T08:00:00Z\nf@example.com,2026-03-09T08:00:00Z\n"
+    )
     workspace.drop("1.csv", EVENTS, folder="events")
     return workspace
 
@@ -105,15 +113,25 @@ def test_known_answer_with_a_late_event_file(fixture_workspace):
     assert after == EXPECTED
     # only the days from the late file's first day on were recomputed, and the earlier ones did not change
     assert days_recomputed(result) == 9
-    assert {day: row for day, row in before.items() if day < "03-08"} == {day: row for day, row in after.items() if day < "03-08"}
+    assert {day: row for day, row in before.items() if day < "03-08"} == {
+        day: row for day, row in after.items() if day < "03-08"
+    }
 
 
 def test_system_lists_and_test_lists(fixture_workspace):
     workspace = fixture_workspace
-    workspace.drop("seeds.csv", "email,created_at\nseed@example.com,2026-03-02T08:00:00Z\n", manifest="consent: confirmed\nlists: [seed-tests]\n")
+    workspace.drop(
+        "seeds.csv",
+        "email,created_at\nseed@example.com,2026-03-02T08:00:00Z\n",
+        manifest="consent: confirmed\nlists: [seed-tests]\n",
+    )
     workspace.run(as_of="2026-03-16")
-    rows = {(list_id, day.strftime("%m-%d")): (members, subscribed) for list_id, day, members, subscribed in workspace.query(
-        "select list_id, day, members, subscribed from list_health where day in ('2026-03-06', '2026-03-16')")}
+    rows = {
+        (list_id, day.strftime("%m-%d")): (members, subscribed)
+        for list_id, day, members, subscribed in workspace.query(
+            "select list_id, day, members, subscribed from list_health where day in ('2026-03-06', '2026-03-16')"
+        )
+    }
     # the seed address counts in its test list, never in the system lists
     assert rows[("seed-tests", "03-16")] == (1, 1)
     assert rows[("all", "03-16")] == (6, 2)  # a to f; a and f subscribed (no late file in this test)
@@ -128,7 +146,12 @@ def test_backfill_of_an_earlier_as_of_gives_the_rows_of_that_day(fixture_workspa
     held = [row for row in current if row[1] <= dt.date(2026, 3, 12)]
     workspace.run(as_of="2026-03-12")
     # the backfill's rows are read as of its day; the current view stays on the newest as-of day
-    assert workspace.query(f"select list_id, {COLUMNS} from list_health_at(version_as_of('list_health', date '2026-03-12')) order by all") == held
+    assert (
+        workspace.query(
+            f"select list_id, {COLUMNS} from list_health_at(version_as_of('list_health', date '2026-03-12')) order by all"
+        )
+        == held
+    )
     assert workspace.query(f"select list_id, {COLUMNS} from list_health order by all") == current
     workspace.run(as_of="2026-03-16")
     assert workspace.query(f"select list_id, {COLUMNS} from list_health order by all") == current
@@ -137,10 +160,14 @@ def test_backfill_of_an_earlier_as_of_gives_the_rows_of_that_day(fixture_workspa
 
 def test_invalid_rate_counts_invalid_rows_offered_to_the_list_on_the_load_day(workspace):
     workspace.drop("offer.csv", "email\nok@example.com\nbad@@example.com\nalso-ok@example.com\nnope\n")
-    today = dt.datetime.now(dt.timezone.utc).astimezone(__import__("zoneinfo").ZoneInfo("Europe/Berlin")).date()
+    today = dt.datetime.now(dt.UTC).astimezone(__import__("zoneinfo").ZoneInfo("Europe/Berlin")).date()
     workspace.run(as_of=today.isoformat())
-    assert workspace.one("select invalid_rate from list_health where list_id = 'newsletter' and day = ?", [today]) == (0.5,)
-    assert workspace.one("select invalid_rate from list_health where list_id = 'subscribed' and day = ?", [today]) == (None,)
+    assert workspace.one(
+        "select invalid_rate from list_health where list_id = 'newsletter' and day = ?", [today]
+    ) == (0.5,)
+    assert workspace.one(
+        "select invalid_rate from list_health where list_id = 'subscribed' and day = ?", [today]
+    ) == (None,)
 
 
 class ChartCounter(HTMLParser):
@@ -184,10 +211,16 @@ def test_every_recomputed_day_is_a_partition_of_list_health_by_day(fixture_works
     workspace = fixture_workspace
     first = days_reported(workspace.run(as_of="2026-03-16"))
     assert sorted(first) == [f"2026-03-{day:02d}" for day in range(2, 17)]
-    rows = workspace.query("select day::varchar, members, new_subscribers, churned, churn_rate from list_health where list_id = 'newsletter'")
+    rows = workspace.query(
+        "select day::varchar, members, new_subscribers, churned, churn_rate from list_health where list_id = 'newsletter'"
+    )
     for day, members, new, churned, churn_rate in rows:
         figures = first[day]
-        assert (figures["newsletter_members"], figures["newsletter_new_subscribers"], figures["newsletter_churned"]) == (members, new, churned)
+        assert (
+            figures["newsletter_members"],
+            figures["newsletter_new_subscribers"],
+            figures["newsletter_churned"],
+        ) == (members, new, churned)
         assert figures["newsletter_churn_rate"] == churn_rate
     # the same keys every day, so each figure is one line over the days
     assert len({frozenset(figures) for figures in first.values()}) == 1

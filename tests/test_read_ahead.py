@@ -25,12 +25,16 @@ def test_a_folder_read_ahead_gets_each_file_its_own_outcome(tmp_path: Path):
     inbox.mkdir(parents=True)
     (inbox / "01.csv").write_text(HEADER + "a@example.com,open,2026-01-05T10:00:00Z\n", encoding="utf-8")
     (inbox / "02.csv").write_bytes(bytes(range(256)) * 40)  # fails in the reader, which runs in the worker
-    (inbox / "03.csv").write_text(HEADER + "b@example.com,click,2026-01-06T10:00:00Z\nbad,open,2026-01-06T10:00:00Z\n", encoding="utf-8")
+    (inbox / "03.csv").write_text(
+        HEADER + "b@example.com,click,2026-01-06T10:00:00Z\nbad,open,2026-01-06T10:00:00Z\n", encoding="utf-8"
+    )
     (inbox / "04.txt.unknown").write_text("not a data file", encoding="utf-8")
     con = connect(tmp_path / "warehouse.duckdb")
     config = ContactsConfig()
     ensure_schema(con, config)
-    ctx = IngestContext(con, tmp_path, config, EmailValidatorCache(), dt.datetime.now(dt.timezone.utc), logging.getLogger("test"))
+    ctx = IngestContext(
+        con, tmp_path, config, EmailValidatorCache(), dt.datetime.now(dt.UTC), logging.getLogger("test")
+    )
 
     outcomes = ingest_folder(ctx, inbox, KIND_EVENTS)
 
@@ -46,7 +50,10 @@ def test_a_folder_read_ahead_gets_each_file_its_own_outcome(tmp_path: Path):
     assert ledger["inbox/events/03.csv"] == expected
     # A second pass loads nothing again; only the failed files are tried (and fail) once more.
     again = ingest_folder(ctx, inbox, KIND_EVENTS)
-    assert [(o.path, o.status) for o in again] == [("inbox/events/02.csv", "failed"), ("inbox/events/04.txt.unknown", "failed")]
+    assert [(o.path, o.status) for o in again] == [
+        ("inbox/events/02.csv", "failed"),
+        ("inbox/events/04.txt.unknown", "failed"),
+    ]
     assert con.execute("select count(*) from staging.event_rows").fetchall()[0][0] == 2
     con.close()
 
@@ -55,7 +62,9 @@ def test_files_after_the_first_are_parsed_in_the_worker(tmp_path: Path, monkeypa
     inbox = tmp_path / "inbox" / "events"
     inbox.mkdir(parents=True)
     for number in range(1, 4):
-        (inbox / f"0{number}.csv").write_text(HEADER + f"a{number}@example.com,open,2026-01-05T10:00:00Z\n", encoding="utf-8")
+        (inbox / f"0{number}.csv").write_text(
+            HEADER + f"a{number}@example.com,open,2026-01-05T10:00:00Z\n", encoding="utf-8"
+        )
     readers: dict[str, str] = {}
 
     def recording(path, data=None, content=None):
@@ -66,10 +75,16 @@ def test_files_after_the_first_are_parsed_in_the_worker(tmp_path: Path, monkeypa
     con = connect(tmp_path / "warehouse.duckdb")
     config = ContactsConfig()
     ensure_schema(con, config)
-    ctx = IngestContext(con, tmp_path, config, EmailValidatorCache(), dt.datetime.now(dt.timezone.utc), logging.getLogger("test"))
+    ctx = IngestContext(
+        con, tmp_path, config, EmailValidatorCache(), dt.datetime.now(dt.UTC), logging.getLogger("test")
+    )
     assert [o.status for o in ingest_folder(ctx, inbox, KIND_EVENTS)] == ["loaded"] * 3
     assert sorted(readers) == ["01.csv", "02.csv", "03.csv"]
-    assert not readers["01.csv"].startswith("read-ahead") and readers["02.csv"].startswith("read-ahead") and readers["03.csv"].startswith("read-ahead")
+    assert (
+        not readers["01.csv"].startswith("read-ahead")
+        and readers["02.csv"].startswith("read-ahead")
+        and readers["03.csv"].startswith("read-ahead")
+    )
     con.close()
 
 
@@ -83,14 +98,16 @@ def test_the_ledger_hashes_the_bytes_that_were_parsed(tmp_path: Path):
     con = connect(tmp_path / "warehouse.duckdb")
     config = ContactsConfig()
     ensure_schema(con, config)
-    ctx = IngestContext(con, tmp_path, config, EmailValidatorCache(), dt.datetime.now(dt.timezone.utc), logging.getLogger("test"))
+    ctx = IngestContext(
+        con, tmp_path, config, EmailValidatorCache(), dt.datetime.now(dt.UTC), logging.getLogger("test")
+    )
     with ReadAhead(ContactsConfig().limits) as ahead:
         ahead.start(path)
         prefetched = ahead.take(path)
     path.write_text(HEADER, encoding="utf-8")  # changed after the read
     outcome = _ingest_one(ctx, path, KIND_EVENTS, None, prefetched)
     assert (outcome.status, outcome.rows_accepted) == ("loaded", 1)
-    sha, = con.execute("select sha256 from import_files").fetchall()[0]
+    (sha,) = con.execute("select sha256 from import_files").fetchall()[0]
     assert sha == hashlib.sha256(original.encode() + b"\x00manifest\x00\x00none").hexdigest()
     con.close()
 
@@ -102,6 +119,9 @@ def test_the_bytes_parsed_are_the_bytes_handed_back(tmp_path: Path):
         ahead.start(path)
         read = ahead.take(path)
         path.write_text(HEADER, encoding="utf-8")  # changed on disk after the read: the result stays whole
-    assert read.digest.digest() == hashlib.sha256((HEADER + "a@example.com,open,2026-01-05T10:00:00Z\n").encode()).digest()
+    assert (
+        read.digest.digest()
+        == hashlib.sha256((HEADER + "a@example.com,open,2026-01-05T10:00:00Z\n").encode()).digest()
+    )
     assert read.parsed_or_raise().rows_total == 1
     assert ahead.take(path) is None  # taken once

@@ -16,11 +16,9 @@ import time
 from pathlib import Path
 
 import duckdb
-import polars as pl
 import pytest
 from pydantic import ByteSize
 
-from assets.read_ahead import read_and_parse
 from assets.read_limits import LimitExceeded, read_bounded
 from pipelines.config import ContactsConfig
 from tests.conftest import TEST_CONFIG
@@ -58,9 +56,14 @@ def setup(root: Path, config: str = TEST_CONFIG) -> dict[str, str]:
     (root / "segments").mkdir()
     (root / "contacts.yaml").write_text(config)
     (root / "home").mkdir()
-    return {**os.environ, "CONTACTS_DATA_DIR": str(data), "CONTACTS_CONFIG": str(root / "contacts.yaml"),
-            "CONTACTS_SEGMENTS_DIR": str(root / "segments"), "DAGSTER_HOME": str(root / "home"),
-            "CONTACTS_DUCKDB_MEMORY_LIMIT": DUCKDB_LIMIT}
+    return {
+        **os.environ,
+        "CONTACTS_DATA_DIR": str(data),
+        "CONTACTS_CONFIG": str(root / "contacts.yaml"),
+        "CONTACTS_SEGMENTS_DIR": str(root / "segments"),
+        "DAGSTER_HOME": str(root / "home"),
+        "CONTACTS_DUCKDB_MEMORY_LIMIT": DUCKDB_LIMIT,
+    }
 
 
 def drop(env: dict, name: str, content: bytes | None = None) -> Path:
@@ -85,8 +88,13 @@ sys.exit(done.returncode)
 
 def measured_run(env: dict) -> tuple[subprocess.CompletedProcess, int]:
     """`contacts run` in a process of its own, with the peak RSS of that run (bytes)."""
-    done = subprocess.run([sys.executable, "-c", MEASURED_RUN, str(CONTACTS), "run", "--as-of", "2026-06-30"],
-                          env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURED_RUN, str(CONTACTS), "run", "--as-of", "2026-06-30"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     peak = int(done.stdout.rsplit("MAXRSS_KIB", 1)[1].split()[0]) * 1024
     return done, peak
 
@@ -94,7 +102,9 @@ def measured_run(env: dict) -> tuple[subprocess.CompletedProcess, int]:
 def ledger(env: dict) -> dict[str, tuple[str, str | None, int | None]]:
     con = duckdb.connect(str(Path(env["CONTACTS_DATA_DIR"]) / "warehouse.duckdb"), read_only=True)
     try:
-        rows = con.execute("select path, status, reason, rows_accepted from import_files where kind = 'contacts'").fetchall()
+        rows = con.execute(
+            "select path, status, reason, rows_accepted from import_files where kind = 'contacts'"
+        ).fetchall()
     finally:
         con.close()
     return {Path(path).name: (status, reason, accepted) for path, status, reason, accepted in rows}
@@ -124,53 +134,86 @@ def test_hostile_files_fail_with_the_limit_named_and_memory_stays_bounded(tmp_pa
         "bigfield.csv": "the value of 'notes' in row 1 is ",
         "ratio.csv.gz": "the compression ratio is ",
     }
-    settings = {"bomb.csv.gz": "max_line_length", "oneline.csv": "max_line_length", "bigfield.csv": "max_field_size",
-                "ratio.csv.gz": "max_compression_ratio"}
+    settings = {
+        "bomb.csv.gz": "max_line_length",
+        "oneline.csv": "max_line_length",
+        "bigfield.csv": "max_field_size",
+        "ratio.csv.gz": "max_compression_ratio",
+    }
     for name, start in expected.items():
         status, reason, accepted = files[name]
         assert status == "failed" and not accepted, (name, reason)
-        assert reason.startswith(start) and f"(raise limits.{settings[name]} in contacts.yaml to load it)" in reason, reason
+        assert (
+            reason.startswith(start)
+            and f"(raise limits.{settings[name]} in contacts.yaml to load it)" in reason
+        ), reason
     con = duckdb.connect(str(Path(env["CONTACTS_DATA_DIR"]) / "warehouse.duckdb"), read_only=True)
     try:
-        assert sorted(row[0] for row in con.execute("select email from contacts").fetchall()) == ["ann@example.com", "bob@example.com"]
-        assert con.execute("select count(*) from rejected_rows").fetchone() == (0,)  # failed files apply nothing
+        assert sorted(row[0] for row in con.execute("select email from contacts").fetchall()) == [
+            "ann@example.com",
+            "bob@example.com",
+        ]
+        assert con.execute("select count(*) from rejected_rows").fetchone() == (
+            0,
+        )  # failed files apply nothing
     finally:
         con.close()
-    assert peak < 512 * 1000 * 1000 + PYTHON_ALLOWANCE_BYTES, f"peak RSS {peak / MiB:.0f} MiB, over {DUCKDB_LIMIT} + the allowance"
+    assert peak < 512 * 1000 * 1000 + PYTHON_ALLOWANCE_BYTES, (
+        f"peak RSS {peak / MiB:.0f} MiB, over {DUCKDB_LIMIT} + the allowance"
+    )
 
 
 def test_each_size_limit_is_a_setting_and_a_bigger_one_loads_the_file(workspace):
     limits = {"max_file_size": "1KiB", "max_decompressed_size": "2KiB", "max_line_length": "64"}
-    workspace.paths.config_path.write_text(TEST_CONFIG + "limits:\n" + "".join(f"  {k}: {v}\n" for k, v in limits.items()))
+    workspace.paths.config_path.write_text(
+        TEST_CONFIG + "limits:\n" + "".join(f"  {k}: {v}\n" for k, v in limits.items())
+    )
     rows = "".join(f"person{n}@example.com,Name {n}\n" for n in range(60))  # ~1.6 KB
     big = workspace.drop("big.csv", "email,first_name\n" + rows, manifest=MANIFEST)
-    workspace.drop("packed.csv.gz", gzip.compress(("email,first_name\n" + rows * 2).encode()), manifest=MANIFEST)
+    workspace.drop(
+        "packed.csv.gz", gzip.compress(("email,first_name\n" + rows * 2).encode()), manifest=MANIFEST
+    )
     workspace.drop("wide.csv", "email,first_name\nw@example.com," + "z" * 100 + "\n", manifest=MANIFEST)
     workspace.run()
-    files = {Path(path).name: reason for path, reason in workspace.query("select path, reason from import_files")}
+    files = {
+        Path(path).name: reason for path, reason in workspace.query("select path, reason from import_files")
+    }
     size = ByteSize(big.stat().st_size).human_readable()
-    assert files["big.csv"].startswith(f"the file is {size}, over the limit of 1.0KiB (raise limits.max_file_size")
+    assert files["big.csv"].startswith(
+        f"the file is {size}, over the limit of 1.0KiB (raise limits.max_file_size"
+    )
     assert files["packed.csv.gz"].startswith("the decompressed content is over 2.0KiB")
     assert files["wide.csv"].startswith("line 2 has ")
-    assert "B or more without a line end, over the limit of 64B (raise limits.max_line_length in contacts.yaml" in files["wide.csv"]
+    assert (
+        "B or more without a line end, over the limit of 64B (raise limits.max_line_length in contacts.yaml"
+        in files["wide.csv"]
+    )
     assert workspace.query("select count(*) from contacts") == [(0,)]
     # raised, the same files load on the next run
     workspace.paths.config_path.write_text(TEST_CONFIG)
     workspace.run()
     assert dict(workspace.query("select path, status from import_files")) == {
-        "inbox/contacts/big.csv": "loaded", "inbox/contacts/packed.csv.gz": "loaded", "inbox/contacts/wide.csv": "loaded"}
+        "inbox/contacts/big.csv": "loaded",
+        "inbox/contacts/packed.csv.gz": "loaded",
+        "inbox/contacts/wide.csv": "loaded",
+    }
 
 
 def test_truncated_and_concatenated_gzip(tmp_path):
     limits = ContactsConfig().limits
     whole = gzip.compress(b"email\na@example.com\n") + gzip.compress(b"b@example.com\n")
     (tmp_path / "two.csv.gz").write_bytes(whole)
-    assert read_bounded(tmp_path / "two.csv.gz", limits, text=True).content == b"email\na@example.com\nb@example.com\n"
+    assert (
+        read_bounded(tmp_path / "two.csv.gz", limits, text=True).content
+        == b"email\na@example.com\nb@example.com\n"
+    )
     (tmp_path / "cut.csv.gz").write_bytes(whole[:-12])
     with pytest.raises(Exception, match="Compressed file ended before the end-of-stream marker"):
         read_bounded(tmp_path / "cut.csv.gz", limits, text=True)
     (tmp_path / "long.csv").write_bytes(b"email\n" + b"a" * (5 * MiB))
-    with pytest.raises(LimitExceeded, match="line 2 has 5.0MiB or more without a line end, over the limit of 4.0MiB"):
+    with pytest.raises(
+        LimitExceeded, match="line 2 has 5.0MiB or more without a line end, over the limit of 4.0MiB"
+    ):
         read_bounded(tmp_path / "long.csv", limits, text=True)
 
 
@@ -190,9 +233,13 @@ def test_a_run_killed_while_reading_a_big_file_leaves_the_warehouse_as_it_was(wo
 
     def snapshot():
         return {
-            "import_files": sorted(workspace.query("select file_id, path, kind, status, sha256, rows_total from import_files")),
+            "import_files": sorted(
+                workspace.query("select file_id, path, kind, status, sha256, rows_total from import_files")
+            ),
             "contacts": sorted(workspace.query("select * from contacts"), key=repr),
-            "versions": workspace.query("select version, run_id, tables_changed from versions order by version"),
+            "versions": workspace.query(
+                "select version, run_id, tables_changed from versions order by version"
+            ),
             "events": workspace.query("select count(*) from staging.event_rows"),
         }
 
@@ -204,9 +251,19 @@ def test_a_run_killed_while_reading_a_big_file_leaves_the_warehouse_as_it_was(wo
         stream.write("email,event,occurred_at\n")
         stream.writelines(event_lines(EVENTS, seed=7))
     (tmp_path / "home").mkdir()
-    env = {**os.environ, "CONTACTS_DATA_DIR": str(workspace.paths.data_dir), "CONTACTS_CONFIG": str(workspace.paths.config_path),
-           "CONTACTS_SEGMENTS_DIR": str(workspace.paths.segments_dir), "DAGSTER_HOME": str(tmp_path / "home")}
-    run = subprocess.Popen([str(CONTACTS), "run", "--as-of", "2026-06-30"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "CONTACTS_DATA_DIR": str(workspace.paths.data_dir),
+        "CONTACTS_CONFIG": str(workspace.paths.config_path),
+        "CONTACTS_SEGMENTS_DIR": str(workspace.paths.segments_dir),
+        "DAGSTER_HOME": str(tmp_path / "home"),
+    }
+    run = subprocess.Popen(
+        [str(CONTACTS), "run", "--as-of", "2026-06-30"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     killed_mid_read = False
     deadline = time.monotonic() + 300
     while run.poll() is None and time.monotonic() < deadline:

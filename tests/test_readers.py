@@ -13,7 +13,25 @@ import pytest
 
 from assets.readers import PY_WHITESPACE, _read_delimited_fast, _read_delimited_python
 
-PIECES = ["a", "Zoë", "x@y.com", " ", "  padded ", ",", ";", "\t", '"', '""', "\n", "\r\n", "é", "例", "", "1.5", "\\"]
+PIECES = [
+    "a",
+    "Zoë",
+    "x@y.com",
+    " ",
+    "  padded ",
+    ",",
+    ";",
+    "\t",
+    '"',
+    '""',
+    "\n",
+    "\r\n",
+    "é",
+    "例",
+    "",
+    "1.5",
+    "\\",
+]
 
 
 def records_of(parsed) -> tuple[list[str], list[tuple]]:
@@ -55,7 +73,9 @@ def test_fast_reader_agrees_with_python_reader(delimiter):
         python = _read_delimited_python(text, delimiter)
         assert not python.problems, repr(text)
         assert records_of(fast) == records_of(python), repr(text)
-        assert fast.cells.get_column("row_number").to_list() == python.cells.get_column("row_number").to_list(), repr(text)
+        assert (
+            fast.cells.get_column("row_number").to_list() == python.cells.get_column("row_number").to_list()
+        ), repr(text)
     assert taken > 300  # the fast reader must carry the common case, or this proves nothing
 
 
@@ -77,12 +97,12 @@ def test_fast_reader_takes_ordinary_quoting_and_blank_lines(text):
 @pytest.mark.parametrize(
     "text",
     [
-        "email,name\nx@y.com,a,extra\n",        # wider than the header: the Python reader names the row
-        'email,name\nx@y.com,ab"c\n',           # a quote inside an unquoted field
-        'email,name\nx@y.com,"ab"c\n',          # text after a closing quote
-        'email,name\nx@y.com, "ab"\n',          # a space before an opening quote
-        "email,name\rx@y.com,a\r",              # bare CR line ends
-        "\nemail,name\nx@y.com,a\n",            # the header is not on the first line
+        "email,name\nx@y.com,a,extra\n",  # wider than the header: the Python reader names the row
+        'email,name\nx@y.com,ab"c\n',  # a quote inside an unquoted field
+        'email,name\nx@y.com,"ab"c\n',  # text after a closing quote
+        'email,name\nx@y.com, "ab"\n',  # a space before an opening quote
+        "email,name\rx@y.com,a\r",  # bare CR line ends
+        "\nemail,name\nx@y.com,a\n",  # the header is not on the first line
         'email,name\nx@y.com,"unclosed\n',
     ],
 )

@@ -23,11 +23,16 @@ def rows(workspace, sql, *parameters):
 def test_time_travel_and_diffs_over_three_runs(workspace):
     workspace.write_segment("vips", SEGMENT)
     # run 1: a, b, c subscribed; a and b are VIPs
-    workspace.drop("1.csv", "email,tags,created_at\na@example.com,vip,2026-01-01\nb@example.com,vip,2026-01-01\nc@example.com,,2026-01-01\n")
+    workspace.drop(
+        "1.csv",
+        "email,tags,created_at\na@example.com,vip,2026-01-01\nb@example.com,vip,2026-01-01\nc@example.com,,2026-01-01\n",
+    )
     workspace.run()
     # run 2: b unsubscribes, d (VIP) arrives, c gets a name
     workspace.drop("2.csv", "email\nb@example.com\n", manifest="mode: unsubscribe\n")
-    workspace.drop("3.csv", "email,tags,first_name,created_at\nd@example.com,vip,,2026-01-01\nc@example.com,,Cee,\n")
+    workspace.drop(
+        "3.csv", "email,tags,first_name,created_at\nd@example.com,vip,,2026-01-01\nc@example.com,,Cee,\n"
+    )
     workspace.run()
     # run 3: a unsubscribes
     workspace.drop("4.csv", "email\na@example.com\n", manifest="mode: unsubscribe\n")
@@ -47,8 +52,16 @@ def test_time_travel_and_diffs_over_three_runs(workspace):
     changes = "select contact_id, email, change from segment_changes('vips', ?, ?)"
     assert rows(workspace, changes, 1, 2) == [(b, "b@example.com", "removed"), (d, "d@example.com", "added")]
     assert rows(workspace, changes, 2, 3) == [(a, "a@example.com", "removed")]
-    assert rows(workspace, changes, 1, 3) == [(a, "a@example.com", "removed"), (b, "b@example.com", "removed"), (d, "d@example.com", "added")]
-    assert rows(workspace, changes, 3, 1) == [(a, "a@example.com", "added"), (b, "b@example.com", "added"), (d, "d@example.com", "removed")]
+    assert rows(workspace, changes, 1, 3) == [
+        (a, "a@example.com", "removed"),
+        (b, "b@example.com", "removed"),
+        (d, "d@example.com", "added"),
+    ]
+    assert rows(workspace, changes, 3, 1) == [
+        (a, "a@example.com", "added"),
+        (b, "b@example.com", "added"),
+        (d, "d@example.com", "removed"),
+    ]
     assert rows(workspace, changes, 2, 2) == []
 
     subscribed = "select contact_id from list_members_at('subscribed', ?)"
@@ -63,12 +76,27 @@ def test_time_travel_and_diffs_over_three_runs(workspace):
     assert rows(workspace, list_changes.replace("'subscribed'", "'newsletter'"), 1, 3) == [(d, "added")]
 
     contacts_at = "select email, status, first_name from contacts_at(?)"
-    assert rows(workspace, contacts_at, 1) == [("a@example.com", "subscribed", None), ("b@example.com", "subscribed", None), ("c@example.com", "subscribed", None)]
-    assert rows(workspace, contacts_at, 2) == [
-        ("a@example.com", "subscribed", None), ("b@example.com", "unsubscribed", None), ("c@example.com", "subscribed", "Cee"), ("d@example.com", "subscribed", None),
+    assert rows(workspace, contacts_at, 1) == [
+        ("a@example.com", "subscribed", None),
+        ("b@example.com", "subscribed", None),
+        ("c@example.com", "subscribed", None),
     ]
-    assert rows(workspace, contacts_at, 3) == rows(workspace, "select email, status, first_name from contacts")
-    assert workspace.one("select tables_changed from versions where version = 1")[0] == ["contacts", "contact_engagement", "list_members", "list_health", "segment_members"]
+    assert rows(workspace, contacts_at, 2) == [
+        ("a@example.com", "subscribed", None),
+        ("b@example.com", "unsubscribed", None),
+        ("c@example.com", "subscribed", "Cee"),
+        ("d@example.com", "subscribed", None),
+    ]
+    assert rows(workspace, contacts_at, 3) == rows(
+        workspace, "select email, status, first_name from contacts"
+    )
+    assert workspace.one("select tables_changed from versions where version = 1")[0] == [
+        "contacts",
+        "contact_engagement",
+        "list_members",
+        "list_health",
+        "segment_members",
+    ]
 
 
 def test_storage_grows_with_change_not_with_versions(workspace):
@@ -96,12 +124,18 @@ def test_publish_diff_by_key_closes_and_adds_exactly_the_changed_rows(tmp_path):
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     con.execute("create schema staging")
     con.execute("create table staging.things (id bigint, name varchar, tags varchar[], score double)")
-    con.execute("create table things_history as select *, null::bigint as valid_from_version, null::bigint as valid_to_version from staging.things")
-    con.execute("create table versions (version bigint, run_id varchar, as_of_date date, created_at timestamptz, tables_changed varchar[])")
+    con.execute(
+        "create table things_history as select *, null::bigint as valid_from_version, null::bigint as valid_to_version from staging.things"
+    )
+    con.execute(
+        "create table versions (version bigint, run_id varchar, as_of_date date, created_at timestamptz, tables_changed varchar[])"
+    )
     VERSIONED["things"] = VersionedRelation("things", "staging.things", ("id",))
     try:
         day = dt.date(2026, 6, 30)
-        con.execute("insert into staging.things values (1, 'a', ['x'], 1.0), (2, null, [], null), (3, 'c', null, 3.0), (4, 'd', ['y'], 4.0)")
+        con.execute(
+            "insert into staging.things values (1, 'a', ['x'], 1.0), (2, null, [], null), (3, 'c', null, 3.0), (4, 'd', ['y'], 4.0)"
+        )
         assert publish(con, "things", "r1", day) == 1
         assert publish(con, "things", "r2", day) is None  # nothing changed, no version
         # 1 unchanged; 2 null -> value; 3 value -> null and a list null -> value; 4 removed; 5 added
@@ -110,10 +144,22 @@ def test_publish_diff_by_key_closes_and_adds_exactly_the_changed_rows(tmp_path):
         con.execute("delete from staging.things where id = 4")
         con.execute("insert into staging.things values (5, 'e', [], 5.0)")
         assert publish(con, "things", "r3", day) == 2
-        history = con.execute("select id, name, valid_from_version, valid_to_version from things_history order by id, valid_from_version").fetchall()
-        assert history == [(1, "a", 1, None), (2, None, 1, 2), (2, "b", 2, None), (3, "c", 1, 2), (3, None, 2, None), (4, "d", 1, 2), (5, "e", 2, None)]
+        history = con.execute(
+            "select id, name, valid_from_version, valid_to_version from things_history order by id, valid_from_version"
+        ).fetchall()
+        assert history == [
+            (1, "a", 1, None),
+            (2, None, 1, 2),
+            (2, "b", 2, None),
+            (3, "c", 1, 2),
+            (3, None, 2, None),
+            (4, "d", 1, 2),
+            (5, "e", 2, None),
+        ]
         current = "select * exclude (valid_from_version, valid_to_version) from things_history where valid_to_version is null"
-        assert sorted(con.execute(current).fetchall()) == sorted(con.execute("select * from staging.things").fetchall())
+        assert sorted(con.execute(current).fetchall()) == sorted(
+            con.execute("select * from staging.things").fetchall()
+        )
 
         # a key twice in the working table is refused, whether the key is current or new
         con.execute("insert into staging.things values (1, 'again', [], 0.0)")

@@ -19,8 +19,10 @@ from pipelines.as_of import AS_OF_TAG
 from pipelines.definitions import REFRESH_JOB, build_definitions
 from pipelines.settings import PROJECT_ROOT, paths_from_env
 
-QUERY = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } " \
-        "assetNodes { assetKey { path } assetChecksOrError { ... on AssetChecks { checks { name } } } } }"
+QUERY = (
+    "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } "
+    "assetNodes { assetKey { path } assetChecksOrError { ... on AssetChecks { checks { name } } } } }"
+)
 
 
 def free_port() -> int:
@@ -30,8 +32,11 @@ def free_port() -> int:
 
 
 def graphql(port: int, query: str) -> dict:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())["data"]
 
@@ -41,8 +46,19 @@ def webserver(env: dict, query: str):
     """Start dagster-webserver on a free port, wait until it answers `query`, yield (server, data)."""
     port = free_port()
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            str(Path(sys.executable).parent / "dagster-webserver"),
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 120
@@ -62,34 +78,59 @@ def webserver(env: dict, query: str):
 def test_webserver_lists_every_asset_and_check(tmp_path):
     with webserver({**os.environ, "DAGSTER_HOME": str(tmp_path)}, QUERY) as (server, data):
         # `make clean-data` refuses while the webserver uses this DAGSTER_HOME, and names it
-        guard = subprocess.run([sys.executable, "pipelines/instance_guard.py", str(tmp_path)], cwd=PROJECT_ROOT,
-                               capture_output=True, text=True)
-        assert guard.returncode == 1 and f"pid {server.pid}:" in guard.stderr and "dagster-webserver" in guard.stderr
+        guard = subprocess.run(
+            [sys.executable, "pipelines/instance_guard.py", str(tmp_path)],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+        )
+        assert (
+            guard.returncode == 1
+            and f"pid {server.pid}:" in guard.stderr
+            and "dagster-webserver" in guard.stderr
+        )
         assert "stop it first (Ctrl-C in the terminal running `make ui`, or `kill <pid>`)" in guard.stderr
     # once the webserver and its code server have exited, the guard lets clean-data go ahead
     deadline = time.monotonic() + 30
-    while subprocess.run([sys.executable, "pipelines/instance_guard.py", str(tmp_path)], cwd=PROJECT_ROOT, capture_output=True).returncode:
-        assert time.monotonic() < deadline, "a Dagster process still uses the instance 30 s after the webserver stopped"
+    while subprocess.run(
+        [sys.executable, "pipelines/instance_guard.py", str(tmp_path)], cwd=PROJECT_ROOT, capture_output=True
+    ).returncode:
+        assert time.monotonic() < deadline, (
+            "a Dagster process still uses the instance 30 s after the webserver stopped"
+        )
         time.sleep(0.5)
     assert data["workspaceOrError"]["locationEntries"] == [{"name": "contacts", "loadStatus": "LOADED"}]
-    served = {"/".join(node["assetKey"]["path"]): sorted(c["name"] for c in node["assetChecksOrError"]["checks"]) for node in data["assetNodes"]}
+    served = {
+        "/".join(node["assetKey"]["path"]): sorted(c["name"] for c in node["assetChecksOrError"]["checks"])
+        for node in data["assetNodes"]
+    }
 
     graph = build_definitions(paths_from_env()).resolve_asset_graph()
-    expected = {key.to_user_string(): sorted(k.name for k in graph.asset_check_keys if k.asset_key == key) for key in graph.get_all_asset_keys()}
+    expected = {
+        key.to_user_string(): sorted(k.name for k in graph.asset_check_keys if k.asset_key == key)
+        for key in graph.get_all_asset_keys()
+    }
     assert served == expected
     assert {f"segments/{p.stem}" for p in (PROJECT_ROOT / "sql" / "segments").glob("*.sql")} <= set(served)
 
 
 def test_clean_data_runs_the_guard_before_it_removes_anything():
-    plan = subprocess.run(["make", "-n", "--no-print-directory", "clean-data"], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                          check=True).stdout.splitlines()
+    plan = subprocess.run(
+        ["make", "-n", "--no-print-directory", "clean-data"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
     guard = next(i for i, line in enumerate(plan) if "pipelines/instance_guard.py" in line)
     remove = next(i for i, line in enumerate(plan) if line.startswith("rm -rf"))
     assert guard < remove
 
 
-LOAD_ERROR = ("{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
-              "locationOrLoadError { __typename ... on PythonError { message causes { message } } } } } } }")
+LOAD_ERROR = (
+    "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
+    "locationOrLoadError { __typename ... on PythonError { message causes { message } } } } } } }"
+)
 
 
 def test_a_bad_config_fails_the_code_location_with_its_reason(tmp_path):
@@ -113,18 +154,37 @@ DAYS_QUERY = """{ assetOrError(assetKey: {path: ["list_health_by_day"]}) { ... o
 
 def test_the_ui_has_list_health_by_day_with_a_partition_per_day(workspace, tmp_path):
     # issue 15, point 4: the asset's page plots figures by partition, so each day is a point of each line
-    workspace.drop("1.csv", "email,created_at\na@example.com,2026-06-01T08:00:00Z\nb@example.com,2026-06-03T08:00:00Z\n")
+    workspace.drop(
+        "1.csv", "email,created_at\na@example.com,2026-06-01T08:00:00Z\nb@example.com,2026-06-03T08:00:00Z\n"
+    )
     home = tmp_path / "home"
     home.mkdir()
     with dg.DagsterInstance.local_temp(tempdir=str(home)) as instance:
         defs = build_definitions(workspace.paths)
-        assert defs.resolve_job_def(REFRESH_JOB).execute_in_process(instance=instance, tags={AS_OF_TAG: "2026-06-05"}).success
-    env = {**os.environ, "DAGSTER_HOME": str(home), "CONTACTS_DATA_DIR": str(workspace.paths.data_dir),
-           "CONTACTS_CONFIG": str(workspace.paths.config_path), "CONTACTS_SEGMENTS_DIR": str(workspace.paths.segments_dir)}
+        assert (
+            defs.resolve_job_def(REFRESH_JOB)
+            .execute_in_process(instance=instance, tags={AS_OF_TAG: "2026-06-05"})
+            .success
+        )
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "CONTACTS_DATA_DIR": str(workspace.paths.data_dir),
+        "CONTACTS_CONFIG": str(workspace.paths.config_path),
+        "CONTACTS_SEGMENTS_DIR": str(workspace.paths.segments_dir),
+    }
     with webserver(env, DAYS_QUERY) as (_, data):
         asset = data["assetOrError"]
     days = ["2026-06-01", "2026-06-02", "2026-06-03", "2026-06-04", "2026-06-05"]
     assert asset["definition"]["isPartitioned"] and asset["definition"]["partitionKeys"] == days
-    members = {m["partition"]: next(e["floatValue"] for e in m["metadataEntries"] if e["label"] == "all_members")
-               for m in asset["assetMaterializations"]}
-    assert members == {"2026-06-01": 1.0, "2026-06-02": 1.0, "2026-06-03": 2.0, "2026-06-04": 2.0, "2026-06-05": 2.0}
+    members = {
+        m["partition"]: next(e["floatValue"] for e in m["metadataEntries"] if e["label"] == "all_members")
+        for m in asset["assetMaterializations"]
+    }
+    assert members == {
+        "2026-06-01": 1.0,
+        "2026-06-02": 1.0,
+        "2026-06-03": 2.0,
+        "2026-06-04": 2.0,
+        "2026-06-05": 2.0,
+    }
