@@ -15,24 +15,6 @@ HEADLINE_LISTS = ("all", "subscribed")
 # asset's metadata by partition). list_health stays one unpartitioned asset: a single SQL pass recomputes
 # only the touched days under the one writer; it reports those days here as they are recomputed.
 DAYS = dg.DynamicPartitionsDefinition(name="list_health_days")
-DAILY_FIGURES = (
-    "members",
-    "subscribed",
-    "new_subscribers",
-    "churned",
-    "growth_rate",
-    "churn_rate",
-    "engagement_rate",
-)
-list_health_by_day = dg.AssetSpec(
-    "list_health_by_day",
-    deps=["list_health"],
-    group_name="metrics",
-    kinds={"duckdb"},
-    partitions_def=DAYS,
-    description="list_health's figures per day (a partition per day), reported by list_health for each day it "
-    "recomputes: plot members, new subscribers, churned, growth and churn rates of each list over days.",
-)
 HEADLINE_METRICS = (
     "members",
     "subscribed",
@@ -41,6 +23,16 @@ HEADLINE_METRICS = (
     "growth_rate",
     "churn_rate",
     "engagement_rate",
+)
+DAILY_FIGURES = HEADLINE_METRICS
+list_health_by_day = dg.AssetSpec(
+    "list_health_by_day",
+    deps=["list_health"],
+    group_name="metrics",
+    kinds={"duckdb"},
+    partitions_def=DAYS,
+    description="list_health's figures per day (a partition per day), reported by list_health for each day it "
+    "recomputes: plot members, new subscribers, churned, growth and churn rates of each list over days.",
 )
 
 

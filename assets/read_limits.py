@@ -168,15 +168,20 @@ def _gunzip_stream(chunks: Iterator[bytes], limits: Limits) -> Iterator[bytes]:
 
 
 def _check_growth(produced: int, consumed: int, limits: Limits) -> None:
-    if produced > limits.max_decompressed_size:
+    check_decompressed(produced, consumed, limits, f" ({human(produced)} out of {human(consumed)} so far)")
+
+
+def check_decompressed(decompressed: int, compressed: int, limits: Limits, so_far: str = "") -> None:
+    """The decompressed size and the ratio to the compressed bytes, each against its limit."""
+    if decompressed > limits.max_decompressed_size:
         raise exceeded(
-            f"the decompressed content is over {human(limits.max_decompressed_size)} ({human(produced)} read so far)",
+            f"the decompressed content is {'over ' if so_far else ''}{human(min(decompressed, limits.max_decompressed_size) if so_far else decompressed)}{so_far}",
             human(limits.max_decompressed_size),
             "max_decompressed_size",
         )
-    if produced >= RATIO_FLOOR_BYTES and produced > limits.max_compression_ratio * consumed:
+    if decompressed >= RATIO_FLOOR_BYTES and decompressed > limits.max_compression_ratio * compressed:
         raise exceeded(
-            f"the compression ratio is {produced / consumed:.0f}:1 ({human(produced)} out of {human(consumed)} so far)",
+            f"the compression ratio is {decompressed / compressed:.0f}:1{so_far}",
             f"{limits.max_compression_ratio:g}:1",
             "max_compression_ratio",
         )
@@ -193,19 +198,7 @@ def check_parquet(path: Path, limits: Limits) -> None:
         return  # not readable as Parquet: the reader says why
     finally:
         con.close()
-    size = max(path.stat().st_size, 1)
-    if declared > limits.max_decompressed_size:
-        raise exceeded(
-            f"the decompressed content is {human(declared)}",
-            human(limits.max_decompressed_size),
-            "max_decompressed_size",
-        )
-    if declared >= RATIO_FLOOR_BYTES and declared > limits.max_compression_ratio * size:
-        raise exceeded(
-            f"the compression ratio is {declared / size:.0f}:1",
-            f"{limits.max_compression_ratio:g}:1",
-            "max_compression_ratio",
-        )
+    check_decompressed(declared, max(path.stat().st_size, 1), limits)
 
 
 def check_fields(cells: pl.DataFrame, columns: list[str], header: list[str], limits: Limits) -> None:

@@ -16,9 +16,11 @@ import time
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 from pydantic import ByteSize
 
+from assets.read_ahead import read_and_parse
 from assets.read_limits import LimitExceeded, read_bounded
 from pipelines.config import ContactsConfig
 from tests.conftest import TEST_CONFIG
@@ -284,3 +286,32 @@ def test_a_run_killed_while_reading_a_big_file_leaves_the_warehouse_as_it_was(wo
     after = snapshot()
     assert after["events"] == [(EVENTS,)] and after["contacts"] == before["contacts"]
     assert [row[3] for row in after["import_files"] if row[1].endswith("big.csv.gz")] == ["loaded"]
+
+
+def test_parquet_and_jsonl_have_the_same_limits(tmp_path):
+    limits = ContactsConfig.model_validate(
+        {"limits": {"max_decompressed_size": "16MiB", "max_compression_ratio": 100}}
+    ).limits
+    big_cell = tmp_path / "cell.parquet"
+    pl.DataFrame({"email": ["a@example.com"], "notes": ["n" * (2 * MiB)]}).write_parquet(
+        big_cell, compression="zstd"
+    )
+    assert (
+        read_and_parse(big_cell, limits)
+        .failure.args[0]
+        .startswith("the value of 'notes' in row 1 is 2.0MiB, over the limit of 1.0MiB")
+    )
+    # a Parquet file that declares more decompressed bytes than the limit is refused from its metadata alone
+    packed = tmp_path / "packed.parquet"
+    emails = [f"p{n}@example.com" for n in range(1_000_000)]
+    pl.DataFrame({"email": emails}).write_parquet(packed, compression="zstd", statistics=False)
+    failure = read_and_parse(packed, limits).failure
+    assert failure is not None and "(raise limits.max_decompressed_size in contacts.yaml" in failure.args[0]
+    lines = tmp_path / "long.jsonl"
+    lines.write_bytes(
+        b'{"email": "a@example.com"}\n{"email": "b@example.com", "notes": "' + b"j" * (5 * MiB) + b'"}\n'
+    )
+    assert read_and_parse(lines, limits).failure.args[0].startswith("line 2 has ")
+    ok = tmp_path / "ok.jsonl"
+    ok.write_bytes(b'{"email": "a@example.com", "notes": "fine"}\n')
+    assert read_and_parse(ok, limits).parsed_or_raise().rows_total == 1
