@@ -10,19 +10,10 @@ from pipelines.as_of import resolve_as_of
 from pipelines.metadata import markdown_table
 from pipelines.resources import DUCKDB_POOL, ContactsWarehouse
 from pipelines.versioning import publish, version_for_run
+from pipelines.vocabulary import SEGMENT_RELATIONS, SYSTEM_LISTS
 from pipelines.warehouse import transaction
 
 SEGMENT_PREFIX = "segments"
-# Segments read these relations; each is produced by the asset named here.
-RELATION_ASSETS = {
-    "contacts": "contacts",
-    "contact_engagement": "contact_engagement",
-    "list_members": "list_members",
-    "lists": "list_members",
-    "events": "events",
-    "status_history": "status_history",
-    "suppressions": "suppressions",
-}
 
 
 @dg.multi_asset(
@@ -74,10 +65,7 @@ def lists(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse):
         asset_key="lists",
         metadata={
             "dagster/row_count": len(counts),
-            **{
-                f"members_{list_id}": counts.get(list_id, 0)
-                for list_id in ("all", "subscribed", "suppressed")
-            },
+            **{f"members_{list_id}": counts.get(list_id, 0) for list_id in SYSTEM_LISTS},
             "preview": dg.MetadataValue.md(preview),
         },
     )
@@ -134,7 +122,7 @@ def build_segment_catalog_asset(segments: list[SegmentFile]) -> dg.AssetsDefinit
 
 def build_segment_asset(segment: SegmentFile, known_ids: set[str]) -> dg.AssetsDefinition:
     deps = ["segment_catalog"]
-    deps += sorted({RELATION_ASSETS[name] for name in segment.relations})
+    deps += sorted({SEGMENT_RELATIONS[name] for name in segment.relations})
     deps += [
         segment_asset_key(reference) for reference in sorted(segment.references) if reference in known_ids
     ]

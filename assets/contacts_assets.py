@@ -24,6 +24,7 @@ from pipelines.crash_points import crash_point
 from pipelines.metadata import markdown_table
 from pipelines.resources import DUCKDB_POOL, ContactsWarehouse
 from pipelines.versioning import publish
+from pipelines.vocabulary import CLOSED_STATUSES, STATUSES, SUPPRESSION_REASONS, sql_list
 from pipelines.warehouse import erasure_salt, has_tombstones, transaction
 
 NOTHING_LOST = "nothing_lost_per_file"
@@ -52,11 +53,11 @@ order by file_id
 """
 
 # A contact's status and the suppressions in force must say the same thing.
-STATUS_MISMATCH_SQL = """
+STATUS_MISMATCH_SQL = f"""
 select count(*) from staging.contacts c
 full join (select email, reason from suppressions where reason <> 'erased') s using (email)
 where c.email is not null
-  and (c.status in ('unsubscribed', 'bounced', 'complained')) is distinct from (s.email is not null)
+  and (c.status in {sql_list(CLOSED_STATUSES)}) is distinct from (s.email is not null)
 """
 
 
@@ -340,10 +341,7 @@ def contact_state(context: dg.AssetExecutionContext, warehouse: ContactsWarehous
             "contacts_created": sum(o.contacts_created for o in outcomes),
             "rows_merged": sum(o.rows_merged or 0 for o in outcomes),
             "version": version if version is not None else dg.MetadataValue.null(),
-            **{
-                f"status_{status}": by_status.get(status, 0)
-                for status in ("subscribed", "unconfirmed", "unsubscribed", "bounced", "complained")
-            },
+            **{f"status_{status}": by_status.get(status, 0) for status in STATUSES},
             "preview": dg.MetadataValue.md(preview),
             "top_domains": dg.MetadataValue.md(domains),
         },
@@ -360,10 +358,7 @@ def contact_state(context: dg.AssetExecutionContext, warehouse: ContactsWarehous
         asset_key="suppressions",
         metadata={
             "dagster/row_count": sum(suppressed.values()),
-            **{
-                f"reason_{r}": suppressed.get(r, 0)
-                for r in ("unsubscribed", "bounced", "complained", "manual", "erased")
-            },
+            **{f"reason_{r}": suppressed.get(r, 0) for r in SUPPRESSION_REASONS},
         },
     )
     yield dg.MaterializeResult(

@@ -22,6 +22,7 @@ from assets.staging import (
 )
 from assets.validation import FLOAT_PATTERN, EmailValidatorCache, blank_to_null, parse_timestamps
 from pipelines.config import ContactsConfig
+from pipelines.vocabulary import EMAIL_HEADERS
 
 EVENTS = (
     "sent",
@@ -37,7 +38,7 @@ EVENTS = (
     "purchase",
 )
 EVENT_ALIASES: dict[str, tuple[str, ...]] = {
-    "email": ("email", "e-mail", "email address", "email_address", "e-mail address"),
+    "email": EMAIL_HEADERS,
     "event": ("event", "event_type", "event type", "type"),
     "occurred_at": ("occurred_at", "occurred at", "timestamp", "time", "event_time", "date"),
     "campaign_id": ("campaign_id", "campaign id", "campaign"),

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pipelines.vocabulary import EMAIL_HEADERS
+
 BUILTIN_ALIASES: dict[str, tuple[str, ...]] = {
-    "email": ("email", "e-mail", "email address", "email_address", "e-mail address"),
+    "email": EMAIL_HEADERS,
     "first_name": ("first_name", "first name", "firstname", "fname", "given name"),
     "last_name": ("last_name", "last name", "lastname", "lname", "surname", "family name"),
     "tags": ("tags", "labels"),

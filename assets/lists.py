@@ -8,9 +8,8 @@ import duckdb
 from assets.derived_scope import recompute
 from assets.merge import replay_settings
 from pipelines.config import ContactsConfig
+from pipelines.vocabulary import SYSTEM_LISTS
 from pipelines.warehouse import load_sql, settings_fingerprint
-
-SYSTEM_LISTS = {"all": "All contacts", "subscribed": "Subscribed (mailable)", "suppressed": "Suppressed"}
 
 
 def sync_list_catalog(con: duckdb.DuckDBPyConnection, config: ContactsConfig) -> None:

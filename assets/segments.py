@@ -22,19 +22,10 @@ from pathlib import Path
 import duckdb
 
 from pipelines.versioning import VERSIONED
+from pipelines.vocabulary import SEGMENT_RELATIONS
 from pipelines.warehouse import memory_limit
 
 SEGMENT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-# Relations a segment may read (public, current version), each with the asset that produces it.
-KNOWN_RELATIONS = {
-    "contacts": "contacts",
-    "contact_engagement": "contact_engagement",
-    "list_members": "list_members",
-    "lists": "list_members",
-    "events": "events",
-    "status_history": "status_history",
-    "suppressions": "suppressions",
-}
 ALLOWED_TABLE_FUNCTIONS = {"segment", "unnest", "range", "generate_series"}
 TIME_LIMIT_SECONDS = 60.0
 
@@ -108,9 +99,9 @@ def parse_segment_sql(sql: str) -> tuple[set[str], set[str]]:
                 )
             if name in cte_names:
                 continue
-            if name not in KNOWN_RELATIONS:
+            if name not in SEGMENT_RELATIONS:
                 raise SegmentError(
-                    f"reads {name!r}, which is not a known relation (known: {', '.join(sorted(KNOWN_RELATIONS))})"
+                    f"reads {name!r}, which is not a known relation (known: {', '.join(sorted(SEGMENT_RELATIONS))})"
                 )
             relations.add(name)
         elif kind == "TABLE_FUNCTION":

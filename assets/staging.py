@@ -24,6 +24,7 @@ from assets.validation import (
     typed_fields,
 )
 from pipelines.config import ContactsConfig
+from pipelines.vocabulary import STATUSES
 
 REJECT_MISSING = "missing_email"
 REJECT_INVALID = "invalid_email"
@@ -79,7 +80,7 @@ def validated_schema(config: ContactsConfig) -> pa.DataFrameSchema:
         "tags": pa.Column(pl.List(pl.Utf8), nullable=False),
         "status": pa.Column(
             pl.Utf8,
-            pa.Check.isin(["subscribed", "unconfirmed", "unsubscribed", "bounced", "complained"]),
+            pa.Check.isin(list(STATUSES)),
             nullable=True,
         ),
         "created_at": pa.Column(UTC_DATETIME, nullable=True),

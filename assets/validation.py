@@ -21,9 +21,9 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, valida
 
 from assets.readers import PY_WHITESPACE
 from pipelines.config import ContactsConfig
+from pipelines.vocabulary import STATUSES
 from pipelines.warehouse import erasure_salt, has_tombstones, registered
 
-STATUSES = ("subscribed", "unconfirmed", "unsubscribed", "bounced", "complained")
 # Spellings other tools export, folded to ours (Mailchimp "cleaned" = bounced addresses).
 STATUS_ALIASES = {
     "cleaned": "bounced",

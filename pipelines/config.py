@@ -11,6 +11,8 @@ from typing import Literal, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator
 
+from pipelines.vocabulary import SYSTEM_LISTS
+
 FieldType = Literal["text", "integer", "float", "boolean", "date"]
 # Names that custom fields may not take: they are contact columns already.
 RESERVED_FIELDS = frozenset(
@@ -120,7 +122,7 @@ class ContactsConfig(_Strict):
         for list_id in value:
             if not LIST_ID.match(list_id):
                 raise ValueError(f"list id {list_id!r} must match [a-z0-9][a-z0-9_-]*")
-            if list_id in {"all", "subscribed", "suppressed"}:
+            if list_id in SYSTEM_LISTS:
                 raise ValueError(f"list id {list_id!r} is a system list")
         return value
 
