@@ -13,20 +13,10 @@ SQL scripts mark the places that narrow to the scope with `{scope:column}`, whic
 
 from __future__ import annotations
 
-import re
-
 import duckdb
 
+from pipelines.sql_render import apply_scope
 from pipelines.warehouse import run_statements
-
-SCOPE_PLACEHOLDER = re.compile(r"\{scope:([\w.]+)\}")
-
-
-def scoped_sql(script: str, scope_table: str | None) -> str:
-    """The script narrowed to the addresses in `scope_table`, or over every address when it is None."""
-    return SCOPE_PLACEHOLDER.sub(
-        lambda m: f"{m.group(1)} in (select email from {scope_table})" if scope_table else "true", script
-    )
 
 
 def recompute(
@@ -38,7 +28,7 @@ def recompute(
     last_file_id = changed_since(con, name, settings)
     scope = None if last_file_id is None else f"{name}_scope"
     recomputed = None if scope is None else create_scope(con, scope, last_file_id)
-    run_statements(con, con.extract_statements(scoped_sql(script, scope)), parameters)
+    run_statements(con, con.extract_statements(apply_scope(script, scope)), parameters)
     record_computed(con, name, settings)
     if scope:
         con.execute(f"drop table {scope}")

@@ -10,6 +10,7 @@ from assets.derived_scope import recompute
 from assets.merge import replay_settings
 from pipelines.as_of import end_of_day
 from pipelines.config import ContactsConfig
+from pipelines.sql_render import KEEP_SCOPE, render
 from pipelines.warehouse import load_sql, settings_fingerprint
 
 
@@ -30,8 +31,10 @@ def engagement_settings(config: ContactsConfig, as_of: dt.date) -> str:
 def compute_engagement(con: duckdb.DuckDBPyConnection, config: ContactsConfig, as_of: dt.date) -> int | None:
     """Recompute the contacts new files mention, or every contact (another as-of date, other settings);
     returns how many addresses were recomputed, None for all. Call inside a transaction."""
-    script = load_sql("models/contact_engagement.sql")
-    script = script.replace("{engaged_window_days}", str(int(config.rules.engaged_window_days)))
-    script = script.replace("{inactive_after_days}", str(int(config.rules.inactive_after_days)))
+    windows = {
+        "engaged_window_days": config.rules.engaged_window_days,
+        "inactive_after_days": config.rules.inactive_after_days,
+    }
+    script = render(load_sql("models/contact_engagement.sql"), windows, scope=KEEP_SCOPE)
     parameters = {"day_end": end_of_day(as_of, config.timezone), "as_of_date": as_of}
     return recompute(con, "contact_engagement", engagement_settings(config, as_of), script, parameters)

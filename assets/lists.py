@@ -8,6 +8,7 @@ import duckdb
 from assets.derived_scope import recompute
 from assets.merge import replay_settings
 from pipelines.config import ContactsConfig
+from pipelines.sql_render import KEEP_SCOPE, render
 from pipelines.vocabulary import SYSTEM_LISTS
 from pipelines.warehouse import load_sql, settings_fingerprint
 
@@ -38,5 +39,9 @@ def rebuild_list_members(con: duckdb.DuckDBPyConnection, config: ContactsConfig)
     how many addresses were recomputed, None for all. Call inside a transaction."""
     sync_list_catalog(con, config)
     return recompute(
-        con, "list_members", list_member_settings(config), load_sql("models/list_members.sql"), {}
+        con,
+        "list_members",
+        list_member_settings(config),
+        render(load_sql("models/list_members.sql"), scope=KEEP_SCOPE),
+        {},
     )

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from dataclasses import dataclass
 
 import duckdb
 import polars as pl
 
-from assets.derived_scope import scoped_sql
 from pipelines.config import ContactsConfig
+from pipelines.sql_render import render
 from pipelines.warehouse import erasure_salt, load_sql, registered, run_statements, settings_fingerprint
-
-# `{each_field: text}` in merge_contacts.sql: the text once per custom field, @f standing for its column.
-EACH_FIELD = re.compile(r"\{each_field:([^{}]*)\}")
 
 MERGE_TEMP_TABLES = (
     "merge_files",
@@ -40,12 +36,7 @@ class MergeOutcome:
 
 def render_merge_sql(con: duckdb.DuckDBPyConnection, config: ContactsConfig) -> list:
     """The merge script with `{each_field: ...}` repeated per custom field, split into statements by DuckDB's parser."""
-    names = [f'"{name}"' for name in config.fields]
-    script = EACH_FIELD.sub(
-        lambda m: "".join(m.group(1).replace("@f", name) for name in names),
-        load_sql("models/merge_contacts.sql"),
-    )
-    return con.extract_statements(script)
+    return con.extract_statements(render(load_sql("models/merge_contacts.sql"), fields=config.fields))
 
 
 def merge_pending_files(
@@ -111,10 +102,11 @@ def replay_status(
                    union
                    select email from staging.event_rows where file_id in (select file_id from _merged_files)"""
             )
-    script = load_sql("models/status_history.sql")
-    script = script.replace("{soft_bounce_limit}", str(int(config.rules.soft_bounce_limit)))
-    script = script.replace("{soft_bounce_window_days}", str(int(config.rules.soft_bounce_window_days)))
-    script = scoped_sql(script, "replay_scope" if scoped else None)
+    rules = {
+        "soft_bounce_limit": config.rules.soft_bounce_limit,
+        "soft_bounce_window_days": config.rules.soft_bounce_window_days,
+    }
+    script = render(load_sql("models/status_history.sql"), rules, scope="replay_scope" if scoped else None)
     run_statements(con, con.extract_statements(script), {"now": now, "salt": erasure_salt(con)})
     con.execute("delete from staging.replay_state")
     con.execute("insert into staging.replay_state values (?)", [settings])

@@ -14,6 +14,7 @@ import duckdb
 
 from assets.derived_scope import reflected_through
 from pipelines.config import ContactsConfig
+from pipelines.sql_render import render
 from pipelines.warehouse import load_sql, run_statements, settings_fingerprint
 
 
@@ -61,8 +62,8 @@ def compute_list_health(con: duckdb.DuckDBPyConnection, config: ContactsConfig, 
     """Recompute the touched days up to the as-of date; returns the first day recomputed. Call in a transaction."""
     # Engagement islands are recomputed for the contacts files after last_file_id mention; -1: for everyone.
     start, last_file_id = first_touched_day(con, config) or (dt.date(1900, 1, 1), -1)
-    script = load_sql("models/list_health.sql").replace(
-        "{engaged_window_days}", str(int(config.rules.engaged_window_days))
+    script = render(
+        load_sql("models/list_health.sql"), {"engaged_window_days": config.rules.engaged_window_days}
     )
     run_statements(
         con,
@@ -78,7 +79,7 @@ def compute_list_health(con: duckdb.DuckDBPyConnection, config: ContactsConfig, 
 
 
 def compute_segment_health(con: duckdb.DuckDBPyConnection, config: ContactsConfig) -> None:
-    script = load_sql("models/segment_health.sql").replace(
-        "{engaged_window_days}", str(int(config.rules.engaged_window_days))
+    script = render(
+        load_sql("models/segment_health.sql"), {"engaged_window_days": config.rules.engaged_window_days}
     )
     run_statements(con, con.extract_statements(script), {"tz": config.timezone})

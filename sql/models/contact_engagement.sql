@@ -67,7 +67,7 @@ final as (
     select
         *,
         case
-            when status in ('unsubscribed', 'bounced', 'complained') then 'churned'
+            when status in {closed_statuses} then 'churned'
             when status = 'unconfirmed' then 'pending'
             when last_engaged_at >= $day_end - interval ({engaged_window_days}) day then 'active'
             when created_at >= $day_end - interval ({engaged_window_days}) day then 'new'

@@ -90,7 +90,7 @@ select
     *,
     -- same-instant precedence: complained > bounced > unsubscribed > subscribed (later in the order wins)
     list_position(['unconfirmed', 'subscribed', 'unsubscribed', 'bounced', 'complained'], wanted) as precedence,
-    wanted in ('unsubscribed', 'bounced', 'complained') or reason = 'confirm' as decides
+    wanted in {closed_statuses} or reason = 'confirm' as decides
 from final;
 
 create or replace temp table status_replay as
@@ -120,7 +120,7 @@ select
     *,
     -- an opening import row that met a closing status: the resubscribe that was not allowed
     origin = 'import' and wanted in ('subscribed', 'unconfirmed')
-        and status_before in ('unsubscribed', 'bounced', 'complained') as blocked
+        and status_before in {closed_statuses} as blocked
 from final;
 
 -- History: one row per change of status. Facts of one instant count as one step (the last of them,
@@ -220,4 +220,4 @@ select
     if(reason = 'manual suppression', 'manual', status),
     status_changed_at
 from status_current
-where status in ('unsubscribed', 'bounced', 'complained');
+where status in {closed_statuses};
