@@ -154,6 +154,17 @@ class Workspace:
         return {table: sorted(self.query(f"select * from {table}"), key=repr) for table in tables}
 
 
+def run_in_process(env: dict[str, str], as_of: str = "2026-06-30") -> dg.ExecuteInProcessResult:
+    """The job in this process over the paths a `contacts run` subprocess would use (CONTACTS_* in `env`):
+    for the runs before and after the one a process-level test kills, which need not pay a process start."""
+    paths = Paths(
+        data_dir=Path(env["CONTACTS_DATA_DIR"]),
+        config_path=Path(env["CONTACTS_CONFIG"]),
+        segments_dir=Path(env["CONTACTS_SEGMENTS_DIR"]),
+    )
+    return Workspace(paths).run(as_of=as_of)
+
+
 def make_workspace(root: Path) -> Workspace:
     """A data directory and the test contacts.yaml under `root`."""
     config_path = root / "contacts.yaml"
