@@ -48,6 +48,9 @@ INGEST_AND_MERGE = (
     "events",
 )
 
+# ... and what is computed from them: engagement, list membership and list health (no segments, exports or report).
+THROUGH_METRICS = (*INGEST_AND_MERGE, "contact_engagement", "list_members", "lists", "list_health")
+
 SUBSCRIBE_MANIFEST = "consent: confirmed\nmode: subscribe\nlists: [newsletter]\nsource: test form\n"
 
 

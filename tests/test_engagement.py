@@ -10,6 +10,8 @@ import datetime as dt
 
 import pytest
 
+from tests.conftest import THROUGH_METRICS
+
 UTC = dt.UTC
 
 EVENTS = """email,event,occurred_at,value
@@ -39,7 +41,7 @@ def engagement(workspace):
         "d@example.com,2025-01-01\ne@example.com,2025-01-01\n",
     )
     workspace.drop("events.csv", EVENTS, folder="events")
-    workspace.run(as_of="2026-06-30")
+    workspace.run(as_of="2026-06-30", only=THROUGH_METRICS)
     rows = workspace.query(
         """select email, last_open_at, last_click_at, opens_30d, clicks_30d, purchases_365d, purchase_value_365d,
                   engagement_score, lifecycle, as_of_date from contact_engagement order by email"""
@@ -83,7 +85,7 @@ def test_engagement_by_hand(engagement):
 
 
 def test_as_of_sets_the_windows_and_hides_no_input(workspace, engagement):
-    workspace.run(as_of="2026-07-10")
+    workspace.run(as_of="2026-07-10", only=THROUGH_METRICS)
     later = dict(workspace.query("select email, opens_30d from contact_engagement"))
     assert later["e@example.com"] == 1
     # the window is now 2026-06-10 22:00 UTC to 2026-07-10 22:00 UTC: June 15, 20, 30 (21:30) and 30 (22:00)

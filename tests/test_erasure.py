@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines import cli
 from pipelines.crash_points import CRASH_AT
 
 ADDRESS = "Erin.Erasable@Example.org"
@@ -130,15 +131,17 @@ def test_run_reports_inbox_files_that_still_hold_the_address(workspace):
     assert ADDRESS in (workspace.inbox / "01-contacts.csv").read_text()
 
 
-def test_person_command_shows_everything_then_only_the_erasure(workspace):
+def test_person_command_shows_everything_then_only_the_erasure(workspace, monkeypatch, capsys):
     seed(workspace)
-    env = {
-        **os.environ,
-        "CONTACTS_DATA_DIR": str(workspace.paths.data_dir),
-        "CONTACTS_CONFIG": str(workspace.paths.config_path),
-    }
-    command = [str(Path(sys.executable).parent / "contacts"), "person", ADDRESS]
-    record = json.loads(subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout)
+    # the CLI's own entry point, in this process (its output is what `contacts person` prints)
+    monkeypatch.setenv("CONTACTS_DATA_DIR", str(workspace.paths.data_dir))
+    monkeypatch.setenv("CONTACTS_CONFIG", str(workspace.paths.config_path))
+
+    def person() -> dict:
+        assert cli.main(["person", ADDRESS]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    record = person()
     assert record["contact"]["first_name"] == "Erin"
     assert [h["status"] for h in record["status_history"]] == ["subscribed", "unsubscribed"]
     assert record["status_history"][1]["reason"] == "unsubscribe"
@@ -154,7 +157,7 @@ def test_person_command_shows_everything_then_only_the_erasure(workspace):
 
     workspace.drop("request.csv", f"email\n{ADDRESS}\n", folder="erasure")
     workspace.run()
-    record = json.loads(subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout)
+    record = person()
     assert record["erased"] is True and set(record) == {"email", "erased", "erased_at", "note"}
 
 

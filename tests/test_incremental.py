@@ -11,6 +11,7 @@ import duckdb
 from assets.merge import drop_temp_tables, replay_status
 from pipelines.config import load_config
 from pipelines.warehouse import transaction
+from tests.conftest import THROUGH_METRICS
 
 STATUS_TABLES = {
     "status_history": "select * from status_history",
@@ -42,10 +43,10 @@ def snapshot(con) -> dict[str, list]:
 
 def test_partial_replay_equals_full_replay(workspace):
     workspace.copy_samples()
-    workspace.run()
+    workspace.run(only=THROUGH_METRICS)
     workspace.drop("2026-06-late.csv", LATE_CONTACTS)
     workspace.drop("2026-06-late-events.csv", LATE_EVENTS, folder="events")
-    result = workspace.run()
+    result = workspace.run(only=THROUGH_METRICS)
     replayed = result.asset_materializations_for_node("contact_state")
     replayed = next(
         m.metadata["addresses_replayed"].value for m in replayed if m.asset_key.path == ["status_history"]
@@ -76,11 +77,11 @@ def test_incremental_list_health_equals_full_recompute(workspace):
     from assets.metrics import compute_list_health
 
     workspace.copy_samples()
-    workspace.run()
+    workspace.run(only=THROUGH_METRICS)
     workspace.drop("2026-06-late.csv", LATE_CONTACTS)
     late_opens = "new.one@example.com,open,2026-06-16T08:00:00\nivan@example.de,open,2026-06-17T08:00:00\n"
     workspace.drop("2026-06-late-events.csv", LATE_EVENTS + late_opens, folder="events")
-    workspace.run()
+    workspace.run(only=THROUGH_METRICS)
     con = duckdb.connect(str(workspace.paths.warehouse))
     try:
         incremental = con.execute("select * from staging.list_health order by all").fetchall()
@@ -100,9 +101,9 @@ def test_a_file_that_failed_and_then_loads_counts_as_new(workspace):
     exists gets a new ledger id, so the steps that look for files loaded since their last run see it."""
     manifest = "consent: confirmed\nmode: subscribe\nlists: [vip-list]\n"
     workspace.drop("a.csv", "email,signup date\nann@example.com,2026-01-01\n")
-    workspace.run()
+    workspace.run(only=THROUGH_METRICS)
     workspace.drop("b.csv", "email,signup date\nvip.one@example.com,2026-01-02\n", manifest=manifest)
-    workspace.run()
+    workspace.run(only=THROUGH_METRICS)
     failed_id, status = workspace.one("select file_id, status from import_files where path like '%b.csv'")
     assert status == "failed"
     config = workspace.paths.config_path
@@ -111,7 +112,7 @@ def test_a_file_that_failed_and_then_loads_counts_as_new(workspace):
             "  customers: {name: Customers}\n", "  customers: {name: Customers}\n  vip-list: {name: VIP}\n"
         )
     )
-    workspace.run()
+    workspace.run(only=THROUGH_METRICS)
     rows = workspace.query("select file_id, status from import_files where path like '%b.csv'")
     assert len(rows) == 1 and rows[0][1] == "loaded" and rows[0][0] > failed_id
     assert workspace.one("select max(file_id) from import_files")[0] == rows[0][0]
@@ -150,7 +151,7 @@ def test_scoped_list_members_and_engagement_equal_a_full_recompute(workspace):
     """A run recomputes membership and engagement of just the addresses its new files mention, and ends
     where recomputing every address would."""
     workspace.copy_samples()
-    workspace.run()
+    workspace.run(only=THROUGH_METRICS)
     workspace.drop(
         "2026-06-late.csv",
         LATE_CONTACTS,
@@ -158,7 +159,7 @@ def test_scoped_list_members_and_engagement_equal_a_full_recompute(workspace):
     )
     late = "new.one@example.com,open,2026-06-16T08:00:00\nivan@example.de,click,2026-06-17T08:00:00\n"
     workspace.drop("2026-06-late-events.csv", LATE_EVENTS + late, folder="events")
-    result = workspace.run()
+    result = workspace.run(only=THROUGH_METRICS)
     assert recomputed(result) == {
         "list_members": 7,
         "contact_engagement": 7,
@@ -186,8 +187,8 @@ def test_scoped_list_members_and_engagement_equal_a_full_recompute(workspace):
 
 def test_another_as_of_date_recomputes_every_contact(workspace):
     workspace.copy_samples()
-    workspace.run(as_of="2026-06-30")
-    result = workspace.run(as_of="2026-07-31")
+    workspace.run(as_of="2026-06-30", only=THROUGH_METRICS)
+    result = workspace.run(as_of="2026-07-31", only=THROUGH_METRICS)
     assert recomputed(result) == {"list_members": 0, "contact_engagement": -1}  # -1: every contact
     assert workspace.query("select distinct as_of_date::varchar from contact_engagement") == [("2026-07-31",)]
 
@@ -200,7 +201,7 @@ def test_files_loaded_but_not_merged_are_seen_by_the_next_scoped_run(workspace):
     from assets.validation import EmailValidatorCache
 
     workspace.copy_samples()
-    workspace.run()
+    workspace.run(only=THROUGH_METRICS)
     workspace.drop("2026-06-late.csv", LATE_CONTACTS)
     config = load_config(workspace.paths.config_path)
     con = duckdb.connect(str(workspace.paths.warehouse))
@@ -223,5 +224,5 @@ def test_files_loaded_but_not_merged_are_seen_by_the_next_scoped_run(workspace):
             )  # a file waits for its merge: everything, recorded before it
     finally:
         con.close()
-    workspace.run()
+    workspace.run(only=THROUGH_METRICS)
     assert ("all", "new.two@example.com") in set(workspace.query("select list_id, email from list_members"))

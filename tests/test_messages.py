@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -13,6 +14,7 @@ import pytest
 
 from pipelines.as_of import AS_OF_TAG
 from pipelines.automation import build_inbox_sensor
+from pipelines.cli import main as cli_main
 from pipelines.cli import summarise
 from pipelines.definitions import REFRESH_JOB, build_definitions
 from pipelines.wording import counted
@@ -20,13 +22,26 @@ from pipelines.wording import counted
 CONTACTS = Path(sys.executable).parent / "contacts"
 
 
-def cli(workspace, *args: str) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "CONTACTS_DATA_DIR": str(workspace.paths.data_dir),
-        "CONTACTS_CONFIG": str(workspace.paths.config_path),
-    }
-    return subprocess.run([str(CONTACTS), *args], env=env, capture_output=True, text=True, timeout=120)
+@dataclass
+class Said:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(monkeypatch, capsys):
+    """The CLI's entry point in this process, over a workspace's paths: what `contacts <args>` prints and returns."""
+
+    def call(workspace, *args: str) -> Said:
+        monkeypatch.setenv("CONTACTS_DATA_DIR", str(workspace.paths.data_dir))
+        monkeypatch.setenv("CONTACTS_CONFIG", str(workspace.paths.config_path))
+        capsys.readouterr()
+        returncode = cli_main(list(args))
+        out, err = capsys.readouterr()
+        return Said(returncode, out, err)
+
+    return call
 
 
 @pytest.mark.parametrize(
@@ -80,7 +95,7 @@ def test_the_summary_says_what_this_run_did_then_the_totals(workspace):
     assert "files:     2 loaded, 0 held, 0 failed, 0 skipped" in again
 
 
-def test_person_without_any_record_says_so_and_fails(workspace):
+def test_person_without_any_record_says_so_and_fails(workspace, cli):
     workspace.drop("one.csv", "email\nsolo@example.org\n")
     workspace.run()
     done = cli(workspace, "person", "nobody@example.com")
@@ -89,7 +104,7 @@ def test_person_without_any_record_says_so_and_fails(workspace):
     assert cli(workspace, "person", "solo@example.org").returncode == 0
 
 
-def test_sql_that_writes_is_told_the_connection_is_read_only(workspace):
+def test_sql_that_writes_is_told_the_connection_is_read_only(workspace, cli):
     workspace.drop("one.csv", "email\nsolo@example.org\n")
     workspace.run()
     done = cli(workspace, "sql", "delete from contacts")
