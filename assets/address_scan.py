@@ -84,7 +84,11 @@ def quoted(name: str) -> str:
 
 def tokens_sql(column: str) -> str:
     """A list expression: the address tokens of one column's value (see the module docstring)."""
-    text = f"replace(lower(cast(\"{column}\" as varchar)), '%40', '@')"
+    return tokens_of_text_sql(f"replace(lower(cast(\"{column}\" as varchar)), '%40', '@')")
+
+
+def tokens_of_text_sql(text: str) -> str:
+    """The address tokens of a lower-cased text expression with `%40` read as `@`."""
     # Most values are one plain address, whose three tokens are the value itself: no extraction needed.
     return (
         f"case when regexp_full_match({text}, {sql_string(LOCAL_PART_NO_URL + '@' + DOMAIN)}) then [{text}] "
@@ -103,17 +107,33 @@ def may_hold_address_sql(column: str) -> str:
     return f"(contains({text}, '@') or contains(lower({text}), '%40'))"
 
 
+def values_sql(relation: str, columns: list[str], row_id: str = "rowid", tag: int = 0) -> str:
+    """(t, rid, text) for every value of the columns that may hold an address, lower-cased, `%40` as `@`."""
+    return " union all ".join(
+        f"select {tag} as t, {row_id} as rid, replace(lower(cast(\"{column}\" as varchar)), '%40', '@') as text "
+        f"from {relation} where {may_hold_address_sql(column)}"
+        for column in columns
+    )
+
+
+def tagged_tokens_sql(values: str) -> str:
+    """(t, rid, token) from a (t, rid, text) query. The token expression stands once, over the union of
+    every column: its regular expressions are compiled once per query, not once per column (which cost
+    more than the scan itself on a warehouse of ordinary size)."""
+    return f"select t, rid, unnest({tokens_of_text_sql('text')}) as token from ({values})"
+
+
 def row_tokens_sql(relation: str, columns: list[str], row_id: str = "rowid") -> str:
     """One row per (rid, token) of a relation, over the given text columns."""
-    parts = [
-        f"select {row_id} as rid, unnest({tokens_sql(column)}) as token from {relation} where {may_hold_address_sql(column)}"
-        for column in columns
-    ]
-    return " union all ".join(parts)
+    return f"select rid, token from ({tagged_tokens_sql(values_sql(relation, columns, row_id))})"
 
 
 def table_tokens_sql(table: TextTable) -> str:
     return row_tokens_sql(quoted(table.name), [column for column, _ in table.columns])
+
+
+def table_values_sql(table: TextTable, tag: int) -> str:
+    return values_sql(quoted(table.name), [column for column, _ in table.columns], tag=tag)
 
 
 def rows_holding(con: duckdb.DuckDBPyConnection, table: TextTable, forms_relation: str) -> list[int]:
@@ -143,13 +163,27 @@ def tombstone_hashes(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 
 def erased_address_traces(con: duckdb.DuckDBPyConnection, salt: str) -> dict[str, int]:
-    """Rows per table holding an address whose salted hash is a tombstone, IDNA forms included."""
+    """Rows per table holding an address whose salted hash is a tombstone, IDNA forms included. The
+    distinct tokens of every table are gathered in one query (a query per table cost more than the work)."""
     tombstones = tombstone_hashes(con)
+    tables = text_tables(con)
+    if not tombstones or not tables:
+        return {}
+    # The values are materialized first: over a union, DuckDB pushes the token expression into every branch,
+    # compiling its regular expressions once per column again.
+    values = " union all ".join(table_values_sql(table, index) for index, table in enumerate(tables))
+    con.execute(f"create or replace temp table _address_values as {values}")
+    hits: dict[int, list[str]] = {}
+    try:
+        for index, token in _erased_tokens(con, tagged_tokens_sql("from _address_values"), salt, tombstones):
+            hits.setdefault(index, []).append(token)
+    finally:
+        con.execute("drop table _address_values")
     traces = {}
-    for table in text_tables(con):
-        found = erased_rows(con, table_tokens_sql(table), salt, tombstones)
+    for index, tokens in sorted(hits.items()):
+        found = _rows_with_tokens(con, table_tokens_sql(tables[index]), tokens)
         if found:
-            traces[table.name] = found
+            traces[tables[index].name] = found
     return traces
 
 
@@ -159,26 +193,34 @@ def erased_rows(con: duckdb.DuckDBPyConnection, tokens: str, salt: str, tombston
     (normally none)."""
     if not tombstones:
         return 0
-    con.execute(f"create or replace temp table _address_tokens as select distinct token from ({tokens})")
     hits = [
-        row[0]
-        for row in con.execute(
-            """select token from _address_tokens
-           where sha256($salt || token) in (select email_sha256 from suppressions where reason = 'erased')""",
+        token for _, token in _erased_tokens(con, f"select 0 as t, token from ({tokens})", salt, tombstones)
+    ]
+    return _rows_with_tokens(con, tokens, hits) if hits else 0
+
+
+def _erased_tokens(con, tagged: str, salt: str, tombstones: set[str]) -> list[tuple[int, str]]:
+    """The (t, token) pairs of a `(t, token)` query whose token is an erased address, each distinct
+    token hashed once; IDNA tokens are decoded first, as tombstones are hashed from the Unicode form."""
+    con.execute(f"create or replace temp table _address_tokens as select distinct t, token from ({tagged})")
+    try:
+        hits = con.execute(
+            """select t, token from _address_tokens
+               where sha256($salt || token) in (select email_sha256 from suppressions where reason = 'erased')""",
             {"salt": salt},
         ).fetchall()
-    ]
-    idna_tokens = [
-        row[0]
-        for row in con.execute("select token from _address_tokens where contains(token, 'xn--')").fetchall()
-    ]
-    con.execute("drop table _address_tokens")
-    for token in idna_tokens:
-        form = unicode_form(token)
-        if form and hashlib.sha256((salt + form).encode()).hexdigest() in tombstones:
-            hits.append(token)
-    if not hits:
-        return 0
+        for index, token in con.execute(
+            "select t, token from _address_tokens where contains(token, 'xn--')"
+        ).fetchall():
+            form = unicode_form(token)
+            if form and hashlib.sha256((salt + form).encode()).hexdigest() in tombstones:
+                hits.append((index, token))
+    finally:
+        con.execute("drop table _address_tokens")
+    return hits
+
+
+def _rows_with_tokens(con, tokens: str, hits: list[str]) -> int:
     return con.execute(
         f"select count(distinct rid) from ({tokens}) where token in (select unnest($hits))", {"hits": hits}
     ).fetchone()[0]

@@ -12,6 +12,7 @@ from assets.contacts_assets import contact_engagement, contact_state, inbox_file
 from assets.segments import discover_segments
 from pipelines.as_of import AS_OF_TAG
 from pipelines.resources import ContactsWarehouse
+from tests.conftest import THROUGH_METRICS
 
 
 def test_samples_materialize_with_exact_counts(workspace):
@@ -171,10 +172,10 @@ def test_samples_materialize_with_exact_counts(workspace):
 
 def test_contact_ids_are_stable_across_runs_and_new_files(workspace):
     workspace.copy_samples()
-    workspace.run()
+    workspace.run(only=THROUGH_METRICS)
     before = dict(workspace.query("select email, contact_id from contacts"))
     workspace.drop("zz-late.csv", "email,first_name\nnew.person@example.com,New\nALICE@example.com,Alicia\n")
-    workspace.run()
+    workspace.run(only=THROUGH_METRICS)
     after = dict(workspace.query("select email, contact_id from contacts"))
     assert {email: after[email] for email in before} == before
     assert after["new.person@example.com"] == max(before.values()) + 1
@@ -183,10 +184,10 @@ def test_contact_ids_are_stable_across_runs_and_new_files(workspace):
 
 def test_rerun_and_redropped_file_change_nothing(workspace):
     workspace.copy_samples()
-    workspace.run()
+    workspace.run(only=THROUGH_METRICS)
     first = workspace.snapshot()
 
-    workspace.run()
+    workspace.run(only=THROUGH_METRICS)
     assert workspace.snapshot() == first
 
     # the same bytes under another name: recorded once as skipped, nothing else moves
@@ -196,7 +197,7 @@ def test_rerun_and_redropped_file_change_nothing(workspace):
     shutil.copyfile(
         workspace.inbox / "2026-01-newsletter-signups.yaml", workspace.inbox / "copy-of-signups.yaml"
     )
-    workspace.run()
+    workspace.run(only=THROUGH_METRICS)
     second = workspace.snapshot()
     for table in first:
         if table != "import_files":
@@ -207,25 +208,25 @@ def test_rerun_and_redropped_file_change_nothing(workspace):
     shutil.copyfile(
         workspace.paths.event_inbox / "2026-06-campaign-events.csv", workspace.paths.event_inbox / "again.csv"
     )
-    workspace.run()
+    workspace.run(only=THROUGH_METRICS)
     third = workspace.snapshot()
     assert {t: third[t] for t in third if t != "import_files"} == {
         t: second[t] for t in second if t != "import_files"
     }
     second = third
 
-    workspace.run()
+    workspace.run(only=THROUGH_METRICS)
     assert workspace.snapshot() == second
 
 
 def test_held_file_loads_once_its_manifest_is_fixed(workspace):
     workspace.copy_samples()
-    workspace.run()
+    workspace.run(only=THROUGH_METRICS)
     assert workspace.one("select status from import_files where path like '%partner-leads.csv'") == ("held",)
     (workspace.inbox / "partner-leads.yaml").write_text(
         "consent: confirmed\nsource: Partner\n", encoding="utf-8"
     )
-    workspace.run()
+    workspace.run(only=THROUGH_METRICS)
     assert workspace.query(
         "select status from import_files where path like '%partner-leads.csv' order by file_id"
     ) == [("held",), ("loaded",)]
