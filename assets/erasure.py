@@ -27,8 +27,8 @@ from assets.address_scan import (
     rows_holding,
     text_tables,
 )
+from assets.parsed_file import FileFailed
 from assets.read_ahead import read_and_parse
-from assets.readers import FileFailed
 from assets.staging import StagedFile
 from pipelines.config import Limits
 from pipelines.warehouse import erasure_salt, registered

@@ -24,7 +24,7 @@ import duckdb
 
 from assets.event_staging import EVENTS, stage_event_file
 from assets.headers import HeaderMapping
-from assets.readers import ParsedFile, cell_column
+from assets.parsed_file import ParsedFile, cell_column
 from assets.staging import StagedFile, distinct_verdicts
 from assets.validation import EmailValidatorCache
 from pipelines.config import ContactsConfig

@@ -10,7 +10,7 @@ import pandera.polars as pa
 import polars as pl
 
 from assets.headers import HeaderMapping
-from assets.readers import ParsedFile
+from assets.parsed_file import ParsedFile
 from assets.staging import (
     ISSUE_SCHEMA,
     REJECT_BAD_TIMESTAMP,

@@ -22,9 +22,10 @@ from assets.event_loading import load_event_rows
 from assets.event_staging import EVENT_ALIASES
 from assets.headers import BUILTIN_FIELDS, contact_aliases, map_header
 from assets.manifest import Manifest, hold_reason, manifest_path_for, parse_manifest
+from assets.parsed_file import FileFailed, ParsedFile
 from assets.read_ahead import ReadAhead, ReadFile, read_and_parse, small_enough_to_read_ahead
 from assets.read_limits import sha256_of
-from assets.readers import FileFailed, ParsedFile, data_suffix
+from assets.readers import data_suffix
 from assets.staging import (
     ISSUE_SCHEMA,
     REJECT_ERASED,

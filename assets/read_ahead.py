@@ -17,16 +17,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from assets.delimited import DEFAULT_CSV_FIELD_LIMIT
+from assets.parsed_file import FileFailed, ParsedFile, cell_column
 from assets.read_limits import check_fields, check_parquet, read_bounded, sha256_of
-from assets.readers import (
-    DEFAULT_CSV_FIELD_LIMIT,
-    PARQUET_SUFFIXES,
-    FileFailed,
-    ParsedFile,
-    cell_column,
-    data_suffix,
-    read_file,
-)
+from assets.readers import PARQUET_SUFFIXES, data_suffix, read_file
 from pipelines.config import Limits
 
 

@@ -30,7 +30,7 @@ import duckdb
 import polars as pl
 from pydantic import ByteSize
 
-from assets.readers import FileFailed
+from assets.parsed_file import FileFailed
 from pipelines.config import Limits
 
 CHUNK_BYTES = 1 << 20

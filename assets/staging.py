@@ -13,7 +13,7 @@ import polars as pl
 
 from assets.headers import BUILTIN_FIELDS, HeaderMapping
 from assets.mojibake import REASON as REPAIRED_REASON
-from assets.readers import ParsedFile, cell_column
+from assets.parsed_file import ParsedFile, cell_column
 from assets.validation import (
     EmailValidatorCache,
     blank_to_null,

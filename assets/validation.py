@@ -19,7 +19,7 @@ import duckdb
 import polars as pl
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
-from assets.readers import PY_WHITESPACE
+from assets.parsed_file import PY_WHITESPACE
 from pipelines.config import ContactsConfig
 from pipelines.vocabulary import STATUSES
 from pipelines.warehouse import erasure_salt, has_tombstones, registered

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from assets.readers import UNCLEAN_TEXT
+from assets.text_decoding import UNCLEAN_TEXT
 from assets.validation import EmailValidatorCache, judge_all, prepare_email, prepare_emails
 from bench.email_cases import adversarial_addresses
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from assets.readers import UNCLEAN_TEXT
+from assets.text_decoding import UNCLEAN_TEXT
 from assets.validation import fast_verdicts, judge, prepare_email, prepare_emails
 from bench.email_cases import adversarial_addresses
 from bench.emails import corpus_addresses

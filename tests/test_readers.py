@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from assets.readers import PY_WHITESPACE, _read_delimited_fast, _read_delimited_python
+from assets.delimited import _read_delimited_fast, _read_delimited_python
+from assets.parsed_file import PY_WHITESPACE
 
 PIECES = [
     "a",
