@@ -15,7 +15,7 @@ from assets.erasure import (
     rewrite_done,
     rewrite_pending,
 )
-from assets.exports import regenerate_after_erasure
+from assets.export_audit import regenerate_after_erasure
 from assets.ingest import KIND_CONTACTS, KIND_ERASURE, KIND_EVENTS, IngestContext, ingest_folder
 from assets.merge import drop_temp_tables, merge_pending_files, replay_status
 from assets.validation import EmailValidatorCache

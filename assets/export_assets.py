@@ -2,7 +2,8 @@
 
 import dagster as dg
 
-from assets.exports import ExportTarget, audit_export, export_target
+from assets.export_audit import audit_export
+from assets.exports import ExportTarget, export_target
 from assets.segments import SegmentFile
 from pipelines.resources import DUCKDB_POOL, ContactsWarehouse
 from pipelines.warehouse import erasure_salt

@@ -13,26 +13,25 @@ begin with = + - @ TAB or CR are prefixed with ' (OWASP CSV injection); Parquet 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import os
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
-from assets.address_scan import erased_rows, row_tokens_sql, tombstone_hashes
+from assets.export_files import (
+    DATA_FILES,
+    FILE_WRITERS,
+    AtomicWriter,
+    PendingFile,
+    exported_versions,
+    read_manifest,
+    write_csv,
+)
 from pipelines.config import ContactsConfig
-from pipelines.warehouse import erasure_salt, has_tombstones, registered
 
-FORMULA_START = r"^[=+\-@\t\r]"
-VERSION_FILE = re.compile(r"^v(\d+)\.manifest\.json$")
-DATA_FILES = ("csv", "parquet", "jsonl")
 BACKFILL_DIR = "backfill"
-CRASH_HOOK = "CONTACTS_TEST_CRASH_AFTER_EXPORT_FILES"  # tests: die after writing this many files
 
 
 @dataclass(frozen=True)
@@ -85,116 +84,6 @@ def rows_at(
         order by c.contact_id
     """
     return con.sql(sql, params={"id": target.export_id, "v": version}).pl()
-
-
-def neutralise(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """Text for the CSV: lists joined with commas, formula-looking cells prefixed with '."""
-    columns = []
-    for name, dtype in frame.collect_schema().items():
-        column = pl.col(name)
-        if isinstance(dtype, pl.List):
-            column = column.list.join(",")
-        elif dtype != pl.Utf8:
-            columns.append(column)
-            continue
-        columns.append(
-            pl.when(column.str.contains(FORMULA_START))
-            .then(pl.lit("'") + column)
-            .otherwise(column)
-            .alias(name)
-        )
-    return frame.select(columns)
-
-
-def write_csv(frame: pl.DataFrame, path: Path) -> None:
-    # Streamed to the file in batches: an export of millions of rows is never held as one string.
-    neutralise(frame.lazy()).sink_csv(
-        path, quote_style="necessary", line_terminator="\r\n", date_format="%Y-%m-%d"
-    )
-
-
-FILE_WRITERS: dict[str, Callable[[pl.DataFrame, Path], None]] = {
-    "csv": write_csv,
-    "parquet": lambda frame, path: frame.write_parquet(path),
-    "jsonl": lambda frame, path: frame.write_ndjson(path),
-}
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class PendingFile:
-    """A file written under its temporary name, not yet in place."""
-
-    name: str
-    temporary: Path
-    sha256: str
-
-
-class AtomicWriter:
-    """Write each file to a hidden temporary name, then rename it into place."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.written = 0
-        folder.mkdir(parents=True, exist_ok=True)
-        for leftover in folder.glob(".*.tmp"):
-            leftover.unlink()
-
-    def write(self, name: str, data: bytes) -> str:
-        temporary = self.folder / f".{name}.tmp"
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        return self._into_place(temporary, name)
-
-    def stage(self, name: str, produce: Callable[[Path], None]) -> PendingFile:
-        """Let `produce` write the file at its temporary name; flushed to disk and hashed, not yet in place."""
-        temporary = self.folder / f".{name}.tmp"
-        produce(temporary)
-        with open(temporary, "rb+") as handle:
-            os.fsync(handle.fileno())
-        return PendingFile(name, temporary, file_sha256(temporary))
-
-    def commit(self, staged: PendingFile) -> str:
-        return self._into_place(staged.temporary, staged.name)
-
-    def link(self, name: str, source: str) -> str:
-        """`name` becomes another name for the already written file `source` (a copy where the file system
-        has no hard links). Files are only ever replaced, never changed in place, so the two cannot drift."""
-        temporary = self.folder / f".{name}.tmp"
-        temporary.unlink(missing_ok=True)
-        try:
-            os.link(self.folder / source, temporary)
-        except OSError:
-            return self.write(name, (self.folder / source).read_bytes())
-        return self._into_place(temporary, name)
-
-    def _into_place(self, temporary: Path, name: str) -> str:
-        os.replace(temporary, self.folder / name)
-        self.written += 1
-        crash_after = os.environ.get(CRASH_HOOK)
-        if crash_after and self.written >= int(crash_after):
-            os._exit(137)  # test hook: die like a killed process, mid-export
-        return name
-
-
-def exported_versions(folder: Path) -> list[int]:
-    if not folder.is_dir():
-        return []
-    return sorted(int(m.group(1)) for p in folder.iterdir() if (m := VERSION_FILE.match(p.name)))
-
-
-def read_manifest(folder: Path, name: str) -> dict | None:
-    path = folder / name
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
 def write_version(
@@ -336,101 +225,3 @@ def export_target(
     publish_latest(folder, version, writer)
     apply_retention(folder, config.exports.keep_versions)
     return ExportResult(version, manifest["row_count"], sorted(manifest["files"]))
-
-
-def regenerate_after_erasure(con, config: ContactsConfig, data_dir: Path) -> list[Path]:
-    """Rewrite every exported version whose files hold an erased address (matched by its salted hash, so
-    no address needs to be kept for this), from the already erased history."""
-    rewritten = []
-    salt, tombstones = erasure_salt(con), tombstone_hashes(con)
-    for kind in ("segments", "lists"):
-        root = data_dir / "exports" / kind
-        for export in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
-            target = ExportTarget(kind, export.name)
-            latest = read_manifest(export, "latest.manifest.json")
-            for folder in export_folders(export):
-                writer = AtomicWriter(folder)
-                for version in exported_versions(folder):
-                    if not _holds_erased(con, folder, version, salt, tombstones):
-                        continue
-                    manifest = read_manifest(folder, f"v{version}.manifest.json")
-                    as_of = (
-                        dt.date.fromisoformat(manifest["as_of_date"]) if manifest.get("as_of_date") else None
-                    )
-                    write_version(
-                        con,
-                        config,
-                        target,
-                        folder,
-                        version,
-                        manifest.get("previous_version"),
-                        as_of,
-                        manifest.get("sql_sha256"),
-                        writer,
-                        backfill=bool(manifest.get("backfill")),
-                    )
-                    if folder == export and latest and latest["version"] == version:
-                        publish_latest(folder, version, writer)
-                    rewritten.append(folder / f"v{version}")
-    return rewritten
-
-
-def _holds_erased(con, folder: Path, version: int, salt: str, tombstones: set[str]) -> bool:
-    """Whether any text of a version's files holds an erased address: the member's own, or one that a
-    neighbour's field quoted (erasure removed that row too)."""
-    frames = [pl.read_parquet(folder / f"v{version}.parquet")]
-    for label in ("added", "removed"):
-        path = folder / f"v{version}.{label}.csv"
-        if path.exists():
-            frames.append(pl.read_csv(path, infer_schema=False))
-    for frame in frames:
-        columns = frame.columns
-        with _registered(con, frame.with_row_index("_rid")):
-            if erased_rows(con, row_tokens_sql("_export", columns, "_rid"), salt, tombstones):
-                return True
-    return False
-
-
-def audit_export(con, folder: Path, salt: str | None) -> dict[str, list[str]]:
-    """Problems of one export folder: manifests whose files are missing or changed, and suppressed or
-    erased contacts in a mailable export."""
-    problems: dict[str, list[str]] = {"manifest_mismatch": [], "not_mailable": []}
-    for version in exported_versions(folder):
-        manifest = read_manifest(folder, f"v{version}.manifest.json")
-        for name, digest in manifest["files"].items():
-            path = folder / name
-            if not path.exists() or file_sha256(path) != digest:
-                problems["manifest_mismatch"].append(name)
-        data = folder / f"v{version}.parquet"
-        if data.exists() and pl.scan_parquet(data).select(pl.len()).collect().item() != manifest["row_count"]:
-            problems["manifest_mismatch"].append(f"v{version}.parquet row count")
-    latest = read_manifest(folder, "latest.manifest.json")
-    if latest:
-        for extension in DATA_FILES:
-            path = folder / f"latest.{extension}"
-            if not path.exists() or file_sha256(path) != latest["files"][f"v{latest['version']}.{extension}"]:
-                problems["manifest_mismatch"].append(path.name)
-        frame = pl.scan_parquet(folder / "latest.parquet").select("email").collect()
-        with _registered(con, frame):
-            suppressed = (
-                con.execute(
-                    "select count(*) from _export where email in (select email from suppressions where email is not null)"
-                ).fetchall()[0][0]
-                if latest["mailable_only"]
-                else 0
-            )
-            erased = (
-                con.execute(
-                    "select count(*) from _export where sha256($salt || email) in (select email_sha256 from suppressions where reason = 'erased')",
-                    {"salt": salt or ""},
-                ).fetchall()[0][0]
-                if has_tombstones(con)
-                else 0
-            )
-        if suppressed or erased:
-            problems["not_mailable"].append(f"latest: {suppressed} suppressed, {erased} erased")
-    return problems
-
-
-def _registered(con, frame):
-    return registered(con, "_export", frame)
