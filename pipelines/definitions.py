@@ -5,8 +5,9 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.audience_assets import build_segment_assets, lists
-from assets.contacts_assets import contact_engagement, contact_state, inbox_files
+from assets.contacts_assets import contact_engagement, contact_state
 from assets.export_assets import build_export_assets
+from assets.ingest_assets import inbox_files
 from assets.metrics_assets import build_metrics_assets, list_health, list_health_by_day
 from assets.segments import discover_segments
 from pipelines.automation import build_daily_schedule, build_inbox_sensor

@@ -8,7 +8,8 @@ import shutil
 import dagster as dg
 
 from assets.audience_assets import build_segment_assets, lists
-from assets.contacts_assets import contact_engagement, contact_state, inbox_files
+from assets.contacts_assets import contact_engagement, contact_state
+from assets.ingest_assets import inbox_files
 from assets.segments import discover_segments
 from pipelines.as_of import AS_OF_TAG
 from pipelines.resources import ContactsWarehouse
