@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
+from assets.field_typing import FLOAT_PATTERN, blank_to_null, parse_timestamps
 from assets.headers import HeaderMapping
 from assets.parsed_file import ParsedFile
 from assets.staging import (
@@ -20,7 +21,7 @@ from assets.staging import (
     address_frame,
     build_rejects,
 )
-from assets.validation import FLOAT_PATTERN, EmailValidatorCache, blank_to_null, parse_timestamps
+from assets.validation import EmailValidatorCache
 from pipelines.config import ContactsConfig
 from pipelines.vocabulary import EMAIL_HEADERS
 

@@ -11,18 +11,11 @@ from dataclasses import dataclass
 import pandera.polars as pa
 import polars as pl
 
+from assets.field_typing import blank_to_null, normalise_status, parse_tags, parse_timestamps, typed_fields
 from assets.headers import BUILTIN_FIELDS, HeaderMapping
 from assets.mojibake import REASON as REPAIRED_REASON
 from assets.parsed_file import ParsedFile, cell_column
-from assets.validation import (
-    EmailValidatorCache,
-    blank_to_null,
-    normalise_status,
-    parse_tags,
-    parse_timestamps,
-    prepare_emails,
-    typed_fields,
-)
+from assets.validation import EmailValidatorCache, prepare_emails
 from pipelines.config import ContactsConfig
 from pipelines.vocabulary import STATUSES
 

@@ -8,8 +8,8 @@ import random
 import polars as pl
 import pytest
 
-from assets import validation
-from assets.validation import _parse_timestamps_python, parse_timestamps
+from assets import field_typing
+from assets.field_typing import _parse_timestamps_python, parse_timestamps
 
 
 def sample_values(seed: int = 5) -> list[str]:
@@ -56,7 +56,7 @@ def test_vectorised_timestamps_match_fromisoformat(timezone, monkeypatch):
         fallback.extend(batch)
         return _parse_timestamps_python(batch, zone)
 
-    monkeypatch.setattr(validation, "_parse_timestamps_python", counted)
+    monkeypatch.setattr(field_typing, "_parse_timestamps_python", counted)
     fast = parse_timestamps(pl.Series(values + [None]), timezone, now)
     assert len(fallback) < len(values) // 10, "the vectorised pass should answer the ordinary layouts itself"
     reference = _parse_timestamps_python(values, timezone)
