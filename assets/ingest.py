@@ -163,7 +163,7 @@ def ingest_folder(
             if (
                 upcoming is not None
                 and small_enough_to_read_ahead(upcoming)
-                and _likely_loaded(ctx, upcoming, kind)
+                and _likely_to_load(ctx, upcoming, kind)
             ):
                 ahead.start(upcoming)
             outcome = _ingest_one(ctx, path, kind, apply, ahead.take(path))
@@ -178,7 +178,7 @@ def ledger_path(ctx: IngestContext, path: Path) -> str:
     return path.relative_to(ctx.data_dir).as_posix() if path.is_relative_to(ctx.data_dir) else str(path)
 
 
-def _likely_loaded(ctx: IngestContext, path: Path, kind: str) -> bool:
+def _likely_to_load(ctx: IngestContext, path: Path, kind: str) -> bool:
     """Worth reading ahead: a data file the ledger has not loaded or skipped under this path (and, for a
     contact file, with its manifest). A wrong guess only costs a parse or a missed overlap."""
     if data_suffix(path) is None or (kind == KIND_CONTACTS and not manifest_path_for(path).is_file()):
