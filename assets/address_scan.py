@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import duckdb
@@ -116,34 +118,42 @@ def values_sql(relation: str, columns: list[str], row_id: str = "rowid", tag: in
     )
 
 
-def tagged_tokens_sql(values: str) -> str:
-    """(t, rid, token) from a (t, rid, text) query. The token expression stands once, over the union of
-    every column: its regular expressions are compiled once per query, not once per column (which cost
-    more than the scan itself on a warehouse of ordinary size)."""
-    return f"select t, rid, unnest({tokens_of_text_sql('text')}) as token from ({values})"
-
-
-def row_tokens_sql(relation: str, columns: list[str], row_id: str = "rowid") -> str:
-    """One row per (rid, token) of a relation, over the given text columns."""
-    return f"select rid, token from ({tagged_tokens_sql(values_sql(relation, columns, row_id))})"
-
-
-def table_tokens_sql(table: TextTable) -> str:
-    return row_tokens_sql(quoted(table.name), [column for column, _ in table.columns])
+@contextmanager
+def address_tokens(con: duckdb.DuckDBPyConnection, values: str) -> Iterator[None]:
+    """The temp table `_address_tokens (t, rid, token)` of a `(t, rid, text)` query (values_sql), for the
+    duration of the block. The values are materialized first and the token expression applied once, over
+    all of them: over a union, DuckDB pushes the expression into every branch and compiles its regular
+    expressions once per column (which cost more than the scan itself on a warehouse of ordinary size)."""
+    con.execute(f"create or replace temp table _address_values as {values}")
+    try:
+        con.execute(
+            f"""create or replace temp table _address_tokens as
+                select t, rid, unnest({tokens_of_text_sql("text")}) as token from _address_values"""
+        )
+        yield
+    finally:
+        con.execute("drop table if exists _address_tokens")
+        con.execute("drop table if exists _address_values")
 
 
 def table_values_sql(table: TextTable, tag: int) -> str:
     return values_sql(quoted(table.name), [column for column, _ in table.columns], tag=tag)
 
 
-def rows_holding(con: duckdb.DuckDBPyConnection, table: TextTable, forms_relation: str) -> list[int]:
-    """rowids of the rows with a token in `forms_relation` (one column `form`, lower case)."""
-    return [
-        row[0]
-        for row in con.execute(
-            f"select distinct rid from ({table_tokens_sql(table)}) where token in (select form from {forms_relation})"
+def rows_holding(
+    con: duckdb.DuckDBPyConnection, tables: list[TextTable], forms_relation: str
+) -> dict[str, list[int]]:
+    """Per table, the rowids of the rows with a token in `forms_relation` (one column `form`, lower case)."""
+    if not tables:
+        return {}
+    with address_tokens(
+        con, " union all ".join(table_values_sql(table, i) for i, table in enumerate(tables))
+    ):
+        rows = con.execute(
+            f"""select t, list(distinct rid) from _address_tokens
+                where token in (select form from {forms_relation}) group by t"""
         ).fetchall()
-    ]
+    return {tables[index].name: rids for index, rids in rows}
 
 
 def unicode_form(token: str) -> str | None:
@@ -163,67 +173,51 @@ def tombstone_hashes(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 
 def erased_address_traces(con: duckdb.DuckDBPyConnection, salt: str) -> dict[str, int]:
-    """Rows per table holding an address whose salted hash is a tombstone, IDNA forms included. The
-    distinct tokens of every table are gathered in one query (a query per table cost more than the work)."""
+    """Rows per table holding an address whose salted hash is a tombstone, IDNA forms included, from one
+    pass over the candidate values of every table."""
     tombstones = tombstone_hashes(con)
     tables = text_tables(con)
     if not tombstones or not tables:
         return {}
-    # The values are materialized first: over a union, DuckDB pushes the token expression into every branch,
-    # compiling its regular expressions once per column again.
     values = " union all ".join(table_values_sql(table, index) for index, table in enumerate(tables))
-    con.execute(f"create or replace temp table _address_values as {values}")
-    hits: dict[int, list[str]] = {}
-    try:
-        for index, token in _erased_tokens(con, tagged_tokens_sql("from _address_values"), salt, tombstones):
-            hits.setdefault(index, []).append(token)
-    finally:
-        con.execute("drop table _address_values")
-    traces = {}
-    for index, tokens in sorted(hits.items()):
-        found = _rows_with_tokens(con, table_tokens_sql(tables[index]), tokens)
-        if found:
-            traces[tables[index].name] = found
-    return traces
+    return {
+        tables[index].name: found
+        for index, found in _erased_rows_by_tag(con, values, salt, tombstones).items()
+    }
 
 
-def erased_rows(con: duckdb.DuckDBPyConnection, tokens: str, salt: str, tombstones: set[str]) -> int:
-    """How many distinct rids of a (rid, token) query hold an erased address (`tombstones`: from
-    tombstone_hashes). Each distinct token is hashed once; the rows are counted only when one matched
-    (normally none)."""
+def erased_rows(con: duckdb.DuckDBPyConnection, values: str, salt: str, tombstones: set[str]) -> int:
+    """How many distinct rids of a `(t, rid, text)` query (values_sql) hold an erased address
+    (`tombstones`: from tombstone_hashes)."""
     if not tombstones:
         return 0
-    hits = [
-        token for _, token in _erased_tokens(con, f"select 0 as t, token from ({tokens})", salt, tombstones)
-    ]
-    return _rows_with_tokens(con, tokens, hits) if hits else 0
+    return sum(_erased_rows_by_tag(con, values, salt, tombstones).values())
 
 
-def _erased_tokens(con, tagged: str, salt: str, tombstones: set[str]) -> list[tuple[int, str]]:
-    """The (t, token) pairs of a `(t, token)` query whose token is an erased address, each distinct
-    token hashed once; IDNA tokens are decoded first, as tombstones are hashed from the Unicode form."""
-    con.execute(f"create or replace temp table _address_tokens as select distinct t, token from ({tagged})")
-    try:
+def _erased_rows_by_tag(con, values: str, salt: str, tombstones: set[str]) -> dict[int, int]:
+    """Distinct rids per tag holding an erased address. Each distinct token is hashed once; IDNA tokens
+    are decoded first, as tombstones are hashed from the Unicode form."""
+    with address_tokens(con, values):
         hits = con.execute(
-            """select t, token from _address_tokens
+            """select distinct t, token from _address_tokens
                where sha256($salt || token) in (select email_sha256 from suppressions where reason = 'erased')""",
             {"salt": salt},
         ).fetchall()
         for index, token in con.execute(
-            "select t, token from _address_tokens where contains(token, 'xn--')"
+            "select distinct t, token from _address_tokens where contains(token, 'xn--')"
         ).fetchall():
             form = unicode_form(token)
             if form and hashlib.sha256((salt + form).encode()).hexdigest() in tombstones:
                 hits.append((index, token))
-    finally:
-        con.execute("drop table _address_tokens")
-    return hits
-
-
-def _rows_with_tokens(con, tokens: str, hits: list[str]) -> int:
-    return con.execute(
-        f"select count(distinct rid) from ({tokens}) where token in (select unnest($hits))", {"hits": hits}
-    ).fetchone()[0]
+        if not hits:
+            return {}
+        return dict(
+            con.execute(
+                """select t, count(distinct rid) from _address_tokens
+                   where (t, token) in (select unnest($tags), unnest($tokens)) group by t""",
+                {"tags": [t for t, _ in hits], "tokens": [token for _, token in hits]},
+            ).fetchall()
+        )
 
 
 def redact_sql(table: TextTable, column: str, kind: str) -> str:

@@ -67,7 +67,7 @@ def _erase_registered(con: duckdb.DuckDBPyConnection, ctx) -> None:
                  where lower(v.email) in (select form from known) or lower(v.email_ascii) in (select form from known)"""
     )
     tables = text_tables(con)
-    holding = {table.name: rows_holding(con, table, "erase_forms") for table in tables if not table.is_ledger}
+    holding = rows_holding(con, [table for table in tables if not table.is_ledger], "erase_forms")
     con.execute("create or replace temp table erase_rows (file_id bigint, row_number bigint)")
     for table in INPUT_ROW_TABLES:
         if holding.get(table):
@@ -85,7 +85,7 @@ def _erase_registered(con: duckdb.DuckDBPyConnection, ctx) -> None:
         if table.is_ledger:
             _redact(con, table, forms)
             continue
-        if holding[table.name]:
+        if holding.get(table.name):
             con.execute(
                 f"delete from {quoted(table.name)} where rowid in (select unnest($rids))",
                 {"rids": holding[table.name]},

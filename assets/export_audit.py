@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
-from assets.address_scan import erased_rows, row_tokens_sql, tombstone_hashes
+from assets.address_scan import erased_rows, tombstone_hashes, values_sql
 from assets.export_files import DATA_FILES, AtomicWriter, exported_versions, file_sha256, read_manifest
 from assets.exports import ExportTarget, export_folders, publish_latest, write_version
 from pipelines.config import ContactsConfig
@@ -64,7 +64,7 @@ def _holds_erased(con, folder: Path, version: int, salt: str, tombstones: set[st
     for frame in frames:
         columns = frame.columns
         with _registered(con, frame.with_row_index("_rid")):
-            if erased_rows(con, row_tokens_sql("_export", columns, "_rid"), salt, tombstones):
+            if erased_rows(con, values_sql("_export", columns, "_rid"), salt, tombstones):
                 return True
     return False
 

@@ -73,10 +73,11 @@ def read_bounded(path: Path, limits: Limits, text: bool) -> BoundedRead:
         if compressed:
             content_chunks = list(_checked(_gunzip_stream(source, limits), lines))
         else:
-            content_chunks = list(_checked(source, lines))
+            for _ in _checked(source, lines):
+                pass  # the raw chunks are the content
     data = b"".join(raw_chunks)
     del raw_chunks
-    content = data if not compressed else b"".join(content_chunks)
+    content = b"".join(content_chunks) if compressed else data
     return BoundedRead(data, content)
 
 
@@ -168,14 +169,17 @@ def _gunzip_stream(chunks: Iterator[bytes], limits: Limits) -> Iterator[bytes]:
 
 
 def _check_growth(produced: int, consumed: int, limits: Limits) -> None:
-    check_decompressed(produced, consumed, limits, f" ({human(produced)} out of {human(consumed)} so far)")
+    check_decompressed(produced, consumed, limits, streaming=True)
 
 
-def check_decompressed(decompressed: int, compressed: int, limits: Limits, so_far: str = "") -> None:
-    """The decompressed size and the ratio to the compressed bytes, each against its limit."""
+def check_decompressed(decompressed: int, compressed: int, limits: Limits, streaming: bool = False) -> None:
+    """The decompressed size and the ratio to the compressed bytes, each against its limit. `streaming`:
+    the sizes are what a decompression has produced so far, not what a file declares."""
+    so_far = f" ({human(decompressed)} out of {human(compressed)} so far)" if streaming else ""
     if decompressed > limits.max_decompressed_size:
+        size = f"over {human(limits.max_decompressed_size)}" if streaming else human(decompressed)
         raise exceeded(
-            f"the decompressed content is {'over ' if so_far else ''}{human(min(decompressed, limits.max_decompressed_size) if so_far else decompressed)}{so_far}",
+            f"the decompressed content is {size}{so_far}",
             human(limits.max_decompressed_size),
             "max_decompressed_size",
         )
