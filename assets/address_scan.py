@@ -84,11 +84,6 @@ def quoted(name: str) -> str:
     return ".".join(f'"{part}"' for part in name.split("."))
 
 
-def tokens_sql(column: str) -> str:
-    """A list expression: the address tokens of one column's value (see the module docstring)."""
-    return tokens_of_text_sql(f"replace(lower(cast(\"{column}\" as varchar)), '%40', '@')")
-
-
 def tokens_of_text_sql(text: str) -> str:
     """The address tokens of a lower-cased text expression with `%40` read as `@`."""
     # Most values are one plain address, whose three tokens are the value itself: no extraction needed.

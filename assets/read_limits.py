@@ -153,23 +153,19 @@ def _gunzip_stream(chunks: Iterator[bytes], limits: Limits) -> Iterator[bytes]:
                         pending = b""
                 if out:
                     produced += len(out)
-                    _check_growth(produced, consumed, limits)
+                    check_decompressed(produced, consumed, limits, streaming=True)
                     yield out
         tail = decompressor.flush()
     except zlib.error as exc:
         raise FileFailed(f"not a readable gzip file: {exc}") from None
     if tail:
         produced += len(tail)
-        _check_growth(produced, consumed, limits)
+        check_decompressed(produced, consumed, limits, streaming=True)
         yield tail
     if in_member or not consumed:
         raise FileFailed(
             "not a readable gzip file: Compressed file ended before the end-of-stream marker was reached"
         )
-
-
-def _check_growth(produced: int, consumed: int, limits: Limits) -> None:
-    check_decompressed(produced, consumed, limits, streaming=True)
 
 
 def check_decompressed(decompressed: int, compressed: int, limits: Limits, streaming: bool = False) -> None:
