@@ -16,8 +16,8 @@ from pathlib import Path
 
 import polars as pl
 
-from assets.text_decoding import UNCLEAN_TEXT
-from assets.validation import EmailValidatorCache, judge_all, prepare_email, prepare_emails
+from assets.ingest.text_decoding import UNCLEAN_TEXT
+from assets.validation.emails import EmailValidatorCache, judge_all, prepare_email, prepare_emails
 from bench.email_cases import adversarial_addresses
 
 CORPORA = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora" / "email"

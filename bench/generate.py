@@ -21,7 +21,7 @@ from pathlib import Path
 
 import polars as pl
 
-from assets.validation import fast_verdicts
+from assets.validation.emails import fast_verdicts
 
 SEED = 20260101
 HEADER = ["email", "first_name", "last_name", "tags", "company", "signup date"]  # "signup date" -> created_at

@@ -28,16 +28,17 @@ from pathlib import Path
 
 import duckdb
 
-import assets.ingest
-import assets.read_ahead
-from assets.ingest import KIND_CONTACTS, IngestContext, ingest_folder
-from assets.merge import drop_temp_tables, merge_pending_files, replay_status
-from assets.validation import EmailValidatorCache
+import assets.ingest.inbox
+import assets.ingest.read_ahead
+from assets.contacts.merge import drop_temp_tables, merge_pending_files, replay_status
+from assets.ingest.inbox import KIND_CONTACTS, IngestContext, ingest_folder
+from assets.validation.emails import EmailValidatorCache
 from bench.generate import SEED, generate
 from bench.pipeline import check
 from pipelines.config import load_config
-from pipelines.versioning import publish
-from pipelines.warehouse import connect, ensure_schema, transaction
+from pipelines.warehouse.connection import connect, transaction
+from pipelines.warehouse.schema import ensure_schema
+from pipelines.warehouse.versioning import publish
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -60,7 +61,7 @@ def stage_timers(cache: EmailValidatorCache, timings: dict[str, float]):
 
     ingest.py calls `read_and_parse` and `stage_file` (via `_stage_contacts`) through its own module globals, and staging calls
     `cache.verdicts_for`, so wrapping those names (and the read-ahead's) is enough; they are restored afterwards. Files after the
-    first are read ahead in a worker thread (assets/read_ahead.py): that parse time is kept apart (`read_ahead`,
+    first are read ahead in a worker thread (assets/ingest/read_ahead.py): that parse time is kept apart (`read_ahead`,
     overlapped with storing the previous file) from the time ingest waits for it (`read_wait`).
     """
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from assets.ingest import content_hash, discover_files
-from assets.manifest import manifest_path_for
+from assets.ingest.inbox import content_hash, discover_files
+from assets.ingest.manifest import manifest_path_for
 from pipelines.as_of import AS_OF_TAG
 from pipelines.settings import Paths
 from pipelines.wording import counted

@@ -228,7 +228,7 @@ class WarehouseUnavailable(Exception):
 def read_only_warehouse(paths: Paths) -> Iterator:
     import duckdb
 
-    from pipelines.warehouse import connect
+    from pipelines.warehouse.connection import connect
 
     if not paths.warehouse.exists():
         raise WarehouseUnavailable(f"no warehouse at {paths.warehouse}; run `make run` first")
@@ -272,7 +272,7 @@ def command_sql(args: argparse.Namespace) -> int:
 
 def command_person(args: argparse.Namespace) -> int:
     """Print everything the warehouse holds about one address (data-subject access request)."""
-    from pipelines.person import person_record, to_json
+    from assets.erasure.person import person_record, to_json
 
     with read_only_warehouse(paths_from_env()) as con:
         record = person_record(con, args.email)

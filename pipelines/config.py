@@ -73,7 +73,7 @@ class Schedule(_Strict):
 
 
 class Limits(_Strict):
-    """What one inbox file may hold (assets/read_limits.py); sizes as `4MiB`, `1GB` or bytes."""
+    """What one inbox file may hold (assets/ingest/read_limits.py); sizes as `4MiB`, `1GB` or bytes."""
 
     max_file_size: ByteSize = Field(ByteSize(512 << 20), gt=0)  # on disk
     max_decompressed_size: ByteSize = Field(

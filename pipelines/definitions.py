@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets.audience_assets import build_segment_assets, lists
-from assets.contacts_assets import contact_engagement, contact_state
-from assets.export_assets import build_export_assets
-from assets.ingest_assets import inbox_files
-from assets.metrics_assets import build_metrics_assets, list_health, list_health_by_day
-from assets.segments import discover_segments
+from assets.audience.asset_defs import build_segment_assets, lists
+from assets.audience.segments import discover_segments
+from assets.contacts.asset_defs import contact_engagement, contact_state
+from assets.exports.asset_defs import build_export_assets
+from assets.ingest.asset_defs import inbox_files
+from assets.metrics.asset_defs import build_metrics_assets, list_health, list_health_by_day
 from pipelines.automation import build_daily_schedule, build_inbox_sensor
 from pipelines.config import ConfigError, ContactsConfig, load_config
 from pipelines.logging_setup import concise_console

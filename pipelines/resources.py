@@ -14,7 +14,8 @@ import duckdb
 
 from pipelines.config import ContactsConfig, load_config
 from pipelines.settings import Paths
-from pipelines.warehouse import connect, ensure_schema
+from pipelines.warehouse.connection import connect
+from pipelines.warehouse.schema import ensure_schema
 
 DUCKDB_POOL = "duckdb"  # every asset and check that opens the warehouse runs in this pool (limit 1)
 

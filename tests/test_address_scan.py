@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from assets.address_scan import LEDGER_TABLES, tokens_of_text_sql, unicode_form
+from assets.erasure.address_scan import LEDGER_TABLES, tokens_of_text_sql, unicode_form
 
 ERASED = "ann@bücher.example.org"
 ERASED_IDNA = "ann@xn--bcher-kva.example.org"

@@ -13,7 +13,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from assets.export_files import CRASH_HOOK
+from assets.exports.files import CRASH_HOOK
 from pipelines.crash_points import CRASH_AT
 from tests.conftest import TEST_CONFIG, run_in_process
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from assets.delimited import _read_delimited
-from assets.dialects import excel_separator, has_spaced_quotes
-from assets.mojibake import REASON, repair_text
-from assets.parsed_file import FileFailed
-from assets.readers import read_file
+from assets.ingest.delimited import _read_delimited
+from assets.ingest.dialects import excel_separator, has_spaced_quotes
+from assets.ingest.mojibake import REASON, repair_text
+from assets.ingest.parsed_file import FileFailed
+from assets.ingest.readers import read_file
 from tests.conftest import INGEST_AND_MERGE
 
 

@@ -14,7 +14,7 @@ import string
 import pytest
 from email_validator import EmailNotValidError, validate_email
 
-from assets.validation import prepare_email
+from assets.validation.emails import prepare_email
 from tests.conftest import CORPORA
 
 CORPUS_DIR = CORPORA / "email"

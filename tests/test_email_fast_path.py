@@ -7,8 +7,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from assets.text_decoding import UNCLEAN_TEXT
-from assets.validation import fast_verdicts, judge, prepare_email, prepare_emails
+from assets.ingest.text_decoding import UNCLEAN_TEXT
+from assets.validation.emails import fast_verdicts, judge, prepare_email, prepare_emails
 from bench.email_cases import adversarial_addresses
 from bench.emails import corpus_addresses
 
@@ -35,7 +35,7 @@ def test_fast_path_agrees_with_email_validator(source):
 
 
 def test_vectorised_alias_folding_matches_fold_alias():
-    from assets.validation import fold_alias, fold_aliases
+    from assets.validation.emails import fold_alias, fold_aliases
 
     values = [
         "john.doe+news@gmail.com",

@@ -7,10 +7,10 @@ import shutil
 
 import dagster as dg
 
-from assets.audience_assets import build_segment_assets, lists
-from assets.contacts_assets import contact_engagement, contact_state
-from assets.ingest_assets import inbox_files
-from assets.segments import discover_segments
+from assets.audience.asset_defs import build_segment_assets, lists
+from assets.audience.segments import discover_segments
+from assets.contacts.asset_defs import contact_engagement, contact_state
+from assets.ingest.asset_defs import inbox_files
 from pipelines.as_of import AS_OF_TAG
 from pipelines.resources import ContactsWarehouse
 from tests.conftest import THROUGH_METRICS

@@ -1,4 +1,4 @@
-"""The SQL loading of event rows (assets/event_loading.py) against the polars staging of the same file.
+"""The SQL loading of event rows (assets/ingest/event_loading.py) against the polars staging of the same file.
 
 Every row of a file full of awkward cells (padded, unicode, look-alike letters, impossible dates, DST
 gaps, offsets, odd numbers, erased addresses) must come out of the two paths identically: the same
@@ -16,14 +16,16 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from assets.event_loading import load_event_rows
-from assets.event_staging import EVENT_ALIASES, stage_event_file
-from assets.headers import map_header
-from assets.ingest import reject_erased
-from assets.readers import read_file
-from assets.validation import EmailValidatorCache
+from assets.ingest.event_loading import load_event_rows
+from assets.ingest.headers import map_header
+from assets.ingest.inbox import reject_erased
+from assets.ingest.readers import read_file
+from assets.validation.emails import EmailValidatorCache
+from assets.validation.event_rows import EVENT_ALIASES, stage_event_file
 from pipelines.config import ContactsConfig
-from pipelines.warehouse import connect, ensure_schema, erasure_salt, transaction
+from pipelines.warehouse.connection import connect, transaction
+from pipelines.warehouse.schema import ensure_schema
+from pipelines.warehouse.tombstones import erasure_salt
 
 EMAILS = [
     "ann@example.com",

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from assets.export_files import CRASH_HOOK, neutralise
+from assets.exports.files import CRASH_HOOK, neutralise
 from tests.conftest import TEST_CONFIG, run_in_process
 
 VIPS = "-- Subscribed VIPs.\nselect contact_id from contacts where status = 'subscribed' and list_contains(tags, 'vip')\n"

@@ -8,9 +8,9 @@ import logging
 
 import duckdb
 
-from assets.merge import drop_temp_tables, replay_status
+from assets.contacts.merge import drop_temp_tables, replay_status
 from pipelines.config import load_config
-from pipelines.warehouse import transaction
+from pipelines.warehouse.connection import transaction
 from tests.conftest import THROUGH_METRICS
 
 STATUS_TABLES = {
@@ -74,7 +74,7 @@ def test_partial_replay_equals_full_replay(workspace):
 def test_incremental_list_health_equals_full_recompute(workspace):
     """list_health after a run that recomputed only touched days and the engagement islands of the
     contacts the new files mention equals list_health recomputed from nothing."""
-    from assets.metrics import compute_list_health
+    from assets.metrics.health import compute_list_health
 
     workspace.copy_samples()
     workspace.run(only=THROUGH_METRICS)
@@ -137,8 +137,8 @@ def recomputed(result) -> dict[str, int]:
 
 def recompute_everything(con, config_path, as_of: dt.date) -> None:
     """Forget what list membership and engagement were computed from, and compute them for every address."""
-    from assets.engagement import compute_engagement
-    from assets.lists import rebuild_list_members
+    from assets.audience.lists import rebuild_list_members
+    from assets.contacts.engagement import compute_engagement
 
     config = load_config(config_path)
     with transaction(con):
@@ -196,9 +196,9 @@ def test_another_as_of_date_recomputes_every_contact(workspace):
 def test_files_loaded_but_not_merged_are_seen_by_the_next_scoped_run(workspace):
     """Membership computed while a file waits for its merge (lists materialized on its own) still picks up
     that file's addresses once it is merged."""
-    from assets.ingest import KIND_CONTACTS, IngestContext, ingest_folder
-    from assets.lists import rebuild_list_members
-    from assets.validation import EmailValidatorCache
+    from assets.audience.lists import rebuild_list_members
+    from assets.ingest.inbox import KIND_CONTACTS, IngestContext, ingest_folder
+    from assets.validation.emails import EmailValidatorCache
 
     workspace.copy_samples()
     workspace.run(only=THROUGH_METRICS)

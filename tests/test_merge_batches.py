@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from assets.ingest import KIND_CONTACTS, KIND_EVENTS, IngestContext, ingest_folder
-from assets.merge import drop_temp_tables, merge_pending_files
-from assets.validation import EmailValidatorCache
+from assets.contacts.merge import drop_temp_tables, merge_pending_files
+from assets.ingest.inbox import KIND_CONTACTS, KIND_EVENTS, IngestContext, ingest_folder
+from assets.validation.emails import EmailValidatorCache
 from pipelines.config import load_config
-from pipelines.warehouse import connect, ensure_schema, transaction
+from pipelines.warehouse.connection import connect, transaction
+from pipelines.warehouse.schema import ensure_schema
 from tests.conftest import TEST_CONFIG
 
 log = logging.getLogger("test")

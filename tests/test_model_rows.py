@@ -8,9 +8,10 @@ import datetime as dt
 
 import pytest
 
-from assets.metrics import compute_segment_health
+from assets.metrics.health import compute_segment_health
 from pipelines.config import ContactsConfig
-from pipelines.warehouse import connect, ensure_schema
+from pipelines.warehouse.connection import connect
+from pipelines.warehouse.schema import ensure_schema
 
 CONFIG = ContactsConfig.model_validate({"timezone": "UTC", "rules": {"engaged_window_days": 7}})
 

@@ -1,4 +1,4 @@
-"""Reading the next inbox file ahead (assets/read_ahead.py) changes timing only: every file gets the
+"""Reading the next inbox file ahead (assets/ingest/read_ahead.py) changes timing only: every file gets the
 outcome it would get alone, in ledger order, and the ledger hashes exactly the bytes that were parsed."""
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ import threading
 from pathlib import Path
 
 from assets import read_ahead
-from assets.ingest import KIND_EVENTS, IngestContext, _ingest_one, ingest_folder
-from assets.read_ahead import ReadAhead
-from assets.readers import read_file
-from assets.validation import EmailValidatorCache
+from assets.ingest.inbox import KIND_EVENTS, IngestContext, _ingest_one, ingest_folder
+from assets.ingest.read_ahead import ReadAhead
+from assets.ingest.readers import read_file
+from assets.validation.emails import EmailValidatorCache
 from pipelines.config import ContactsConfig
-from pipelines.warehouse import connect, ensure_schema
+from pipelines.warehouse.connection import connect
+from pipelines.warehouse.schema import ensure_schema
 
 HEADER = "email,event,occurred_at\n"
 

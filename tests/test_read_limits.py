@@ -20,8 +20,8 @@ import polars as pl
 import pytest
 from pydantic import ByteSize
 
-from assets.read_ahead import read_and_parse
-from assets.read_limits import LimitExceeded, read_bounded
+from assets.ingest.read_ahead import read_and_parse
+from assets.ingest.read_limits import LimitExceeded, read_bounded
 from pipelines.config import ContactsConfig
 from tests.conftest import TEST_CONFIG
 

@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from assets.delimited import _read_delimited_fast, _read_delimited_python
-from assets.parsed_file import PY_WHITESPACE
+from assets.ingest.delimited import _read_delimited_fast, _read_delimited_python
+from assets.ingest.parsed_file import PY_WHITESPACE
 
 PIECES = [
     "a",

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from assets.segments import SegmentError, SegmentFile, run_sandboxed
+from assets.audience.segments import SegmentError, SegmentFile, run_sandboxed
 from tests.conftest import step_failures
 
 GOOD = "-- Everyone subscribed.\nselect contact_id from contacts where status = 'subscribed'\n"

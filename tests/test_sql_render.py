@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from pipelines.settings import PROJECT_ROOT
-from pipelines.sql_render import KEEP_SCOPE, RenderError, apply_scope, render
 from pipelines.vocabulary import CLOSED_STATUSES
+from pipelines.warehouse.render import KEEP_SCOPE, RenderError, apply_scope, render
 
 RULES = {
     "soft_bounce_limit": 3,

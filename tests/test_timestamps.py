@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from assets import field_typing
-from assets.field_typing import _parse_timestamps_python, parse_timestamps
+from assets.validation.fields import _parse_timestamps_python, parse_timestamps
 
 
 def sample_values(seed: int = 5) -> list[str]:

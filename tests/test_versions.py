@@ -7,7 +7,7 @@ import datetime as dt
 import duckdb
 import pytest
 
-from pipelines.versioning import VERSIONED, VersionedRelation, publish
+from pipelines.warehouse.versioning import VERSIONED, VersionedRelation, publish
 
 SEGMENT = "-- Subscribed VIPs.\nselect contact_id from contacts where status = 'subscribed' and list_contains(tags, 'vip')\n"
 

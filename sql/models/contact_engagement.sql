@@ -1,7 +1,7 @@
 -- contact_engagement: one row per contact, as of the run's as-of date (windows end at the end of that
 -- day in the configured timezone). Events after the as-of date are not counted. Parameters: $day_end,
 -- $as_of_date; {engaged_window_days} and {inactive_after_days} come from contacts.yaml. `{scope:X}` narrows the
--- work to the addresses new files mention, or is `true` for every contact (assets/derived_scope.py).
+-- work to the addresses new files mention, or is `true` for every contact (pipelines/warehouse/scope.py).
 --
 -- engagement_score (0-100) = 30 * min(opens in window, 5) / 5
 --                          + 40 * min(clicks in window, 3) / 3

@@ -1,6 +1,6 @@
 -- list_health (DESIGN 8): one row per list per day, in the configured timezone, rebuilt from business-time
 -- history (status_history, list membership, events) so that any past day is reproducible.
--- Computes the days $start_day .. $as_of into staging.list_health (assets/metrics.py picks $start_day:
+-- Computes the days $start_day .. $as_of into staging.list_health (assets/metrics/health.py picks $start_day:
 -- the first day that new inputs touch). Parameters: $tz, $start_day, $as_of; {engaged_window_days}.
 --
 -- Day arithmetic: a status row is the end-of-day status for the days [day(valid_from), day(valid_to)); an

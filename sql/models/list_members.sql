@@ -1,6 +1,6 @@
 -- List membership (DESIGN 6): one row per (list, contact) in staging.list_members, rebuilt from every
 -- input for the addresses in scope (`{scope:X}`: the addresses new files mention, or every address; see
--- assets/derived_scope.py); publishing turns the difference into a version. Membership of static and test
+-- pipelines/warehouse/scope.py); publishing turns the difference into a version. Membership of static and test
 -- lists does not depend on status (an unsubscribed member stays a member, just not mailable).
 
 delete from staging.list_members where {scope:email};

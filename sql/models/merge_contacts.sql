@@ -1,6 +1,6 @@
 -- Merge every loaded, not yet merged contact and event file into contacts (DESIGN 5.2), in ledger order,
 -- in one set-based pass rather than one pass per file. Statuses and consent are not decided here:
--- sql/models/status_history.sql replays them afterwards in the same transaction. Run by assets/merge.py.
+-- sql/models/status_history.sql replays them afterwards in the same transaction. Run by assets/contacts/merge.py.
 -- `{each_field: ...}` repeats its text once per custom field of contacts.yaml, with @f the field's column.
 --
 -- The result is what merging the files one after another gives:

@@ -1,5 +1,5 @@
 -- Warehouse relations that are the query contract (DESIGN 6), plus internal staging.
--- Custom-field columns are added by pipelines/warehouse.py from contacts.yaml.
+-- Custom-field columns are added by pipelines/warehouse/ from contacts.yaml.
 
 create schema if not exists staging;
 
@@ -265,7 +265,7 @@ create table if not exists staging.engagement_islands (
 );
 
 -- Internal: what each per-contact derived table (list_members, contact_engagement) was last computed from,
--- so a run recomputes only the addresses new files mention (assets/derived_scope.py).
+-- so a run recomputes only the addresses new files mention (pipelines/warehouse/scope.py).
 create table if not exists staging.derived_state (
     name         varchar primary key,
     last_file_id bigint not null,

@@ -1,5 +1,5 @@
 -- Subscription status in business time (DESIGN 5.3), replayed from every status fact ever received,
--- so late-arriving inputs land where they belong in time. Run by assets/merge.py inside the contacts
+-- so late-arriving inputs land where they belong in time. Run by assets/contacts/merge.py inside the contacts
 -- transaction. {soft_bounce_limit} and {soft_bounce_window_days} come from contacts.yaml.
 --
 -- An address's status depends on that address's facts only, so a run replays just the addresses its new

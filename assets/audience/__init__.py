@@ -1,0 +1,1 @@
+"""Stage 4, audience: list membership and SQL-defined segments."""

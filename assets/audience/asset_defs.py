@@ -1,0 +1,185 @@
+"""Dagster wrappers for the audience: lists, and one asset per segment file (DESIGN 7)."""
+
+import re
+
+import dagster as dg
+
+from assets.audience.lists import rebuild_list_members
+from assets.audience.segments import SegmentError, SegmentFile, run_sandboxed, store_membership
+from pipelines.as_of import resolve_as_of
+from pipelines.metadata import markdown_table
+from pipelines.resources import DUCKDB_POOL, ContactsWarehouse
+from pipelines.vocabulary import SEGMENT_RELATIONS, SYSTEM_LISTS
+from pipelines.warehouse.connection import transaction
+from pipelines.warehouse.versioning import publish, version_for_run
+
+SEGMENT_PREFIX = "segments"
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "list_members",
+            deps=["contacts", "suppressions", "events"],
+            group_name="audience",
+            kinds={"duckdb"},
+            description="One row per (list, contact): static and test lists from manifests and signup events, and the system lists all, subscribed, suppressed.",
+        ),
+        dg.AssetSpec(
+            "lists",
+            deps=["list_members"],
+            group_name="audience",
+            kinds={"duckdb"},
+            description="One row per list in contacts.yaml plus the system lists, with its member count.",
+        ),
+    ],
+    pool=DUCKDB_POOL,
+)
+def lists(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse):
+    """Rebuild list membership from every input and publish what changed as the run's version."""
+    config = warehouse.config()
+    as_of = resolve_as_of(context.run.tags, config.timezone)
+    with warehouse.connect() as con:
+        with transaction(con):
+            recomputed = rebuild_list_members(con, config)
+            version = publish(con, "list_members", context.run.run_id, as_of)
+        context.log.info(
+            "list membership recomputed for %s",
+            "every address" if recomputed is None else f"{recomputed} address(es) the new files mention",
+        )
+        counts = dict(con.execute("select list_id, member_count from lists").fetchall())
+        (total,) = con.execute("select count(*) from list_members").fetchone()
+        preview = markdown_table(
+            con, "select list_id, name, kind, member_count from lists order by kind, list_id"
+        )
+    yield dg.MaterializeResult(
+        asset_key="list_members",
+        # -1: every address was recomputed (first run, an erasure, or the lists or status rules changed)
+        metadata={
+            "dagster/row_count": total,
+            "version": version if version is not None else dg.MetadataValue.null(),
+            "addresses_recomputed": -1 if recomputed is None else recomputed,
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="lists",
+        metadata={
+            "dagster/row_count": len(counts),
+            **{f"members_{list_id}": counts.get(list_id, 0) for list_id in SYSTEM_LISTS},
+            "preview": dg.MetadataValue.md(preview),
+        },
+    )
+
+
+def segment_asset_key(segment_id: str) -> dg.AssetKey:
+    # A valid segment id is a valid key; an invalid one still gets an asset, which fails with the reason.
+    return dg.AssetKey([SEGMENT_PREFIX, re.sub(r"[^A-Za-z0-9_-]", "_", segment_id)])
+
+
+def build_segment_catalog_asset(segments: list[SegmentFile]) -> dg.AssetsDefinition:
+    current = sorted(segment.segment_id for segment in segments)
+
+    @dg.asset(
+        name="segment_catalog",
+        group_name="audience",
+        kinds={"duckdb"},
+        pool=DUCKDB_POOL,
+        deps=["contacts"],
+        code_version=",".join(current) or "none",
+    )
+    def segment_catalog(
+        context: dg.AssetExecutionContext, warehouse: ContactsWarehouse
+    ) -> dg.MaterializeResult:
+        """The segment files in force: a segment whose file was deleted is retired (its history stays)."""
+        config = warehouse.config()
+        as_of = resolve_as_of(context.run.tags, config.timezone)
+        with warehouse.connect() as con:
+            with transaction(con):
+                gone = [
+                    row[0]
+                    for row in con.execute(
+                        "select segment_id from staging.segment_catalog where retired_version is null and not list_contains(?, segment_id)",
+                        [current],
+                    ).fetchall()
+                ]
+                if gone:
+                    con.execute(
+                        "delete from staging.segment_members where list_contains(?, segment_id)", [gone]
+                    )
+                    version = publish(con, "segment_members", context.run.run_id, as_of) or version_for_run(
+                        con, context.run.run_id, as_of, "segment_members"
+                    )
+                    con.execute(
+                        "update staging.segment_catalog set retired_version = ? where list_contains(?, segment_id)",
+                        [version, gone],
+                    )
+        for segment_id in gone:
+            context.log.info("segment %s retired: its file is gone; its history stays queryable", segment_id)
+        return dg.MaterializeResult(metadata={"segments": len(current), "retired_this_run": len(gone)})
+
+    return segment_catalog
+
+
+def build_segment_asset(segment: SegmentFile, known_ids: set[str]) -> dg.AssetsDefinition:
+    deps = ["segment_catalog"]
+    deps += sorted({SEGMENT_RELATIONS[name] for name in segment.relations})
+    deps += [
+        segment_asset_key(reference) for reference in sorted(segment.references) if reference in known_ids
+    ]
+
+    @dg.asset(
+        key=segment_asset_key(segment.segment_id),
+        deps=deps,
+        group_name="audience",
+        kinds={"duckdb", "sql"},
+        pool=DUCKDB_POOL,
+        code_version=segment.sql_sha256,
+        description=segment.description or f"Segment {segment.segment_id}",
+        metadata={
+            "segment_id": segment.segment_id,
+            "file": f"sql/segments/{segment.path.name}",
+            "sql": dg.MetadataValue.md(f"```sql\n{segment.sql}\n```"),
+        },
+    )
+    def segment_asset(
+        context: dg.AssetExecutionContext, warehouse: ContactsWarehouse
+    ) -> dg.MaterializeResult:
+        if segment.problem:
+            raise dg.Failure(description=segment.problem)
+        config = warehouse.config()
+        as_of = resolve_as_of(context.run.tags, config.timezone)
+        try:
+            contact_ids = run_sandboxed(warehouse.paths.warehouse, segment, as_of)
+        except SegmentError as exc:
+            raise dg.Failure(description=str(exc)) from None
+        with warehouse.connect() as con:
+            before = {
+                row[0]
+                for row in con.execute(
+                    "select contact_id from staging.segment_members where segment_id = ?",
+                    [segment.segment_id],
+                ).fetchall()
+            }
+            with transaction(con):
+                store_membership(con, segment, contact_ids)
+                version = publish(con, "segment_members", context.run.run_id, as_of)
+        after = set(contact_ids)
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": len(after),
+                "entered": len(after - before),
+                "exited": len(before - after),
+                "version": version if version is not None else dg.MetadataValue.null(),
+                "as_of_date": as_of.isoformat(),
+            }
+        )
+
+    return segment_asset
+
+
+def build_segment_assets(segments: list[SegmentFile]) -> list[dg.AssetsDefinition]:
+    """The catalog asset plus one asset per segment file (read when the code location loads)."""
+    known = {segment.segment_id for segment in segments}
+    return [build_segment_catalog_asset(segments)] + [
+        build_segment_asset(segment, known) for segment in segments
+    ]

@@ -1,0 +1,215 @@
+"""Dagster wrappers of the contacts stage: `contact_state` (merge, status replay, suppressions, events)
+and `contact_engagement`, with their checks. Stage 1, reading the inbox, is assets/ingest/asset_defs.py.
+"""
+
+import datetime as dt
+
+import dagster as dg
+
+from assets.contacts.engagement import compute_engagement
+from assets.contacts.merge import drop_temp_tables, merge_pending_files, replay_status
+from assets.erasure.address_scan import erased_address_traces
+from pipelines.as_of import resolve_as_of
+from pipelines.crash_points import crash_point
+from pipelines.metadata import markdown_table
+from pipelines.resources import DUCKDB_POOL, ContactsWarehouse
+from pipelines.vocabulary import CLOSED_STATUSES, STATUSES, SUPPRESSION_REASONS, sql_list
+from pipelines.warehouse.connection import transaction
+from pipelines.warehouse.tombstones import erasure_salt, has_tombstones
+from pipelines.warehouse.versioning import publish
+
+ONE_CONTACT_PER_EMAIL = "one_contact_per_email"
+STATUS_MATCHES_SUPPRESSION = "status_matches_suppression"
+NO_ERASED_ADDRESS = "no_erased_address_anywhere"
+
+
+# A contact's status and the suppressions in force must say the same thing.
+STATUS_MISMATCH_SQL = f"""
+select count(*) from staging.contacts c
+full join (select email, reason from suppressions where reason <> 'erased') s using (email)
+where c.email is not null
+  and (c.status in {sql_list(CLOSED_STATUSES)}) is distinct from (s.email is not null)
+"""
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "contacts",
+            deps=["import_files"],
+            group_name="contacts",
+            kinds={"duckdb"},
+            description="One row per contact (identity key: the normalised, lower-cased email), merged from every loaded file.",
+        ),
+        dg.AssetSpec(
+            "status_history",
+            deps=["import_files"],
+            group_name="contacts",
+            kinds={"duckdb"},
+            description="One row per status an address held, in business time, with the reason and source of the change.",
+        ),
+        dg.AssetSpec(
+            "suppressions",
+            deps=["import_files"],
+            group_name="contacts",
+            kinds={"duckdb"},
+            description="One row per address that must not be mailed (unsubscribed, bounced, complained, manual), plus erasure tombstones.",
+        ),
+        dg.AssetSpec(
+            "events",
+            deps=["import_files", "contacts"],
+            group_name="contacts",
+            kinds={"duckdb"},
+            description="One row per engagement event, with the contact_id when the address is a contact.",
+        ),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            ONE_CONTACT_PER_EMAIL,
+            asset="contacts",
+            blocking=True,
+            description="Every email and every contact_id appears in exactly one contact.",
+        ),
+        dg.AssetCheckSpec(
+            STATUS_MATCHES_SUPPRESSION,
+            asset="suppressions",
+            blocking=True,
+            description="Every contact with a suppression in force has a closed status, and every closed contact is suppressed.",
+        ),
+        dg.AssetCheckSpec(
+            NO_ERASED_ADDRESS,
+            asset="contacts",
+            blocking=True,
+            description="No erased address is left in any text column of any table of the warehouse (found from the catalog: current, history, staging, caches).",
+        ),
+    ],
+    pool=DUCKDB_POOL,
+)
+def contact_state(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse):
+    """Merge new files into contacts in ledger order, then replay every status fact in business time."""
+    config = warehouse.config()
+    now = dt.datetime.now(dt.UTC)
+    as_of = resolve_as_of(context.run.tags, config.timezone)
+    with warehouse.connect() as con:
+        with transaction(con):
+            outcomes = merge_pending_files(con, config, context.log)
+            replayed = replay_status(con, config, now, [outcome.file_id for outcome in outcomes])
+            context.log.info(
+                "replayed the status of %s",
+                "every address" if replayed is None else f"{replayed} address(es) the new files mention",
+            )
+            version = publish(con, "contacts", context.run.run_id, as_of)
+        crash_point("after_contacts_published")
+        drop_temp_tables(con)
+        total, duplicate_emails, duplicate_ids = con.execute(
+            "select count(*), count(*) - count(distinct email), count(*) - count(distinct contact_id) from contacts"
+        ).fetchone()
+        (mismatched,) = con.execute(STATUS_MISMATCH_SQL).fetchone()
+        erased_traces = erased_address_traces(con, erasure_salt(con)) if has_tombstones(con) else {}
+        by_status = dict(con.execute("select status, count(*) from contacts group by status").fetchall())
+        (history_rows,) = con.execute("select count(*) from status_history").fetchone()
+        suppressed = dict(con.execute("select reason, count(*) from suppressions group by reason").fetchall())
+        # From the staging table: the public `events` view joins every event to contacts, seconds at 10M rows.
+        (event_count,) = con.execute("select count(*) from staging.event_rows").fetchone()
+        preview = markdown_table(
+            con,
+            "select status, count(*) as contacts from contacts group by status order by contacts desc, status",
+        )
+        domains = markdown_table(
+            con,
+            "select email_domain, count(*) as contacts from contacts group by email_domain order by contacts desc, email_domain limit 10",
+        )
+        event_preview = markdown_table(
+            con,
+            "select event, count(*) as events from staging.event_rows group by event order by events desc, event",
+        )
+    yield dg.MaterializeResult(
+        asset_key="contacts",
+        metadata={
+            "dagster/row_count": total,
+            "files_merged": len(outcomes),
+            "contacts_created": sum(o.contacts_created for o in outcomes),
+            "rows_merged": sum(o.rows_merged or 0 for o in outcomes),
+            "version": version if version is not None else dg.MetadataValue.null(),
+            **{f"status_{status}": by_status.get(status, 0) for status in STATUSES},
+            "preview": dg.MetadataValue.md(preview),
+            "top_domains": dg.MetadataValue.md(domains),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="status_history",
+        # -1: every address was replayed (first run, or the status rules changed)
+        metadata={
+            "dagster/row_count": history_rows,
+            "addresses_replayed": -1 if replayed is None else replayed,
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="suppressions",
+        metadata={
+            "dagster/row_count": sum(suppressed.values()),
+            **{f"reason_{r}": suppressed.get(r, 0) for r in SUPPRESSION_REASONS},
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="events",
+        metadata={"dagster/row_count": event_count, "by_event": dg.MetadataValue.md(event_preview)},
+    )
+    yield dg.AssetCheckResult(
+        check_name=ONE_CONTACT_PER_EMAIL,
+        asset_key="contacts",
+        passed=duplicate_emails == 0 and duplicate_ids == 0,
+        metadata={"duplicate_emails": duplicate_emails, "duplicate_contact_ids": duplicate_ids},
+    )
+    yield dg.AssetCheckResult(
+        check_name=STATUS_MATCHES_SUPPRESSION,
+        asset_key="suppressions",
+        passed=mismatched == 0,
+        metadata={"mismatched_contacts": mismatched},
+    )
+    yield dg.AssetCheckResult(
+        check_name=NO_ERASED_ADDRESS,
+        asset_key="contacts",
+        passed=not erased_traces,
+        metadata={
+            "rows_with_erased_addresses": sum(erased_traces.values()),
+            "tables_with_erased_addresses": dg.MetadataValue.json(sorted(erased_traces)),
+        },
+    )
+
+
+@dg.asset(deps=["contacts", "events"], group_name="contacts", kinds={"duckdb"}, pool=DUCKDB_POOL)
+def contact_engagement(
+    context: dg.AssetExecutionContext, warehouse: ContactsWarehouse
+) -> dg.MaterializeResult:
+    """One row per contact: opens, clicks and purchases in their windows, an engagement score and a lifecycle
+    stage, as of the run's as-of date (tag `contacts/as_of`, default today)."""
+    config = warehouse.config()
+    as_of = resolve_as_of(context.run.tags, config.timezone)
+    with warehouse.connect() as con:
+        with transaction(con):
+            recomputed = compute_engagement(con, config, as_of)
+            version = publish(con, "contact_engagement", context.run.run_id, as_of)
+        context.log.info(
+            "engagement recomputed for %s",
+            "every contact" if recomputed is None else f"{recomputed} address(es) the new files mention",
+        )
+        total, average, engaged = con.execute(
+            "select count(*), coalesce(avg(engagement_score), 0), count(*) filter (where lifecycle = 'active') from staging.contact_engagement"
+        ).fetchone()
+        lifecycle = markdown_table(
+            con,
+            "select lifecycle, count(*) as contacts from staging.contact_engagement group by lifecycle order by contacts desc, lifecycle",
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": total,
+            "as_of_date": as_of.isoformat(),
+            "version": version if version is not None else dg.MetadataValue.null(),
+            # -1: every contact was recomputed (another as-of date, an erasure, or the rules changed)
+            "addresses_recomputed": -1 if recomputed is None else recomputed,
+            "average_engagement_score": round(float(average), 2),
+            "active_contacts": engaged,
+            "lifecycle": dg.MetadataValue.md(lifecycle),
+        }
+    )

@@ -1,0 +1,1 @@
+"""Erasure and access for a data subject: erasure requests, the redaction of every text column found from the catalog, the rewrite of the file, the regeneration of exports that held an erased address, and the `person` lookup."""

@@ -1,0 +1,225 @@
+"""Dagster wrapper of stage 1: `inbox_files` reads every new inbox file into the ledger, the rejects and the
+field issues (and applies erasure requests), with its checks.
+"""
+
+import datetime as dt
+
+import dagster as dg
+
+from assets.erasure.erase import (
+    erase_addresses,
+    inbox_files_mentioning,
+    redacted,
+    rewrite_database,
+    rewrite_done,
+    rewrite_pending,
+)
+from assets.exports.audit import regenerate_after_erasure
+from assets.ingest.inbox import KIND_CONTACTS, KIND_ERASURE, KIND_EVENTS, IngestContext, ingest_folder
+from assets.validation.emails import EmailValidatorCache
+from pipelines.crash_points import crash_point
+from pipelines.metadata import markdown_table
+from pipelines.resources import DUCKDB_POOL, ContactsWarehouse
+
+NOTHING_LOST = "nothing_lost_per_file"
+FILES_LOADED = "every_file_of_this_run_loaded"
+
+LOST_ROWS_SQL = """
+with counted as (
+    select
+        f.file_id, f.path, f.rows_total, f.rows_accepted, f.rows_rejected, coalesce(f.rows_erased, 0) as rows_erased,
+        case f.kind
+            when 'contacts' then (select count(*) from staging.contact_rows s where s.file_id = f.file_id)
+            when 'events' then (select count(*) from staging.event_rows s where s.file_id = f.file_id)
+            else f.rows_accepted  -- erasure requests keep no rows
+        end as rows_staged,
+        (select count(*) from rejected_rows r where r.file_id = f.file_id) as rows_in_rejects
+    from import_files f
+    where f.status = 'loaded'
+)
+select * from counted
+where rows_total is distinct from rows_accepted + rows_rejected
+   or rows_staged + rows_in_rejects + rows_erased <> rows_total
+order by file_id
+"""
+
+
+def _outcome_table(outcomes) -> str:
+    if not outcomes:
+        return "every file of this run loaded"
+    rows = ["| file | status | reason |", "| --- | --- | --- |"]
+    rows += [f"| {o.path} | {o.status} | {(o.reason or '').replace('|', '/')} |" for o in outcomes]
+    return "\n".join(rows)
+
+
+def _ledger_metadata(outcomes, kind):
+    mine = [o for o in outcomes if o.kind == kind]
+    return {
+        status: sum(1 for o in mine if o.status == status)
+        for status in ("loaded", "held", "failed", "skipped")
+    }
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "import_files",
+            group_name="ingest",
+            kinds={"duckdb"},
+            description="Ledger of inbox files: one row per file (path + content hash), with its outcome and row counts.",
+        ),
+        dg.AssetSpec(
+            "rejected_rows",
+            group_name="ingest",
+            kinds={"duckdb"},
+            description="One row per input row that was not accepted, with the reason code and the raw text.",
+        ),
+        dg.AssetSpec(
+            "field_issues",
+            group_name="ingest",
+            kinds={"duckdb"},
+            description="One row per bad field value in an accepted row; the field was left unchanged.",
+        ),
+        dg.AssetSpec(
+            "erasure_log",
+            group_name="ingest",
+            kinds={"duckdb"},
+            description="One row per erased address: its salted hash and the time, nothing else.",
+        ),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            NOTHING_LOST,
+            asset="import_files",
+            blocking=True,
+            description="For every loaded file, rows_total = rows_accepted + rows_rejected, and every row is stored, rejected or erased.",
+        ),
+        dg.AssetCheckSpec(
+            FILES_LOADED,
+            asset="import_files",
+            description="A warning when a file of this run failed or was held: the run goes on, the metadata names each file and why.",
+        ),
+    ],
+    pool=DUCKDB_POOL,
+)
+def inbox_files(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse):
+    """Erasure requests first (so nothing of an erased address loads again), then contact and event files;
+    one transaction per file."""
+    config = warehouse.config()
+    paths = warehouse.paths
+    cache = EmailValidatorCache(config.rules.fold_provider_aliases)
+    now = dt.datetime.now(dt.UTC)
+    with warehouse.connect() as con:
+        ctx = IngestContext(con, paths.data_dir, config, cache, now, context.log)
+        outcomes = ingest_folder(ctx, paths.erasure_inbox, KIND_ERASURE, apply=erase_addresses)
+        pending = rewrite_pending(con)
+        if pending:
+            con.execute("checkpoint")
+    if pending:
+        # With the writer closed: rewrite the file so the deleted bytes are gone. A run killed before the
+        # flag is cleared leaves it set, and the next run does this again.
+        crash_point("before_erasure_rewrite")
+        rewrite_database(paths.warehouse)
+        crash_point("after_erasure_rewrite")
+        context.log.info("erased %d address(es); rewrote %s", len(ctx.erased), paths.warehouse.name)
+        with warehouse.connect() as con:
+            regenerated = regenerate_after_erasure(con, config, paths.data_dir)
+            rewrite_done(con)
+        context.log.info("regenerated %d exported version(s) that held an erased address", len(regenerated))
+    still_in_inbox = [
+        redacted(p.relative_to(paths.data_dir).as_posix(), ctx.erased_forms)
+        for p in inbox_files_mentioning(
+            [paths.contact_inbox, paths.event_inbox], ctx.erased_forms, ctx.config.limits
+        )
+    ]
+    for path in still_in_inbox:
+        context.log.warning(
+            "%s still contains an erased address: the inbox is yours, delete or edit the file", path
+        )
+
+    with warehouse.connect() as con:
+        ctx.use(con)
+        outcomes += ingest_folder(ctx, paths.contact_inbox, KIND_CONTACTS)
+        outcomes += ingest_folder(ctx, paths.event_inbox, KIND_EVENTS)
+        lost = con.execute(LOST_ROWS_SQL).fetchall()
+        (ledger_count,) = con.execute("select count(*) from import_files").fetchone()
+        (rejected_count,) = con.execute("select count(*) from rejected_rows").fetchone()
+        (issue_count,) = con.execute("select count(*) from field_issues").fetchone()
+        (erasures,) = con.execute("select count(*) from erasure_log").fetchone()
+        ledger_preview = markdown_table(
+            con,
+            """select file_id, path, kind, status, rows_total, rows_accepted, rows_rejected, rows_merged, reason
+               from import_files order by file_id desc limit 10""",
+        )
+        reject_preview = markdown_table(
+            con,
+            "select reason, count(*) as rows from rejected_rows group by reason order by rows desc, reason",
+        )
+        # By file, with the first row numbers: where to look. Never the raw text, which can hold addresses.
+        rejects_by_file = markdown_table(
+            con,
+            """select f.path, r.reason, count(*) as rows, list(r.row_number order by r.row_number)[1:5] as first_rows
+               from rejected_rows r join import_files f using (file_id) group by all order by max(f.file_id) desc, rows desc limit 20""",
+        )
+        issue_preview = markdown_table(
+            con,
+            "select field, reason, count(*) as rows from field_issues group by all order by rows desc, field",
+        )
+
+    contact_files = _ledger_metadata(outcomes, KIND_CONTACTS)
+    yield dg.MaterializeResult(
+        asset_key="import_files",
+        metadata={
+            "dagster/row_count": ledger_count,
+            "files_loaded": contact_files["loaded"],
+            "files_held": contact_files["held"],
+            "files_failed": sum(1 for o in outcomes if o.status == "failed"),
+            "files_skipped": sum(1 for o in outcomes if o.status == "skipped"),
+            "event_files_loaded": _ledger_metadata(outcomes, KIND_EVENTS)["loaded"],
+            "rows_total": sum(o.rows_total for o in outcomes),
+            "rows_accepted": sum(o.rows_accepted for o in outcomes),
+            "rows_rejected": sum(o.rows_rejected for o in outcomes),
+            "email_validations": cache.calls,
+            "preview": dg.MetadataValue.md(ledger_preview),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="rejected_rows",
+        metadata={
+            "dagster/row_count": rejected_count,
+            "by_reason": dg.MetadataValue.md(reject_preview),
+            "by_file": dg.MetadataValue.md(rejects_by_file),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="field_issues",
+        metadata={"dagster/row_count": issue_count, "by_field": dg.MetadataValue.md(issue_preview)},
+    )
+    yield dg.MaterializeResult(
+        asset_key="erasure_log",
+        metadata={
+            "dagster/row_count": erasures,
+            "erased_this_run": len(ctx.erased),
+            "inbox_files_still_holding_erased_addresses": dg.MetadataValue.json(still_in_inbox),
+        },
+    )
+    unloaded = [o for o in outcomes if o.status in ("failed", "held")]
+    yield dg.AssetCheckResult(
+        check_name=FILES_LOADED,
+        asset_key="import_files",
+        passed=not unloaded,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "files_failed": sum(o.status == "failed" for o in unloaded),
+            "files_held": sum(o.status == "held" for o in unloaded),
+            "files": dg.MetadataValue.md(_outcome_table(unloaded)),
+        },
+        description=None if not unloaded else "; ".join(f"{o.path}: {o.status}" for o in unloaded[:5]),
+    )
+    yield dg.AssetCheckResult(
+        check_name=NOTHING_LOST,
+        asset_key="import_files",
+        passed=not lost,
+        metadata={"files_with_lost_rows": len(lost), "files": [row[1] for row in lost][:20]},
+        description=None if not lost else f"{len(lost)} file(s) whose row counts do not add up",
+    )

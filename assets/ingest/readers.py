@@ -1,0 +1,150 @@
+"""Turn one inbox file into a header and a frame of text cells, whatever its format and encoding.
+
+Every record comes out either as cells aligned to the header, or as a problem with the reason and the
+raw text, so that nothing is lost. A file that cannot be read at all raises `FileFailed`. Delimited text
+is read by assets/ingest/delimited.py, bytes become text in assets/ingest/text_decoding.py; double-encoded UTF-8 is
+repaired in the cells of every format (assets/ingest/mojibake.py).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import zlib
+from pathlib import Path
+
+import polars as pl
+
+from assets.ingest.delimited import _read_delimited
+from assets.ingest.mojibake import repair_cells
+from assets.ingest.parsed_file import FileFailed, ParsedFile, RowProblem, cell_column, printable_raw
+from assets.ingest.text_decoding import UNCLEAN_TEXT, decode_text, row_defect
+
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
+
+
+PARQUET_SUFFIXES = (".parquet",)
+
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+
+
+DATA_SUFFIXES = TEXT_SUFFIXES + PARQUET_SUFFIXES + JSONL_SUFFIXES
+
+
+def data_suffix(path: Path) -> str | None:
+    """The format suffix that decides how to read the file (`.csv` for `x.csv.gz`), or None."""
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    for suffix in DATA_SUFFIXES:
+        if name.endswith(suffix):
+            return suffix
+    return None
+
+
+def read_file(path: Path, data: bytes | None = None, content: bytes | None = None) -> ParsedFile:
+    """Parse a file's bytes (`data`, read from `path` if not given); `content`: its decompressed bytes,
+    when the caller has them already (assets/ingest/read_limits.py decompresses under limits)."""
+    suffix = data_suffix(path)
+    if suffix is None:
+        raise FileFailed(
+            f"unsupported file type {path.suffix!r}; expected one of {', '.join(DATA_SUFFIXES)} (optionally .gz)"
+        )
+    if content is not None:
+        data = content
+    else:
+        data = path.read_bytes() if data is None else data
+        if path.name.lower().endswith(".gz"):
+            data = _gunzip(data)
+    if suffix in PARQUET_SUFFIXES:
+        parsed = _read_parquet(data)
+    else:
+        text, encoding, lossless = decode_text(data)
+        if suffix in JSONL_SUFFIXES:
+            parsed = _read_jsonl(text)
+        else:
+            clean = "\x00" not in text and (lossless or UNCLEAN_TEXT.search(text) is None)
+            # polars reads bytes: the file's own bytes when they are exactly the decoded text's UTF-8.
+            utf8 = data if encoding == "utf-8" and lossless else None
+            parsed = _read_delimited(
+                text, default_delimiter="\t" if suffix == ".tsv" else None, clean=clean, utf8=utf8
+            )
+        parsed.encoding = encoding
+    parsed.cells, parsed.repairs = repair_cells(
+        parsed.cells, [cell_column(index) for index in range(len(parsed.header))]
+    )
+    return parsed
+
+
+def _gunzip(data: bytes) -> bytes:
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise FileFailed(f"not a readable gzip file: {exc}") from None
+
+
+def _jsonl_cell(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return ",".join("" if item is None else str(item) for item in value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _read_jsonl(text: str) -> ParsedFile:
+    header: list[str] = []
+    positions: dict[str, int] = {}
+    objects: list[tuple[int, dict]] = []
+    problems: list[RowProblem] = []
+    row_number = 0
+    # Split on LF only: str.splitlines() would also split inside strings holding U+2028, U+0085 or \x1c-\x1e.
+    for line in text.split("\n"):
+        line = line.removesuffix("\r")
+        if not line.strip():
+            continue
+        row_number += 1
+        defect = row_defect([line])
+        if defect is None:
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                defect = f"invalid JSON: {exc.msg} at column {exc.colno}"
+            else:
+                if not isinstance(value, dict):
+                    defect = f"expected a JSON object, got {type(value).__name__}"
+                else:  # escapes such as \u0000 or a lone \ud800 only show up once decoded
+                    defect = row_defect([_jsonl_cell(v) for v in value.values()] + list(value))
+        if defect:
+            problems.append(RowProblem(row_number, defect, printable_raw(line)))
+            continue
+        for key in value:
+            if key not in positions:
+                positions[key] = len(header)
+                header.append(key)
+        objects.append((row_number, value))
+    if row_number == 0:
+        raise FileFailed("empty file: no JSON objects")
+    records = [[_jsonl_cell(obj.get(key)) for key in header] for _, obj in objects]
+    return ParsedFile.from_records(header, records, [number for number, _ in objects], problems=problems)
+
+
+def _read_parquet(data: bytes) -> ParsedFile:
+    try:
+        frame = pl.read_parquet(io.BytesIO(data))
+    except Exception as exc:  # polars raises several types for corrupt files
+        raise FileFailed(f"not a readable Parquet file: {exc}") from None
+    as_text = frame.select(
+        pl.col(name).list.eval(pl.element().cast(pl.Utf8)).list.join(",")
+        if isinstance(dtype, pl.List)
+        else pl.col(name).cast(pl.Utf8)
+        for name, dtype in frame.schema.items()
+    )
+    names = [cell_column(index) for index in range(as_text.width)]
+    cells = as_text.rename(dict(zip(as_text.columns, names, strict=True))).with_row_index(
+        "row_number", offset=1
+    )
+    return ParsedFile(list(frame.columns), cells.with_columns(pl.col("row_number").cast(pl.Int64)))

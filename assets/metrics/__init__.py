@@ -1,0 +1,1 @@
+"""Stage 5, metrics: list health and segment health, by day, and the HTML report."""

@@ -1,0 +1,171 @@
+"""Dagster wrappers for the metrics: list_health, segment_health, and the HTML report (DESIGN 8)."""
+
+import dagster as dg
+
+from assets.metrics.health import compute_list_health, compute_segment_health
+from assets.metrics.report import write_report
+from pipelines.as_of import resolve_as_of
+from pipelines.metadata import markdown_table
+from pipelines.resources import DUCKDB_POOL, ContactsWarehouse
+from pipelines.warehouse.connection import transaction
+from pipelines.warehouse.versioning import publish
+
+HEADLINE_LISTS = ("all", "subscribed")
+# One partition per day, so the asset page plots each list's figures over days (Dagster plots a partitioned
+# asset's metadata by partition). list_health stays one unpartitioned asset: a single SQL pass recomputes
+# only the touched days under the one writer; it reports those days here as they are recomputed.
+DAYS = dg.DynamicPartitionsDefinition(name="list_health_days")
+HEADLINE_METRICS = (
+    "members",
+    "subscribed",
+    "new_subscribers",
+    "churned",
+    "growth_rate",
+    "churn_rate",
+    "engagement_rate",
+)
+DAILY_FIGURES = HEADLINE_METRICS
+list_health_by_day = dg.AssetSpec(
+    "list_health_by_day",
+    deps=["list_health"],
+    group_name="metrics",
+    kinds={"duckdb"},
+    partitions_def=DAYS,
+    description="list_health's figures per day (a partition per day), reported by list_health for each day it "
+    "recomputes: plot members, new subscribers, churned, growth and churn rates of each list over days.",
+)
+
+
+@dg.asset(
+    deps=["list_members", "contacts", "status_history", "events"],
+    group_name="metrics",
+    kinds={"duckdb"},
+    pool=DUCKDB_POOL,
+)
+def list_health(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse) -> dg.MaterializeResult:
+    """One row per list per day (configured timezone) up to the as-of date: size, growth, churn, engagement.
+    Only the days that new inputs touch are recomputed."""
+    config = warehouse.config()
+    as_of = resolve_as_of(context.run.tags, config.timezone)
+    with warehouse.connect() as con:
+        with transaction(con):
+            start = compute_list_health(con, config, as_of)
+            version = publish(con, "list_health", context.run.run_id, as_of)
+        headline = {
+            list_id: dict(zip(HEADLINE_METRICS, values, strict=True))
+            for list_id, *values in con.execute(
+                f"select list_id, {', '.join(HEADLINE_METRICS)} from staging.list_health where day = ? and list_id in ('all', 'subscribed')",
+                [as_of],
+            ).fetchall()
+        }
+        (total,) = con.execute("select count(*) from staging.list_health").fetchone()
+        (recomputed,) = con.execute(
+            "select count(distinct day) from staging.list_health where day >= ?", [start]
+        ).fetchone()
+        last_week = markdown_table(
+            con,
+            """select list_id, day, members, subscribed, new_subscribers, churned, growth_rate, churn_rate, engagement_rate
+               from staging.list_health where day > ?::date - 7 and day <= ? order by list_id, day""",
+            [as_of, as_of],
+        )
+        reported = report_days(context, con, start, as_of)
+    metadata = {
+        "dagster/row_count": total,
+        "as_of_date": as_of.isoformat(),
+        "days_recomputed": recomputed,
+        "days_reported": reported,
+        "version": version if version is not None else dg.MetadataValue.null(),
+        "last_7_days": dg.MetadataValue.md(last_week),
+    }
+    for list_id in HEADLINE_LISTS:
+        for metric in HEADLINE_METRICS:
+            value = headline.get(list_id, {}).get(metric)
+            # The same keys every run, so the UI plots them across runs.
+            metadata[f"{list_id}_{metric}"] = (
+                dg.MetadataValue.float(float(value)) if value is not None else dg.MetadataValue.null()
+            )
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def report_days(context: dg.AssetExecutionContext, con, start, as_of) -> int:
+    """A materialization of list_health_by_day per recomputed day, keys `<list>_<figure>` (the same every day,
+    so each is one line over the days); days no list has any more are dropped from the partitions."""
+    columns = ", ".join(DAILY_FIGURES)
+    rows = con.execute(
+        f"select day::varchar, list_id, {columns} from staging.list_health where day >= ? and day <= ? order by day, list_id",
+        [start, as_of],
+    ).fetchall()
+    present = {
+        row[0]
+        for row in con.execute(
+            "select distinct day::varchar from staging.list_health where day <= ?", [as_of]
+        ).fetchall()
+    }
+    instance = context.instance
+    known = set(instance.get_dynamic_partitions(DAYS.name))
+    for day in sorted(known - present):
+        if day <= as_of.isoformat():
+            instance.delete_dynamic_partition(DAYS.name, day)
+    # Before a list's first day it has no row: its keys are null then, never missing.
+    keys = [f"{list_id}_{figure}" for list_id in sorted({row[1] for row in rows}) for figure in DAILY_FIGURES]
+    days: dict[str, dict[str, dg.MetadataValue]] = {}
+    for day, list_id, *values in rows:
+        figures = days.setdefault(day, dict.fromkeys(keys, dg.MetadataValue.null()))
+        for figure, value in zip(DAILY_FIGURES, values, strict=True):
+            if value is not None:
+                figures[f"{list_id}_{figure}"] = dg.MetadataValue.float(float(value))
+    if new := sorted(set(days) - known):
+        instance.add_dynamic_partitions(DAYS.name, new)
+    for day, figures in days.items():
+        context.log_event(
+            dg.AssetMaterialization(asset_key=list_health_by_day.key, partition=day, metadata=figures)
+        )
+    return len(days)
+
+
+def build_metrics_assets(segment_keys: list[dg.AssetKey]) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        deps=["segment_catalog", *segment_keys], group_name="metrics", kinds={"duckdb"}, pool=DUCKDB_POOL
+    )
+    def segment_health(
+        context: dg.AssetExecutionContext, warehouse: ContactsWarehouse
+    ) -> dg.MaterializeResult:
+        """One row per segment and version at which its membership changed: size, entered, exited, open and click rate."""
+        config = warehouse.config()
+        with warehouse.connect() as con:
+            with transaction(con):
+                compute_segment_health(con, config)
+            (total,) = con.execute("select count(*) from segment_health").fetchone()
+            latest = markdown_table(
+                con,
+                """select segment_id, version, as_of_date, size, entered, exited, open_rate, click_rate from segment_health
+                   qualify row_number() over (partition by segment_id order by version desc) = 1 order by segment_id""",
+            )
+        return dg.MaterializeResult(
+            metadata={"dagster/row_count": total, "latest": dg.MetadataValue.md(latest)}
+        )
+
+    @dg.asset(deps=["list_health", "segment_health"], group_name="metrics", kinds={"html"}, pool=DUCKDB_POOL)
+    def list_health_report(
+        context: dg.AssetExecutionContext, warehouse: ContactsWarehouse
+    ) -> dg.MaterializeResult:
+        """data/reports/list_health.html: charts per list and of segment sizes, viewable offline."""
+        config = warehouse.config()
+        as_of = resolve_as_of(context.run.tags, config.timezone)
+        path = warehouse.paths.data_dir / "reports" / "list_health.html"
+        with warehouse.connect() as con:
+            # The report shows the public views: after a backfill still the newest as-of day, so say that day.
+            (shown,) = con.execute(
+                "select as_of_date from versions where version = current_version('list_health')"
+            ).fetchone() or (None,)
+            charts = write_report(con, path, shown or as_of)
+        context.log.info("wrote %s (%d charts)", path, charts)
+        return dg.MaterializeResult(
+            metadata={
+                "path": dg.MetadataValue.path(str(path)),
+                "open": dg.MetadataValue.url(path.as_uri()),
+                "charts": charts,
+            }
+        )
+
+    return [segment_health, list_health_report]
