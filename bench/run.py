@@ -30,8 +30,10 @@ import duckdb
 
 import assets.ingest.inbox
 import assets.ingest.read_ahead
+import assets.ingest.store_file
 from assets.contacts.merge import drop_temp_tables, merge_pending_files, replay_status
-from assets.ingest.inbox import KIND_CONTACTS, IngestContext, ingest_folder
+from assets.ingest.context import KIND_CONTACTS, IngestContext
+from assets.ingest.inbox import ingest_folder
 from assets.validation.emails import EmailValidatorCache
 from bench.generate import SEED, generate
 from bench.pipeline import check
@@ -76,24 +78,24 @@ def stage_timers(cache: EmailValidatorCache, timings: dict[str, float]):
         return wrapper
 
     originals = (
-        assets.ingest.read_and_parse,
-        assets.ingest.stage_file,
-        assets.read_ahead.read_and_parse,
-        assets.read_ahead.ReadAhead.take,
+        assets.ingest.inbox.read_and_parse,
+        assets.ingest.store_file.stage_file,
+        assets.ingest.read_ahead.read_and_parse,
+        assets.ingest.read_ahead.ReadAhead.take,
     )
-    assets.ingest.read_and_parse = timed("read_file", originals[0])
-    assets.ingest.stage_file = timed("stage_file", originals[1])
-    assets.read_ahead.read_and_parse = timed("read_ahead", originals[2])
-    assets.read_ahead.ReadAhead.take = timed("read_wait", originals[3])
+    assets.ingest.inbox.read_and_parse = timed("read_file", originals[0])
+    assets.ingest.store_file.stage_file = timed("stage_file", originals[1])
+    assets.ingest.read_ahead.read_and_parse = timed("read_ahead", originals[2])
+    assets.ingest.read_ahead.ReadAhead.take = timed("read_wait", originals[3])
     cache.verdicts_for = timed("validate_emails", cache.verdicts_for)
     try:
         yield
     finally:
         (
-            assets.ingest.read_and_parse,
-            assets.ingest.stage_file,
-            assets.read_ahead.read_and_parse,
-            assets.read_ahead.ReadAhead.take,
+            assets.ingest.inbox.read_and_parse,
+            assets.ingest.store_file.stage_file,
+            assets.ingest.read_ahead.read_and_parse,
+            assets.ingest.read_ahead.ReadAhead.take,
         ) = originals
         del cache.verdicts_for
 

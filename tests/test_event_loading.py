@@ -18,8 +18,8 @@ import pytest
 
 from assets.ingest.event_loading import load_event_rows
 from assets.ingest.headers import map_header
-from assets.ingest.inbox import reject_erased
 from assets.ingest.readers import read_file
+from assets.ingest.store_file import reject_erased
 from assets.validation.emails import EmailValidatorCache
 from assets.validation.event_rows import EVENT_ALIASES, stage_event_file
 from pipelines.config import ContactsConfig

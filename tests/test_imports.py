@@ -64,7 +64,9 @@ def test_the_cycle_finder_finds_one():
 
 def test_the_warehouse_plumbing_imports_no_asset():
     graph = project_imports()
-    plumbing = [m for m in graph if m.startswith("pipelines.warehouse")] + list(PLUMBING_OUTSIDE_THE_WAREHOUSE)
+    plumbing = [m for m in graph if m.startswith("pipelines.warehouse")] + list(
+        PLUMBING_OUTSIDE_THE_WAREHOUSE
+    )
     assert len(plumbing) > 8
     assert {module: sorted(d for d in graph[module] if d.startswith("assets")) for module in plumbing} == {
         module: [] for module in plumbing

@@ -197,7 +197,8 @@ def test_files_loaded_but_not_merged_are_seen_by_the_next_scoped_run(workspace):
     """Membership computed while a file waits for its merge (lists materialized on its own) still picks up
     that file's addresses once it is merged."""
     from assets.audience.lists import rebuild_list_members
-    from assets.ingest.inbox import KIND_CONTACTS, IngestContext, ingest_folder
+    from assets.ingest.context import KIND_CONTACTS, IngestContext
+    from assets.ingest.inbox import ingest_folder
     from assets.validation.emails import EmailValidatorCache
 
     workspace.copy_samples()

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from assets.contacts.merge import drop_temp_tables, merge_pending_files
-from assets.ingest.inbox import KIND_CONTACTS, KIND_EVENTS, IngestContext, ingest_folder
+from assets.ingest.context import KIND_CONTACTS, KIND_EVENTS, IngestContext
+from assets.ingest.inbox import ingest_folder
 from assets.validation.emails import EmailValidatorCache
 from pipelines.config import load_config
 from pipelines.warehouse.connection import connect, transaction

@@ -9,8 +9,9 @@ import logging
 import threading
 from pathlib import Path
 
-from assets import read_ahead
-from assets.ingest.inbox import KIND_EVENTS, IngestContext, _ingest_one, ingest_folder
+from assets.ingest import read_ahead
+from assets.ingest.context import KIND_EVENTS, IngestContext
+from assets.ingest.inbox import _ingest_one, ingest_folder
 from assets.ingest.read_ahead import ReadAhead
 from assets.ingest.readers import read_file
 from assets.validation.emails import EmailValidatorCache

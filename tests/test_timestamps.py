@@ -8,7 +8,7 @@ import random
 import polars as pl
 import pytest
 
-from assets import field_typing
+from assets.validation import fields as field_typing
 from assets.validation.fields import _parse_timestamps_python, parse_timestamps
 
 

@@ -11,6 +11,7 @@ import polars as pl
 
 from pipelines.config import ContactsConfig
 from pipelines.warehouse.connection import registered, run_statements
+from pipelines.warehouse.ledger import record_merged, record_resubscribes_blocked, unmerged_file_count
 from pipelines.warehouse.render import load_sql, render
 from pipelines.warehouse.scope import settings_fingerprint
 from pipelines.warehouse.tombstones import erasure_salt
@@ -46,17 +47,12 @@ def merge_pending_files(
 ) -> list[MergeOutcome]:
     """Apply every loaded, not yet merged contact or event file, as merging them one by one in ledger order
     would, in one set-based pass. Call inside a transaction."""
-    (pending,) = con.execute(
-        "select count(*) from import_files where kind in ('contacts', 'events') and status = 'loaded' and merged_at is null"
-    ).fetchall()[0]
+    pending = unmerged_file_count(con)
     if not pending:
         return []
     log.info("merging %d file(s) into contacts", pending)
     run_statements(con, render_merge_sql(con, config), {})
-    merged = con.execute(
-        """select f.file_id, f.path, f.contacts_created, f.rows_merged
-           from import_files f join merge_files m using (file_id) order by f.file_id"""
-    ).fetchall()
+    merged = record_merged(con)
     outcomes = []
     for position, (file_id, path, created, rows_merged) in enumerate(merged, start=1):
         outcomes.append(MergeOutcome(file_id, path, created, rows_merged))
@@ -110,6 +106,7 @@ def replay_status(
     }
     script = render(load_sql("models/status_history.sql"), rules, scope="replay_scope" if scoped else None)
     run_statements(con, con.extract_statements(script), {"now": now, "salt": erasure_salt(con)})
+    record_resubscribes_blocked(con)
     con.execute("delete from staging.replay_state")
     con.execute("insert into staging.replay_state values (?)", [settings])
     if not scoped:

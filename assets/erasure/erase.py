@@ -32,6 +32,7 @@ from assets.ingest.read_ahead import read_and_parse
 from assets.validation.contact_rows import StagedFile
 from pipelines.config import Limits
 from pipelines.warehouse.connection import registered
+from pipelines.warehouse.ledger import record_erased_rows
 from pipelines.warehouse.tombstones import erasure_salt
 
 # The stores of input rows, whose erased rows the ledger counts (rows_total = accepted + rejected, of
@@ -76,11 +77,7 @@ def _erase_registered(con: duckdb.DuckDBPyConnection, ctx) -> None:
                 f"insert into erase_rows select file_id, row_number from {table} where rowid in (select unnest($rids))",
                 {"rids": holding[table]},
             )
-    con.execute(
-        """update import_files f set rows_erased = coalesce(f.rows_erased, 0) + e.n
-           from (select file_id, count(distinct row_number) as n from erase_rows group by file_id) e
-           where f.file_id = e.file_id"""
-    )
+    record_erased_rows(con, "erase_rows")
     forms = [row[0] for row in con.execute("select form from erase_forms").fetchall()]
     for table in tables:
         if table.is_ledger:

@@ -15,7 +15,8 @@ from assets.erasure.erase import (
     rewrite_pending,
 )
 from assets.exports.audit import regenerate_after_erasure
-from assets.ingest.inbox import KIND_CONTACTS, KIND_ERASURE, KIND_EVENTS, IngestContext, ingest_folder
+from assets.ingest.context import KIND_CONTACTS, KIND_ERASURE, KIND_EVENTS, IngestContext
+from assets.ingest.inbox import ingest_folder
 from assets.validation.emails import EmailValidatorCache
 from pipelines.crash_points import crash_point
 from pipelines.metadata import markdown_table

@@ -197,7 +197,7 @@ select
     @f}
 from new_contacts;
 
--- Step 6. Each file's counts, recorded in the ledger. Rows of a `suppress` file for an address that is
+-- Step 6. Each file's counts, which the ledger records (pipelines/warehouse/ledger.py record_merged). Rows of a `suppress` file for an address that is
 -- not a contact at that point merge into nothing.
 create or replace temp table merge_counts as
 select
@@ -208,11 +208,3 @@ select
 from merge_batch b
 left join merge_addresses n using (email)
 group by b.file_id;
-
-update import_files f set
-    contacts_created = coalesce(n.created, 0),
-    rows_merged = if(f.kind = 'contacts', coalesce(n.rows_in_file - n.created - n.rows_into_nothing, 0), null),
-    merged_at = f.loaded_at
-from merge_files m
-left join merge_counts n using (file_id)
-where f.file_id = m.file_id;

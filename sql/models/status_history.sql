@@ -153,20 +153,12 @@ select
     row_number
 from final;
 
--- Blocked resubscribes, kept per row so that a partial replay can update the counts per file.
+-- Blocked resubscribes, kept per row so that a partial replay can update the counts per file (the ledger
+-- recounts them: pipelines/warehouse/ledger.py record_resubscribes_blocked).
 delete from staging.resubscribe_blocked where {scope:email};
 
 insert into staging.resubscribe_blocked
 select email, file_id, row_number from status_replay where blocked;
-
-update import_files f set resubscribe_blocked = coalesce(b.blocked, 0)
-from (
-    select f2.file_id, (select count(*) from staging.resubscribe_blocked r where r.file_id = f2.file_id) as blocked
-    from import_files f2
-    where f2.kind = 'contacts' and f2.status = 'loaded'
-) b
-where f.file_id = b.file_id
-  and f.resubscribe_blocked is distinct from coalesce(b.blocked, 0);
 
 -- Current status and the consent in force, onto contacts.
 create or replace temp table status_current as
