@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets.audience.asset_defs import build_segment_assets, lists
+from assets.audience.asset_defs import build_segment_assets, lists_and_members
 from assets.audience.segments import discover_segments
-from assets.contacts.asset_defs import contact_engagement, contact_state
+from assets.contacts.asset_defs import contact_engagement, contacts_statuses_and_events
+from assets.erasure.asset_defs import erasure_log
 from assets.exports.asset_defs import build_export_assets
-from assets.ingest.asset_defs import inbox_files
+from assets.ingest.asset_defs import ledger_and_rejects
 from assets.metrics.asset_defs import build_metrics_assets, list_health, list_health_by_day
 from pipelines.automation import build_daily_schedule, build_inbox_sensor
 from pipelines.config import ConfigError, ContactsConfig, load_config
@@ -36,10 +37,11 @@ def build_definitions(paths: Paths) -> dg.Definitions:
     segment_keys = [key for asset in segment_assets for key in asset.keys if key.path[0] == "segments"]
     return dg.Definitions(
         assets=[
-            inbox_files,
-            contact_state,
+            erasure_log,
+            ledger_and_rejects,
+            contacts_statuses_and_events,
             contact_engagement,
-            lists,
+            lists_and_members,
             *segment_assets,
             list_health,
             list_health_by_day,

@@ -12,9 +12,11 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from pipelines.as_of import resolve_as_of
 from pipelines.config import ContactsConfig, load_config
 from pipelines.settings import Paths
 from pipelines.warehouse.connection import connect
+from pipelines.warehouse.publishing import PublishStep
 from pipelines.warehouse.schema import ensure_schema
 
 DUCKDB_POOL = "duckdb"  # every asset and check that opens the warehouse runs in this pool (limit 1)
@@ -87,3 +89,11 @@ class ContactsWarehouse(dg.ConfigurableResource):
             yield con
         finally:
             con.close()
+
+    def step(self, context: dg.AssetExecutionContext) -> PublishStep:
+        """The prologue of every step that writes the warehouse: the config in force, the run's as-of date
+        (tag `contacts/as_of`, default today), and connections to the warehouse (pipelines/warehouse/publishing.py)."""
+        config = self.config()
+        return PublishStep(
+            config, resolve_as_of(context.run.tags, config.timezone), context.run.run_id, self.connect
+        )

@@ -71,17 +71,20 @@ def test_definitions_shape(tmp_path):
         ("contacts", "no_erased_address_anywhere"),
         ("suppressions", "status_matches_suppression"),
         ("import_files", "every_file_of_this_run_loaded"),
+        ("erasure_log", "every_erasure_request_applied"),
     }
     # the data checks block the run; the run-outcome warning does not
     assert {
         key.name
         for key in graph.asset_check_keys
         if key.asset_key.path[0] != "exports" and not graph.get_check_spec(key).blocking
-    } == {"every_file_of_this_run_loaded"}
+    } == {"every_file_of_this_run_loaded", "every_erasure_request_applied"}
     job = defs.resolve_job_def(REFRESH_JOB)
     assert job.executor_def.name == "in_process"
     assert {node.definition.pools.pop() for node in job.graph.nodes} == {DUCKDB_POOL}
     assert graph.get(dg.AssetKey("contacts")).parent_keys == {dg.AssetKey("import_files")}
+    # erasure requests are applied before any file loads, in their own step
+    assert graph.get(dg.AssetKey("import_files")).parent_keys == {dg.AssetKey("erasure_log")}
     # segment lineage comes from the SQL: relations read, and other segments through segment('<id>')
     assert graph.get(dg.AssetKey(["segments", "engaged-newsletter"])).parent_keys == {
         dg.AssetKey("segment_catalog"),

@@ -7,10 +7,11 @@ import shutil
 
 import dagster as dg
 
-from assets.audience.asset_defs import build_segment_assets, lists
+from assets.audience.asset_defs import build_segment_assets, lists_and_members
 from assets.audience.segments import discover_segments
-from assets.contacts.asset_defs import contact_engagement, contact_state
-from assets.ingest.asset_defs import inbox_files
+from assets.contacts.asset_defs import contact_engagement, contacts_statuses_and_events
+from assets.erasure.asset_defs import erasure_log
+from assets.ingest.asset_defs import ledger_and_rejects
 from pipelines.as_of import AS_OF_TAG
 from pipelines.resources import ContactsWarehouse
 from tests.conftest import THROUGH_METRICS
@@ -21,10 +22,11 @@ def test_samples_materialize_with_exact_counts(workspace):
     workspace.use_shipped_segments()
     result = dg.materialize(
         [
-            inbox_files,
-            contact_state,
+            erasure_log,
+            ledger_and_rejects,
+            contacts_statuses_and_events,
             contact_engagement,
-            lists,
+            lists_and_members,
             *build_segment_assets(discover_segments(workspace.paths.segments_dir)),
         ],
         resources={
@@ -48,6 +50,7 @@ def test_samples_materialize_with_exact_counts(workspace):
         ("contacts", "one_contact_per_email"): True,
         ("contacts", "no_erased_address_anywhere"): True,
         ("suppressions", "status_matches_suppression"): True,
+        ("erasure_log", "every_erasure_request_applied"): True,
     }
 
     ledger = {

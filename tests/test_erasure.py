@@ -116,7 +116,7 @@ def test_run_reports_inbox_files_that_still_hold_the_address(workspace):
     seed(workspace)
     workspace.drop("request.csv", f"email\n{LOWER}\n", folder="erasure")
     result = workspace.run()
-    metadata = result.asset_materializations_for_node("inbox_files")
+    metadata = result.asset_materializations_for_node("erasure_log")
     still = next(
         m.metadata["inbox_files_still_holding_erased_addresses"].value
         for m in metadata

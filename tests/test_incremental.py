@@ -47,7 +47,7 @@ def test_partial_replay_equals_full_replay(workspace):
     workspace.drop("2026-06-late.csv", LATE_CONTACTS)
     workspace.drop("2026-06-late-events.csv", LATE_EVENTS, folder="events")
     result = workspace.run(only=THROUGH_METRICS)
-    replayed = result.asset_materializations_for_node("contact_state")
+    replayed = result.asset_materializations_for_node("contacts_statuses_and_events")
     replayed = next(
         m.metadata["addresses_replayed"].value for m in replayed if m.asset_key.path == ["status_history"]
     )

@@ -157,7 +157,7 @@ def test_failed_and_held_files_warn_in_the_ui_and_rejects_show_by_file(workspace
     )
     [rejects] = [
         m
-        for m in result.asset_materializations_for_node("inbox_files")
+        for m in result.asset_materializations_for_node("ledger_and_rejects")
         if m.asset_key.to_user_string() == "rejected_rows"
     ]
     by_file = rejects.metadata["by_file"].value

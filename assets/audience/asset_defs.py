@@ -6,12 +6,9 @@ import dagster as dg
 
 from assets.audience.lists import rebuild_list_members
 from assets.audience.segments import SegmentError, SegmentFile, run_sandboxed, store_membership
-from pipelines.as_of import resolve_as_of
 from pipelines.metadata import markdown_table
 from pipelines.resources import DUCKDB_POOL, ContactsWarehouse
 from pipelines.vocabulary import SEGMENT_RELATIONS, SYSTEM_LISTS
-from pipelines.warehouse.connection import transaction
-from pipelines.warehouse.versioning import publish, version_for_run
 
 SEGMENT_PREFIX = "segments"
 
@@ -35,14 +32,13 @@ SEGMENT_PREFIX = "segments"
     ],
     pool=DUCKDB_POOL,
 )
-def lists(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse):
+def lists_and_members(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse):
     """Rebuild list membership from every input and publish what changed as the run's version."""
-    config = warehouse.config()
-    as_of = resolve_as_of(context.run.tags, config.timezone)
-    with warehouse.connect() as con:
-        with transaction(con):
-            recomputed = rebuild_list_members(con, config)
-            version = publish(con, "list_members", context.run.run_id, as_of)
+    step = warehouse.step(context)
+    with step.connect() as con:
+        with step.publishing("list_members"):
+            recomputed = rebuild_list_members(con, step.config)
+        version = step.version("list_members")
         context.log.info(
             "list membership recomputed for %s",
             "every address" if recomputed is None else f"{recomputed} address(es) the new files mention",
@@ -91,10 +87,9 @@ def build_segment_catalog_asset(segments: list[SegmentFile]) -> dg.AssetsDefinit
         context: dg.AssetExecutionContext, warehouse: ContactsWarehouse
     ) -> dg.MaterializeResult:
         """The segment files in force: a segment whose file was deleted is retired (its history stays)."""
-        config = warehouse.config()
-        as_of = resolve_as_of(context.run.tags, config.timezone)
-        with warehouse.connect() as con:
-            with transaction(con):
+        step = warehouse.step(context)
+        with step.connect() as con:
+            with step.publishing():
                 gone = [
                     row[0]
                     for row in con.execute(
@@ -106,9 +101,7 @@ def build_segment_catalog_asset(segments: list[SegmentFile]) -> dg.AssetsDefinit
                     con.execute(
                         "delete from staging.segment_members where list_contains(?, segment_id)", [gone]
                     )
-                    version = publish(con, "segment_members", context.run.run_id, as_of) or version_for_run(
-                        con, context.run.run_id, as_of, "segment_members"
-                    )
+                    version = step.publish_now("segment_members")
                     con.execute(
                         "update staging.segment_catalog set retired_version = ? where list_contains(?, segment_id)",
                         [version, gone],
@@ -146,13 +139,13 @@ def build_segment_asset(segment: SegmentFile, known_ids: set[str]) -> dg.AssetsD
     ) -> dg.MaterializeResult:
         if segment.problem:
             raise dg.Failure(description=segment.problem)
-        config = warehouse.config()
-        as_of = resolve_as_of(context.run.tags, config.timezone)
+        step = warehouse.step(context)
         try:
-            contact_ids = run_sandboxed(warehouse.paths.warehouse, segment, as_of)
+            # Before the writer opens: the sandbox reads the file read-only.
+            contact_ids = run_sandboxed(warehouse.paths.warehouse, segment, step.as_of)
         except SegmentError as exc:
             raise dg.Failure(description=str(exc)) from None
-        with warehouse.connect() as con:
+        with step.connect() as con:
             before = {
                 row[0]
                 for row in con.execute(
@@ -160,9 +153,9 @@ def build_segment_asset(segment: SegmentFile, known_ids: set[str]) -> dg.AssetsD
                     [segment.segment_id],
                 ).fetchall()
             }
-            with transaction(con):
+            with step.publishing("segment_members"):
                 store_membership(con, segment, contact_ids)
-                version = publish(con, "segment_members", context.run.run_id, as_of)
+        version = step.version("segment_members")
         after = set(contact_ids)
         return dg.MaterializeResult(
             metadata={
@@ -170,7 +163,7 @@ def build_segment_asset(segment: SegmentFile, known_ids: set[str]) -> dg.AssetsD
                 "entered": len(after - before),
                 "exited": len(before - after),
                 "version": version if version is not None else dg.MetadataValue.null(),
-                "as_of_date": as_of.isoformat(),
+                "as_of_date": step.as_of.isoformat(),
             }
         )
 

@@ -1,4 +1,4 @@
-"""Dagster wrappers of the contacts stage: `contact_state` (merge, status replay, suppressions, events)
+"""Dagster wrappers of the contacts stage: `contacts_statuses_and_events` (merge, status replay, suppressions, events)
 and `contact_engagement`, with their checks. Stage 1, reading the inbox, is assets/ingest/asset_defs.py.
 """
 
@@ -9,14 +9,11 @@ import dagster as dg
 from assets.contacts.engagement import compute_engagement
 from assets.contacts.merge import drop_temp_tables, merge_pending_files, replay_status
 from assets.erasure.address_scan import erased_address_traces
-from pipelines.as_of import resolve_as_of
 from pipelines.crash_points import crash_point
 from pipelines.metadata import markdown_table
 from pipelines.resources import DUCKDB_POOL, ContactsWarehouse
 from pipelines.vocabulary import CLOSED_STATUSES, STATUSES, SUPPRESSION_REASONS, sql_list
-from pipelines.warehouse.connection import transaction
 from pipelines.warehouse.tombstones import erasure_salt, has_tombstones
-from pipelines.warehouse.versioning import publish
 
 ONE_CONTACT_PER_EMAIL = "one_contact_per_email"
 STATUS_MATCHES_SUPPRESSION = "status_matches_suppression"
@@ -85,20 +82,19 @@ where c.email is not null
     ],
     pool=DUCKDB_POOL,
 )
-def contact_state(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse):
+def contacts_statuses_and_events(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse):
     """Merge new files into contacts in ledger order, then replay every status fact in business time."""
-    config = warehouse.config()
+    step = warehouse.step(context)
     now = dt.datetime.now(dt.UTC)
-    as_of = resolve_as_of(context.run.tags, config.timezone)
-    with warehouse.connect() as con:
-        with transaction(con):
-            outcomes = merge_pending_files(con, config, context.log)
-            replayed = replay_status(con, config, now, [outcome.file_id for outcome in outcomes])
+    with step.connect() as con:
+        with step.publishing("contacts"):
+            outcomes = merge_pending_files(con, step.config, context.log)
+            replayed = replay_status(con, step.config, now, [outcome.file_id for outcome in outcomes])
             context.log.info(
                 "replayed the status of %s",
                 "every address" if replayed is None else f"{replayed} address(es) the new files mention",
             )
-            version = publish(con, "contacts", context.run.run_id, as_of)
+        version = step.version("contacts")
         crash_point("after_contacts_published")
         drop_temp_tables(con)
         total, duplicate_emails, duplicate_ids = con.execute(
@@ -184,12 +180,11 @@ def contact_engagement(
 ) -> dg.MaterializeResult:
     """One row per contact: opens, clicks and purchases in their windows, an engagement score and a lifecycle
     stage, as of the run's as-of date (tag `contacts/as_of`, default today)."""
-    config = warehouse.config()
-    as_of = resolve_as_of(context.run.tags, config.timezone)
-    with warehouse.connect() as con:
-        with transaction(con):
-            recomputed = compute_engagement(con, config, as_of)
-            version = publish(con, "contact_engagement", context.run.run_id, as_of)
+    step = warehouse.step(context)
+    with step.connect() as con:
+        with step.publishing("contact_engagement"):
+            recomputed = compute_engagement(con, step.config, step.as_of)
+        version = step.version("contact_engagement")
         context.log.info(
             "engagement recomputed for %s",
             "every contact" if recomputed is None else f"{recomputed} address(es) the new files mention",
@@ -204,7 +199,7 @@ def contact_engagement(
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": total,
-            "as_of_date": as_of.isoformat(),
+            "as_of_date": step.as_of.isoformat(),
             "version": version if version is not None else dg.MetadataValue.null(),
             # -1: every contact was recomputed (another as-of date, an erasure, or the rules changed)
             "addresses_recomputed": -1 if recomputed is None else recomputed,

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.audience.asset_defs import segment_asset_key
 from assets.audience.segments import SegmentFile
 from assets.exports.audit import audit_export
 from assets.exports.versions import ExportTarget, export_target
@@ -85,8 +86,6 @@ def build_export_asset(
 
 
 def build_export_assets(segments: list[SegmentFile], static_lists: list[str]) -> list[dg.AssetsDefinition]:
-    from assets.audience.asset_defs import segment_asset_key
-
     assets = [
         build_export_asset(
             ExportTarget("segments", s.segment_id), segment_asset_key(s.segment_id), s.sql_sha256

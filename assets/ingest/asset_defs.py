@@ -1,24 +1,15 @@
-"""Dagster wrapper of stage 1: `inbox_files` reads every new inbox file into the ledger, the rejects and the
-field issues (and applies erasure requests), with its checks.
-"""
+"""Dagster wrapper of stage 1: `ledger_and_rejects` reads every new contact and event file into the ledger
+(`import_files`), the rejects and the field issues, with its checks. Erasure requests come first, in their
+own asset (assets/erasure/asset_defs.py)."""
 
 import datetime as dt
 
 import dagster as dg
 
-from assets.erasure.erase import (
-    erase_addresses,
-    inbox_files_mentioning,
-    redacted,
-    rewrite_database,
-    rewrite_done,
-    rewrite_pending,
-)
-from assets.exports.audit import regenerate_after_erasure
-from assets.ingest.context import KIND_CONTACTS, KIND_ERASURE, KIND_EVENTS, IngestContext
+from assets.ingest.context import KIND_CONTACTS, KIND_EVENTS, IngestContext
 from assets.ingest.inbox import ingest_folder
+from assets.ingest.outcomes import unapplied_files_check
 from assets.validation.emails import EmailValidatorCache
-from pipelines.crash_points import crash_point
 from pipelines.metadata import markdown_table
 from pipelines.resources import DUCKDB_POOL, ContactsWarehouse
 
@@ -45,14 +36,6 @@ order by file_id
 """
 
 
-def _outcome_table(outcomes) -> str:
-    if not outcomes:
-        return "every file of this run loaded"
-    rows = ["| file | status | reason |", "| --- | --- | --- |"]
-    rows += [f"| {o.path} | {o.status} | {(o.reason or '').replace('|', '/')} |" for o in outcomes]
-    return "\n".join(rows)
-
-
 def _ledger_metadata(outcomes, kind):
     mine = [o for o in outcomes if o.kind == kind]
     return {
@@ -65,6 +48,7 @@ def _ledger_metadata(outcomes, kind):
     specs=[
         dg.AssetSpec(
             "import_files",
+            deps=["erasure_log"],
             group_name="ingest",
             kinds={"duckdb"},
             description="Ledger of inbox files: one row per file (path + content hash), with its outcome and row counts.",
@@ -80,12 +64,6 @@ def _ledger_metadata(outcomes, kind):
             group_name="ingest",
             kinds={"duckdb"},
             description="One row per bad field value in an accepted row; the field was left unchanged.",
-        ),
-        dg.AssetSpec(
-            "erasure_log",
-            group_name="ingest",
-            kinds={"duckdb"},
-            description="One row per erased address: its salted hash and the time, nothing else.",
         ),
     ],
     check_specs=[
@@ -103,50 +81,21 @@ def _ledger_metadata(outcomes, kind):
     ],
     pool=DUCKDB_POOL,
 )
-def inbox_files(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse):
-    """Erasure requests first (so nothing of an erased address loads again), then contact and event files;
-    one transaction per file."""
+def ledger_and_rejects(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse):
+    """Contact and event files, after the erasure requests (erasure_log) so that nothing of an erased
+    address loads again; one transaction per file."""
     config = warehouse.config()
     paths = warehouse.paths
     cache = EmailValidatorCache(config.rules.fold_provider_aliases)
     now = dt.datetime.now(dt.UTC)
     with warehouse.connect() as con:
         ctx = IngestContext(con, paths.data_dir, config, cache, now, context.log)
-        outcomes = ingest_folder(ctx, paths.erasure_inbox, KIND_ERASURE, apply=erase_addresses)
-        pending = rewrite_pending(con)
-        if pending:
-            con.execute("checkpoint")
-    if pending:
-        # With the writer closed: rewrite the file so the deleted bytes are gone. A run killed before the
-        # flag is cleared leaves it set, and the next run does this again.
-        crash_point("before_erasure_rewrite")
-        rewrite_database(paths.warehouse)
-        crash_point("after_erasure_rewrite")
-        context.log.info("erased %d address(es); rewrote %s", len(ctx.erased), paths.warehouse.name)
-        with warehouse.connect() as con:
-            regenerated = regenerate_after_erasure(con, config, paths.data_dir)
-            rewrite_done(con)
-        context.log.info("regenerated %d exported version(s) that held an erased address", len(regenerated))
-    still_in_inbox = [
-        redacted(p.relative_to(paths.data_dir).as_posix(), ctx.erased_forms)
-        for p in inbox_files_mentioning(
-            [paths.contact_inbox, paths.event_inbox], ctx.erased_forms, ctx.config.limits
-        )
-    ]
-    for path in still_in_inbox:
-        context.log.warning(
-            "%s still contains an erased address: the inbox is yours, delete or edit the file", path
-        )
-
-    with warehouse.connect() as con:
-        ctx.use(con)
-        outcomes += ingest_folder(ctx, paths.contact_inbox, KIND_CONTACTS)
+        outcomes = ingest_folder(ctx, paths.contact_inbox, KIND_CONTACTS)
         outcomes += ingest_folder(ctx, paths.event_inbox, KIND_EVENTS)
         lost = con.execute(LOST_ROWS_SQL).fetchall()
         (ledger_count,) = con.execute("select count(*) from import_files").fetchone()
         (rejected_count,) = con.execute("select count(*) from rejected_rows").fetchone()
         (issue_count,) = con.execute("select count(*) from field_issues").fetchone()
-        (erasures,) = con.execute("select count(*) from erasure_log").fetchone()
         ledger_preview = markdown_table(
             con,
             """select file_id, path, kind, status, rows_total, rows_accepted, rows_rejected, rows_merged, reason
@@ -196,27 +145,7 @@ def inbox_files(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse)
         asset_key="field_issues",
         metadata={"dagster/row_count": issue_count, "by_field": dg.MetadataValue.md(issue_preview)},
     )
-    yield dg.MaterializeResult(
-        asset_key="erasure_log",
-        metadata={
-            "dagster/row_count": erasures,
-            "erased_this_run": len(ctx.erased),
-            "inbox_files_still_holding_erased_addresses": dg.MetadataValue.json(still_in_inbox),
-        },
-    )
-    unloaded = [o for o in outcomes if o.status in ("failed", "held")]
-    yield dg.AssetCheckResult(
-        check_name=FILES_LOADED,
-        asset_key="import_files",
-        passed=not unloaded,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "files_failed": sum(o.status == "failed" for o in unloaded),
-            "files_held": sum(o.status == "held" for o in unloaded),
-            "files": dg.MetadataValue.md(_outcome_table(unloaded)),
-        },
-        description=None if not unloaded else "; ".join(f"{o.path}: {o.status}" for o in unloaded[:5]),
-    )
+    yield unapplied_files_check(FILES_LOADED, "import_files", outcomes)
     yield dg.AssetCheckResult(
         check_name=NOTHING_LOST,
         asset_key="import_files",

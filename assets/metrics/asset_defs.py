@@ -4,11 +4,8 @@ import dagster as dg
 
 from assets.metrics.health import compute_list_health, compute_segment_health
 from assets.metrics.report import write_report
-from pipelines.as_of import resolve_as_of
 from pipelines.metadata import markdown_table
 from pipelines.resources import DUCKDB_POOL, ContactsWarehouse
-from pipelines.warehouse.connection import transaction
-from pipelines.warehouse.versioning import publish
 
 HEADLINE_LISTS = ("all", "subscribed")
 # One partition per day, so the asset page plots each list's figures over days (Dagster plots a partitioned
@@ -45,12 +42,12 @@ list_health_by_day = dg.AssetSpec(
 def list_health(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse) -> dg.MaterializeResult:
     """One row per list per day (configured timezone) up to the as-of date: size, growth, churn, engagement.
     Only the days that new inputs touch are recomputed."""
-    config = warehouse.config()
-    as_of = resolve_as_of(context.run.tags, config.timezone)
-    with warehouse.connect() as con:
-        with transaction(con):
-            start = compute_list_health(con, config, as_of)
-            version = publish(con, "list_health", context.run.run_id, as_of)
+    step = warehouse.step(context)
+    as_of = step.as_of
+    with step.connect() as con:
+        with step.publishing("list_health"):
+            start = compute_list_health(con, step.config, as_of)
+        version = step.version("list_health")
         headline = {
             list_id: dict(zip(HEADLINE_METRICS, values, strict=True))
             for list_id, *values in con.execute(
@@ -131,10 +128,10 @@ def build_metrics_assets(segment_keys: list[dg.AssetKey]) -> list[dg.AssetsDefin
         context: dg.AssetExecutionContext, warehouse: ContactsWarehouse
     ) -> dg.MaterializeResult:
         """One row per segment and version at which its membership changed: size, entered, exited, open and click rate."""
-        config = warehouse.config()
-        with warehouse.connect() as con:
-            with transaction(con):
-                compute_segment_health(con, config)
+        step = warehouse.step(context)
+        with step.connect() as con:
+            with step.publishing():
+                compute_segment_health(con, step.config)
             (total,) = con.execute("select count(*) from segment_health").fetchone()
             latest = markdown_table(
                 con,
@@ -150,15 +147,14 @@ def build_metrics_assets(segment_keys: list[dg.AssetKey]) -> list[dg.AssetsDefin
         context: dg.AssetExecutionContext, warehouse: ContactsWarehouse
     ) -> dg.MaterializeResult:
         """data/reports/list_health.html: charts per list and of segment sizes, viewable offline."""
-        config = warehouse.config()
-        as_of = resolve_as_of(context.run.tags, config.timezone)
+        step = warehouse.step(context)
         path = warehouse.paths.data_dir / "reports" / "list_health.html"
-        with warehouse.connect() as con:
+        with step.connect() as con:
             # The report shows the public views: after a backfill still the newest as-of day, so say that day.
             (shown,) = con.execute(
                 "select as_of_date from versions where version = current_version('list_health')"
             ).fetchone() or (None,)
-            charts = write_report(con, path, shown or as_of)
+            charts = write_report(con, path, shown or step.as_of)
         context.log.info("wrote %s (%d charts)", path, charts)
         return dg.MaterializeResult(
             metadata={

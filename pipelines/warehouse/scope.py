@@ -75,7 +75,7 @@ def create_scope(con: duckdb.DuckDBPyConnection, table: str, last_file_id: int) 
 
 def reflected_through(con: duckdb.DuckDBPyConnection) -> int:
     """The last ledger file whose rows the merged state holds: every file, unless a contact or event file is
-    loaded but not merged yet (a step run on its own before `contact_state`), which a later run must still
+    loaded but not merged yet (a step run on its own before `contacts_statuses_and_events`), which a later run must still
     see as new."""
     return con.execute(
         """select coalesce(

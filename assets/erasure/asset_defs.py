@@ -1,0 +1,83 @@
+"""Dagster wrapper of erasure (DESIGN 3.4, 6.4): `erasure_log` applies the erasure requests in
+`inbox/erasure/`, then rewrites the warehouse file so the deleted bytes are gone and regenerates every
+exported version that held an erased address. Upstream of the ingest, so nothing of an erased address
+loads again."""
+
+import datetime as dt
+
+import dagster as dg
+
+from assets.erasure.erase import (
+    erase_addresses,
+    inbox_files_mentioning,
+    redacted,
+    rewrite_database,
+    rewrite_done,
+    rewrite_pending,
+)
+from assets.erasure.regenerate_exports import regenerate_after_erasure
+from assets.ingest.context import KIND_ERASURE, IngestContext
+from assets.ingest.inbox import ingest_folder
+from assets.ingest.outcomes import unapplied_files_check
+from assets.validation.emails import EmailValidatorCache
+from pipelines.crash_points import crash_point
+from pipelines.resources import DUCKDB_POOL, ContactsWarehouse
+
+REQUESTS_APPLIED = "every_erasure_request_applied"
+
+
+@dg.asset(
+    group_name="ingest",
+    kinds={"duckdb"},
+    description="One row per erased address: its salted hash and the time, nothing else.",
+    check_specs=[
+        dg.AssetCheckSpec(
+            REQUESTS_APPLIED,
+            asset="erasure_log",
+            description="A warning when an erasure request of this run failed or was held: the metadata names each file and why.",
+        )
+    ],
+    pool=DUCKDB_POOL,
+)
+def erasure_log(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse):
+    """Apply the erasure requests, one transaction per file; then, with the writer closed, rewrite the file
+    and regenerate the exports that held an erased address."""
+    config = warehouse.config()
+    paths = warehouse.paths
+    cache = EmailValidatorCache(config.rules.fold_provider_aliases)
+    with warehouse.connect() as con:
+        ctx = IngestContext(con, paths.data_dir, config, cache, dt.datetime.now(dt.UTC), context.log)
+        outcomes = ingest_folder(ctx, paths.erasure_inbox, KIND_ERASURE, apply=erase_addresses)
+        pending = rewrite_pending(con)
+        if pending:
+            con.execute("checkpoint")
+    if pending:
+        # A run killed before the flag is cleared leaves it set, and the next run does this again.
+        crash_point("before_erasure_rewrite")
+        rewrite_database(paths.warehouse)
+        crash_point("after_erasure_rewrite")
+        context.log.info("erased %d address(es); rewrote %s", len(ctx.erased), paths.warehouse.name)
+        with warehouse.connect() as con:
+            regenerated = regenerate_after_erasure(con, config, paths.data_dir)
+            rewrite_done(con)
+        context.log.info("regenerated %d exported version(s) that held an erased address", len(regenerated))
+    still_in_inbox = [
+        redacted(p.relative_to(paths.data_dir).as_posix(), ctx.erased_forms)
+        for p in inbox_files_mentioning(
+            [paths.contact_inbox, paths.event_inbox], ctx.erased_forms, config.limits
+        )
+    ]
+    for path in still_in_inbox:
+        context.log.warning(
+            "%s still contains an erased address: the inbox is yours, delete or edit the file", path
+        )
+    with warehouse.connect() as con:
+        (erasures,) = con.execute("select count(*) from erasure_log").fetchone()
+    yield dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": erasures,
+            "erased_this_run": len(ctx.erased),
+            "inbox_files_still_holding_erased_addresses": dg.MetadataValue.json(still_in_inbox),
+        },
+    )
+    yield unapplied_files_check(REQUESTS_APPLIED, "erasure_log", outcomes)
