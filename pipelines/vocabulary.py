@@ -1,6 +1,7 @@
-"""The words of the product, written once: statuses, system lists, the relations segments read, and the
-header names every file may use for the address. Python takes them from here; SQL that needs them gets
-them as SQL literals from `sql_list`.
+"""The words of the product, written once: statuses, event kinds, system lists, the relations segments
+read, and the header names (aliases) of contact and event files. Python takes them from here; the SQL models
+get them from the renderer (pipelines/warehouse/render.py) as `{statuses}`, `{closed_statuses}`,
+`{status_events}`, ... (SQL literals from `sql_list`).
 """
 
 from __future__ import annotations
@@ -25,8 +26,51 @@ SEGMENT_RELATIONS = {
     "suppressions": "suppressions",
 }
 
+# The kinds of event an event file may hold (DESIGN 3.3).
+EVENTS = (
+    "sent",
+    "delivered",
+    "open",
+    "click",
+    "soft_bounce",
+    "hard_bounce",
+    "complaint",
+    "unsubscribe",
+    "signup",
+    "confirm",
+    "purchase",
+)
+# Events that set a status on their own (a soft bounce does only past soft_bounce_limit, status_history.sql).
+STATUS_EVENTS = ("signup", "confirm", "unsubscribe", "hard_bounce", "complaint")
+# Events that join a list (their `list` column) and create a contact.
+SIGNUP_EVENTS = ("signup", "confirm")
+# A person acting on a message; with purchases, what engagement counts.
+INTERACTION_EVENTS = ("open", "click")
+ENGAGEMENT_EVENTS = (*INTERACTION_EVENTS, "purchase")
+# A message that reached the address: the denominator of the engagement rates.
+REACH_EVENTS = ("open", "click", "delivered", "sent")
+
 # Header cells that name the address column, in contact, event and erasure files alike.
 EMAIL_HEADERS = ("email", "e-mail", "email address", "email_address", "e-mail address")
+# Header aliases of the built-in contact fields (a custom field is matched by its own name).
+CONTACT_HEADERS: dict[str, tuple[str, ...]] = {
+    "email": EMAIL_HEADERS,
+    "first_name": ("first_name", "first name", "firstname", "fname", "given name"),
+    "last_name": ("last_name", "last name", "lastname", "lname", "surname", "family name"),
+    "tags": ("tags", "labels"),
+    "status": ("status",),
+    "created_at": ("created_at", "signup date", "created", "optin_time"),
+}
+# Header aliases of the event fields.
+EVENT_HEADERS: dict[str, tuple[str, ...]] = {
+    "email": EMAIL_HEADERS,
+    "event": ("event", "event_type", "event type", "type"),
+    "occurred_at": ("occurred_at", "occurred at", "timestamp", "time", "event_time", "date"),
+    "campaign_id": ("campaign_id", "campaign id", "campaign"),
+    "list": ("list", "list_id"),
+    "value": ("value", "amount", "revenue"),
+    "url": ("url", "link"),
+}
 
 
 def sql_list(values) -> str:

@@ -21,8 +21,9 @@ from assets.ingest.headers import map_header
 from assets.ingest.readers import read_file
 from assets.ingest.store_file import reject_erased
 from assets.validation.emails import EmailValidatorCache
-from assets.validation.event_rows import EVENT_ALIASES, stage_event_file
+from assets.validation.event_rows import stage_event_file
 from pipelines.config import ContactsConfig
+from pipelines.vocabulary import EVENT_HEADERS
 from pipelines.warehouse.connection import connect, transaction
 from pipelines.warehouse.schema import ensure_schema
 from pipelines.warehouse.tombstones import erasure_salt
@@ -172,7 +173,7 @@ def test_sql_loading_matches_polars_staging(
     path = tmp_path / "events.csv"
     path.write_bytes(awkward_events(6000, seed=seed))
     parsed = read_file(path)
-    mapping = map_header(parsed.header, EVENT_ALIASES, {})
+    mapping = map_header(parsed.header, EVENT_HEADERS, {})
     con = connect(tmp_path / "warehouse.duckdb")
     ensure_schema(con, config)
     if erase:
@@ -218,7 +219,7 @@ def test_sql_loading_keeps_occurred_at_exact(tmp_path: Path):
     ensure_schema(con, config)
     with transaction(con):
         loaded = load_event_rows(
-            con, parsed, map_header(parsed.header, EVENT_ALIASES, {}), 1, config, EmailValidatorCache()
+            con, parsed, map_header(parsed.header, EVENT_HEADERS, {}), 1, config, EmailValidatorCache()
         )
     assert loaded.inserted == 2 and loaded.rest.rows.height == 0
     moments = [

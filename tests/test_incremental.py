@@ -126,7 +126,7 @@ def test_a_file_that_failed_and_then_loads_counts_as_new(workspace):
 def recomputed(result) -> dict[str, int]:
     """The addresses_recomputed metadata of list_members and contact_engagement in a run."""
     found = {}
-    for node in ("lists", "contact_engagement"):
+    for node in ("lists_and_members", "contact_engagement"):
         for materialization in result.asset_materializations_for_node(node):
             if "addresses_recomputed" in materialization.metadata:
                 found[materialization.asset_key.path[-1]] = materialization.metadata[

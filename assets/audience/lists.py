@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import duckdb
 
-from assets.contacts.merge import replay_settings
 from pipelines.config import ContactsConfig
 from pipelines.vocabulary import SYSTEM_LISTS
 from pipelines.warehouse.render import KEEP_SCOPE, load_sql, render
-from pipelines.warehouse.scope import recompute, settings_fingerprint
+from pipelines.warehouse.scope import recompute, settings_fingerprint, status_rules_fingerprint
 
 
 def sync_list_catalog(con: duckdb.DuckDBPyConnection, config: ContactsConfig) -> None:
@@ -28,7 +27,7 @@ def list_member_settings(config: ContactsConfig) -> str:
     relevant = {
         "lists": {k: v.model_dump() for k, v in config.lists.items()},
         "sql": load_sql("models/list_members.sql"),
-        "status": replay_settings(config),
+        "status": status_rules_fingerprint(config),
     }
     return settings_fingerprint(relevant)
 

@@ -6,11 +6,10 @@ import datetime as dt
 
 import duckdb
 
-from assets.contacts.merge import replay_settings
 from pipelines.as_of import end_of_day
 from pipelines.config import ContactsConfig
 from pipelines.warehouse.render import KEEP_SCOPE, load_sql, render
-from pipelines.warehouse.scope import recompute, settings_fingerprint
+from pipelines.warehouse.scope import recompute, settings_fingerprint, status_rules_fingerprint
 
 
 def engagement_settings(config: ContactsConfig, as_of: dt.date) -> str:
@@ -22,7 +21,7 @@ def engagement_settings(config: ContactsConfig, as_of: dt.date) -> str:
         "engaged_window_days": config.rules.engaged_window_days,
         "inactive_after_days": config.rules.inactive_after_days,
         "sql": load_sql("models/contact_engagement.sql"),
-        "status": replay_settings(config),
+        "status": status_rules_fingerprint(config),
     }
     return settings_fingerprint(relevant)
 

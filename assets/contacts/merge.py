@@ -13,7 +13,7 @@ from pipelines.config import ContactsConfig
 from pipelines.warehouse.connection import registered, run_statements
 from pipelines.warehouse.ledger import record_merged, record_resubscribes_blocked, unmerged_file_count
 from pipelines.warehouse.render import load_sql, render
-from pipelines.warehouse.scope import settings_fingerprint
+from pipelines.warehouse.scope import status_rules_fingerprint
 from pipelines.warehouse.tombstones import erasure_salt
 
 MERGE_TEMP_TABLES = (
@@ -67,16 +67,6 @@ def merge_pending_files(
     return outcomes
 
 
-def replay_settings(config: ContactsConfig) -> str:
-    """What stored statuses were replayed with; a change means every address must be replayed again."""
-    relevant = {
-        "soft_bounce_limit": config.rules.soft_bounce_limit,
-        "soft_bounce_window_days": config.rules.soft_bounce_window_days,
-        "sql": load_sql("models/status_history.sql"),
-    }
-    return settings_fingerprint(relevant)
-
-
 def replay_status(
     con: duckdb.DuckDBPyConnection,
     config: ContactsConfig,
@@ -87,7 +77,7 @@ def replay_status(
     `merged_file_ids` mention, from all their facts; of every address when `merged_file_ids` is None or
     the rules changed since the last replay. Returns the number of addresses replayed, None for all.
     Call inside a transaction."""
-    settings = replay_settings(config)
+    settings = status_rules_fingerprint(config)
     stored = con.execute("select settings from staging.replay_state").fetchall()
     scoped = merged_file_ids is not None and stored == [(settings,)]
     if scoped:

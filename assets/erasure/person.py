@@ -9,6 +9,7 @@ from typing import Any
 import duckdb
 
 from assets.validation.emails import EmailValidatorCache, prepare_email
+from pipelines.warehouse.tombstones import stored_erasure_salt
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, parameters: list) -> list[dict[str, Any]]:
@@ -25,12 +26,12 @@ def identity_key(raw: str) -> str:
 
 def person_record(con: duckdb.DuckDBPyConnection, raw_email: str) -> dict[str, Any]:
     email = identity_key(raw_email)
-    salt_row = con.execute("select value from staging.secrets where name = 'erasure_salt'").fetchall()
-    if salt_row:
+    salt = stored_erasure_salt(con)
+    if salt is not None:
         erased = _rows(
             con,
             "select erased_at from erasure_log where email_sha256 = sha256(? || ?) order by erased_at",
-            [salt_row[0][0], email],
+            [salt, email],
         )
         if erased:
             return {

@@ -26,8 +26,9 @@ from assets.ingest.headers import HeaderMapping
 from assets.ingest.parsed_file import ParsedFile, cell_column
 from assets.validation.contact_rows import StagedFile, distinct_verdicts
 from assets.validation.emails import EmailValidatorCache
-from assets.validation.event_rows import EVENTS, stage_event_file
+from assets.validation.event_rows import stage_event_file
 from pipelines.config import ContactsConfig
+from pipelines.vocabulary import EVENTS
 from pipelines.warehouse.connection import registered
 from pipelines.warehouse.tombstones import erasure_salt, has_tombstones
 

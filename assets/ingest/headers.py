@@ -5,17 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pipelines.vocabulary import EMAIL_HEADERS
+from pipelines.vocabulary import CONTACT_HEADERS
 
-BUILTIN_ALIASES: dict[str, tuple[str, ...]] = {
-    "email": EMAIL_HEADERS,
-    "first_name": ("first_name", "first name", "firstname", "fname", "given name"),
-    "last_name": ("last_name", "last name", "lastname", "lname", "surname", "family name"),
-    "tags": ("tags", "labels"),
-    "status": ("status",),
-    "created_at": ("created_at", "signup date", "created", "optin_time"),
-}
-BUILTIN_FIELDS = tuple(BUILTIN_ALIASES)
+BUILTIN_FIELDS = tuple(CONTACT_HEADERS)
 
 
 def normalise_header(cell: str) -> str:
@@ -31,7 +23,7 @@ class HeaderMapping:
 
 def contact_aliases(custom_fields: list[str]) -> dict[str, tuple[str, ...]]:
     """Built-in contact fields with their aliases, then each custom field by its own name."""
-    return BUILTIN_ALIASES | {name: (name,) for name in custom_fields if name not in BUILTIN_ALIASES}
+    return CONTACT_HEADERS | {name: (name,) for name in custom_fields if name not in CONTACT_HEADERS}
 
 
 def map_header(

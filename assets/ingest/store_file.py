@@ -23,8 +23,8 @@ from assets.validation.contact_rows import (
     repair_issues,
     stage_file,
 )
-from assets.validation.event_rows import EVENT_ALIASES
 from pipelines.crash_points import crash_point
+from pipelines.vocabulary import EVENT_HEADERS
 from pipelines.warehouse.connection import registered, transaction
 from pipelines.warehouse.ledger import (
     LedgerFile,
@@ -59,7 +59,7 @@ def _mapping_for(kind: str, parsed: ParsedFile, ctx: IngestContext, manifest: Ma
     if kind == KIND_CONTACTS:
         aliases = contact_aliases(list(ctx.config.fields))
     else:
-        aliases = EVENT_ALIASES if kind == KIND_EVENTS else {"email": EVENT_ALIASES["email"]}
+        aliases = EVENT_HEADERS if kind == KIND_EVENTS else {"email": EVENT_HEADERS["email"]}
     mapping = map_header(parsed.header, aliases, manifest.columns if manifest else {})
     if "email" not in mapping.field_to_index:
         raise FileFailed(no_email_column_reason(parsed.header, aliases["email"]))

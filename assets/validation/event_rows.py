@@ -23,31 +23,9 @@ from assets.validation.contact_rows import (
 from assets.validation.emails import EmailValidatorCache
 from assets.validation.fields import FLOAT_PATTERN, blank_to_null, parse_timestamps
 from pipelines.config import ContactsConfig
-from pipelines.vocabulary import EMAIL_HEADERS
+from pipelines.vocabulary import EVENT_HEADERS, EVENTS
 
-EVENTS = (
-    "sent",
-    "delivered",
-    "open",
-    "click",
-    "soft_bounce",
-    "hard_bounce",
-    "complaint",
-    "unsubscribe",
-    "signup",
-    "confirm",
-    "purchase",
-)
-EVENT_ALIASES: dict[str, tuple[str, ...]] = {
-    "email": EMAIL_HEADERS,
-    "event": ("event", "event_type", "event type", "type"),
-    "occurred_at": ("occurred_at", "occurred at", "timestamp", "time", "event_time", "date"),
-    "campaign_id": ("campaign_id", "campaign id", "campaign"),
-    "list": ("list", "list_id"),
-    "value": ("value", "amount", "revenue"),
-    "url": ("url", "link"),
-}
-EVENT_FIELDS = tuple(EVENT_ALIASES)
+EVENT_FIELDS = tuple(EVENT_HEADERS)
 
 EVENT_ROW_SCHEMA = pa.DataFrameSchema(
     {

@@ -16,13 +16,28 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from pipelines.vocabulary import CLOSED_STATUSES, STATUSES, sql_list
+from pipelines import vocabulary
+from pipelines.vocabulary import sql_list
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 NAMED = re.compile(r"\{([a-z_]+)\}")
 EACH_FIELD = re.compile(r"\{each_field:([^{}]*)\}")
 SCOPE = re.compile(r"\{scope:([\w.]+)\}")
-VOCABULARY = {"statuses": sql_list(STATUSES), "closed_statuses": sql_list(CLOSED_STATUSES)}
+# `{statuses}` -> ('subscribed', ...), for every word list of the vocabulary
+VOCABULARY = {
+    name.lower(): sql_list(getattr(vocabulary, name))
+    for name in (
+        "STATUSES",
+        "CLOSED_STATUSES",
+        "SUPPRESSION_REASONS",
+        "EVENTS",
+        "STATUS_EVENTS",
+        "SIGNUP_EVENTS",
+        "INTERACTION_EVENTS",
+        "ENGAGEMENT_EVENTS",
+        "REACH_EVENTS",
+    )
+}
 KEEP_SCOPE = object()  # render now, narrow to a scope later (apply_scope)
 
 

@@ -18,14 +18,27 @@ import json
 
 import duckdb
 
+from pipelines.config import ContactsConfig
 from pipelines.warehouse.connection import run_statements
-from pipelines.warehouse.render import apply_scope
+from pipelines.warehouse.render import apply_scope, load_sql
 
 
 def settings_fingerprint(relevant: dict) -> str:
     """A stable hash of what stored derived state was computed with (settings, the SQL itself), so that a
     change of any of them can force a full recomputation."""
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+
+
+def status_rules_fingerprint(config: ContactsConfig) -> str:
+    """What stored statuses were replayed with; a change means every address must be replayed again, and
+    so every table derived from statuses (list membership, engagement) recomputed."""
+    return settings_fingerprint(
+        {
+            "soft_bounce_limit": config.rules.soft_bounce_limit,
+            "soft_bounce_window_days": config.rules.soft_bounce_window_days,
+            "sql": load_sql("models/status_history.sql"),
+        }
+    )
 
 
 def recompute(

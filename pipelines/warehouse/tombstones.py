@@ -16,9 +16,15 @@ def has_tombstones(con: duckdb.DuckDBPyConnection) -> bool:
 def erasure_salt(con: duckdb.DuckDBPyConnection) -> str:
     """The warehouse's erasure salt, created on first use. It never leaves the warehouse, so a tombstone
     hash cannot be matched against guessed addresses elsewhere."""
-    row = con.execute("select value from staging.secrets where name = 'erasure_salt'").fetchone()
-    if row:
-        return row[0]
+    stored = stored_erasure_salt(con)
+    if stored is not None:
+        return stored
     salt = secrets.token_hex(32)
     con.execute("insert into staging.secrets values ('erasure_salt', ?)", [salt])
     return salt
+
+
+def stored_erasure_salt(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The salt when one was created (nothing is erased before), without creating it: for read-only use."""
+    row = con.execute("select value from staging.secrets where name = 'erasure_salt'").fetchone()
+    return row[0] if row else None
