@@ -33,9 +33,18 @@ def test_a_placeholder_without_a_value_is_refused():
         render("select {soft_bounce_limt}")
 
 
-@pytest.mark.parametrize("model", sorted(p.name for p in (PROJECT_ROOT / "sql" / "models").glob("*.sql")))
-def test_every_model_renders_completely(model):
-    rendered = render(
-        (PROJECT_ROOT / "sql" / "models" / model).read_text(encoding="utf-8"), RULES, fields=["vip"]
-    )
+SQL_FILES = sorted(
+    p.relative_to(PROJECT_ROOT / "sql").as_posix()
+    for folder in ("models", "checks")
+    for p in (PROJECT_ROOT / "sql" / folder).glob("*.sql")
+)
+
+
+def test_the_checks_are_beside_the_models():
+    assert {"checks/nothing_lost_per_file.sql", "checks/status_matches_suppression.sql"} <= set(SQL_FILES)
+
+
+@pytest.mark.parametrize("model", SQL_FILES)
+def test_every_model_and_check_renders_completely(model):
+    rendered = render((PROJECT_ROOT / "sql" / model).read_text(encoding="utf-8"), RULES, fields=["vip"])
     assert "{" not in "\n".join(line.split("--")[0] for line in rendered.splitlines())

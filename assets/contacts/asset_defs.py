@@ -12,7 +12,8 @@ from assets.erasure.address_scan import erased_address_traces
 from pipelines.crash_points import crash_point
 from pipelines.metadata import markdown_table
 from pipelines.resources import DUCKDB_POOL, ContactsWarehouse
-from pipelines.vocabulary import CLOSED_STATUSES, STATUSES, SUPPRESSION_REASONS, sql_list
+from pipelines.vocabulary import STATUSES, SUPPRESSION_REASONS
+from pipelines.warehouse.render import load_sql, render
 from pipelines.warehouse.tombstones import erasure_salt, has_tombstones
 
 ONE_CONTACT_PER_EMAIL = "one_contact_per_email"
@@ -20,13 +21,8 @@ STATUS_MATCHES_SUPPRESSION = "status_matches_suppression"
 NO_ERASED_ADDRESS = "no_erased_address_anywhere"
 
 
-# A contact's status and the suppressions in force must say the same thing.
-STATUS_MISMATCH_SQL = f"""
-select count(*) from staging.contacts c
-full join (select email, reason from suppressions where reason <> 'erased') s using (email)
-where c.email is not null
-  and (c.status in {sql_list(CLOSED_STATUSES)}) is distinct from (s.email is not null)
-"""
+ONE_CONTACT_SQL = render(load_sql("checks/one_contact_per_email.sql"))
+STATUS_MISMATCH_SQL = render(load_sql("checks/status_matches_suppression.sql"))
 
 
 @dg.multi_asset(
@@ -97,9 +93,7 @@ def contacts_statuses_and_events(context: dg.AssetExecutionContext, warehouse: C
         version = step.version("contacts")
         crash_point("after_contacts_published")
         drop_temp_tables(con)
-        total, duplicate_emails, duplicate_ids = con.execute(
-            "select count(*), count(*) - count(distinct email), count(*) - count(distinct contact_id) from contacts"
-        ).fetchone()
+        total, duplicate_emails, duplicate_ids = con.execute(ONE_CONTACT_SQL).fetchone()
         (mismatched,) = con.execute(STATUS_MISMATCH_SQL).fetchone()
         erased_traces = erased_address_traces(con, erasure_salt(con)) if has_tombstones(con) else {}
         by_status = dict(con.execute("select status, count(*) from contacts group by status").fetchall())

@@ -12,28 +12,12 @@ from assets.ingest.outcomes import unapplied_files_check
 from assets.validation.emails import EmailValidatorCache
 from pipelines.metadata import markdown_table
 from pipelines.resources import DUCKDB_POOL, ContactsWarehouse
+from pipelines.warehouse.render import load_sql, render
 
 NOTHING_LOST = "nothing_lost_per_file"
 FILES_LOADED = "every_file_of_this_run_loaded"
 
-LOST_ROWS_SQL = """
-with counted as (
-    select
-        f.file_id, f.path, f.rows_total, f.rows_accepted, f.rows_rejected, coalesce(f.rows_erased, 0) as rows_erased,
-        case f.kind
-            when 'contacts' then (select count(*) from staging.contact_rows s where s.file_id = f.file_id)
-            when 'events' then (select count(*) from staging.event_rows s where s.file_id = f.file_id)
-            else f.rows_accepted  -- erasure requests keep no rows
-        end as rows_staged,
-        (select count(*) from rejected_rows r where r.file_id = f.file_id) as rows_in_rejects
-    from import_files f
-    where f.status = 'loaded'
-)
-select * from counted
-where rows_total is distinct from rows_accepted + rows_rejected
-   or rows_staged + rows_in_rejects + rows_erased <> rows_total
-order by file_id
-"""
+LOST_ROWS_SQL = render(load_sql("checks/nothing_lost_per_file.sql"))
 
 
 def _ledger_metadata(outcomes, kind):

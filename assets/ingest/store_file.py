@@ -14,15 +14,14 @@ from assets.ingest.headers import contact_aliases, map_header
 from assets.ingest.manifest import Manifest
 from assets.ingest.parsed_file import FileFailed, ParsedFile
 from assets.validation.contact_rows import (
-    ISSUE_SCHEMA,
     REJECT_ERASED,
-    REJECT_SCHEMA,
     StagedFile,
     address_frame,
     build_rejects,
     repair_issues,
     stage_file,
 )
+from assets.validation.frame_schemas import ISSUE_SCHEMA, REJECT_SCHEMA
 from pipelines.crash_points import crash_point
 from pipelines.vocabulary import EVENT_HEADERS
 from pipelines.warehouse.connection import registered, transaction

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import pandera.polars as pa
 import polars as pl
 
 from assets.ingest.headers import BUILTIN_FIELDS, HeaderMapping
@@ -22,8 +21,13 @@ from assets.validation.fields import (
     parse_timestamps,
     typed_fields,
 )
+from assets.validation.frame_schemas import (
+    ISSUE_SCHEMA,
+    REJECT_SCHEMA,
+    contact_row_schema,
+    staged_text_schema,
+)
 from pipelines.config import ContactsConfig
-from pipelines.vocabulary import STATUSES
 
 REJECT_MISSING = "missing_email"
 REJECT_INVALID = "invalid_email"
@@ -31,62 +35,6 @@ REJECT_UNPARSEABLE = "unparseable"
 REJECT_ERASED = "erased"
 REJECT_UNKNOWN_EVENT = "unknown_event"
 REJECT_BAD_TIMESTAMP = "bad_timestamp"
-
-REJECT_SCHEMA = {
-    "file_id": pl.Int64,
-    "row_number": pl.Int64,
-    "reason": pl.Utf8,
-    "detail": pl.Utf8,
-    "raw": pl.Utf8,
-}
-ISSUE_SCHEMA = {
-    "file_id": pl.Int64,
-    "row_number": pl.Int64,
-    "field": pl.Utf8,
-    "raw_value": pl.Utf8,
-    "reason": pl.Utf8,
-}
-UTC_DATETIME = pl.Datetime("us", "UTC")
-
-
-def staged_text_schema(text_columns: list[str]) -> pa.DataFrameSchema:
-    """The raw frame: one row per parsed record, every mapped column still text."""
-    columns = {
-        "file_id": pa.Column(pl.Int64, nullable=False),
-        "row_number": pa.Column(pl.Int64, pa.Check.ge(1), nullable=False, unique=True),
-    }
-    columns.update({name: pa.Column(pl.Utf8, nullable=True) for name in text_columns})
-    return pa.DataFrameSchema(columns, strict=True)
-
-
-def validated_schema(config: ContactsConfig) -> pa.DataFrameSchema:
-    """Accepted rows: a valid, normalised, lower-case email and typed fields."""
-    columns = {
-        "file_id": pa.Column(pl.Int64, nullable=False),
-        "row_number": pa.Column(pl.Int64, pa.Check.ge(1), nullable=False, unique=True),
-        "email": pa.Column(
-            pl.Utf8,
-            [
-                pa.Check.str_contains("@"),
-                pa.Check(lambda d: d.lazyframe.select(pl.col(d.key) == pl.col(d.key).str.to_lowercase())),
-            ],
-            nullable=False,
-        ),
-        "email_ascii": pa.Column(pl.Utf8, nullable=True),
-        "email_domain": pa.Column(pl.Utf8, nullable=False),
-        "first_name": pa.Column(pl.Utf8, nullable=True),
-        "last_name": pa.Column(pl.Utf8, nullable=True),
-        "tags": pa.Column(pl.List(pl.Utf8), nullable=False),
-        "status": pa.Column(
-            pl.Utf8,
-            pa.Check.isin(list(STATUSES)),
-            nullable=True,
-        ),
-        "created_at": pa.Column(UTC_DATETIME, nullable=True),
-    }
-    for typed in typed_fields(config):
-        columns[typed.name] = pa.Column(typed.dtype, nullable=True)
-    return pa.DataFrameSchema(columns, strict=True, ordered=True)
 
 
 @dataclass
@@ -172,7 +120,7 @@ def stage_file(
     frame = address_frame(parsed, mapping, file_id, list(BUILTIN_FIELDS) + list(config.fields), cache)
     accepted = frame.filter(pl.col("reject_reason").is_null())
     rows, issues = _typed_rows(accepted, config, now)
-    rows = validated_schema(config).validate(rows)
+    rows = contact_row_schema(config).validate(rows)
     return StagedFile(rows=rows, rejects=build_rejects(frame, parsed, file_id), field_issues=issues)
 
 

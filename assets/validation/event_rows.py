@@ -6,43 +6,24 @@ timestamp; a bad purchase value is a field issue. Events for addresses that are 
 
 from __future__ import annotations
 
-import pandera.polars as pa
 import polars as pl
 
 from assets.ingest.headers import HeaderMapping
 from assets.ingest.parsed_file import ParsedFile
 from assets.validation.contact_rows import (
-    ISSUE_SCHEMA,
     REJECT_BAD_TIMESTAMP,
     REJECT_UNKNOWN_EVENT,
-    UTC_DATETIME,
     StagedFile,
     address_frame,
     build_rejects,
 )
 from assets.validation.emails import EmailValidatorCache
 from assets.validation.fields import FLOAT_PATTERN, blank_to_null, parse_timestamps
+from assets.validation.frame_schemas import EVENT_ROW_SCHEMA, ISSUE_SCHEMA
 from pipelines.config import ContactsConfig
 from pipelines.vocabulary import EVENT_HEADERS, EVENTS
 
 EVENT_FIELDS = tuple(EVENT_HEADERS)
-
-EVENT_ROW_SCHEMA = pa.DataFrameSchema(
-    {
-        "file_id": pa.Column(pl.Int64, nullable=False),
-        "row_number": pa.Column(pl.Int64, pa.Check.ge(1), nullable=False, unique=True),
-        "email": pa.Column(pl.Utf8, pa.Check.str_contains("@"), nullable=False),
-        "email_ascii": pa.Column(pl.Utf8, nullable=True),
-        "event": pa.Column(pl.Utf8, pa.Check.isin(EVENTS), nullable=False),
-        "occurred_at": pa.Column(UTC_DATETIME, nullable=False),
-        "campaign_id": pa.Column(pl.Utf8, nullable=True),
-        "list": pa.Column(pl.Utf8, nullable=True),
-        "value": pa.Column(pl.Float64, nullable=True),
-        "url": pa.Column(pl.Utf8, nullable=True),
-    },
-    strict=True,
-    ordered=True,
-)
 
 
 def stage_event_file(

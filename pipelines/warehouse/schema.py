@@ -4,6 +4,9 @@ working table (versioning.py); the public views and macros follow (`sql/models/v
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
+
 import duckdb
 
 from pipelines.config import ConfigError, ContactsConfig
@@ -38,3 +41,39 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, config: ContactsConfig) -> Non
                 )
     ensure_history_tables(con)
     con.execute(load_sql("models/views.sql"))
+
+
+@dataclass(frozen=True)
+class DeclaredColumn:
+    name: str
+    type: str  # DuckDB's name for it, as information_schema spells it (VARCHAR, BIGINT, VARCHAR[], ...)
+    nullable: bool
+
+
+def declared_columns(table: str) -> tuple[DeclaredColumn, ...]:
+    """The columns of `table` (`schema.name`, or a name in main) as sql/models/schema.sql declares them, in
+    order; custom fields, added per contacts.yaml, are not among them."""
+    schema, _, name = table.rpartition(".")
+    try:
+        return _declared_tables()[(schema or "main", name)]
+    except KeyError:
+        raise KeyError(f"sql/models/schema.sql declares no table {table}") from None
+
+
+@functools.cache
+def _declared_tables() -> dict[tuple[str, str], tuple[DeclaredColumn, ...]]:
+    """Every table of the DDL, read from the DDL itself in an in-memory database: the frames that feed a
+    table are checked against the one statement of its schema."""
+    con = duckdb.connect()
+    try:
+        con.execute(load_sql("models/schema.sql"))
+        rows = con.execute(
+            """select table_schema, table_name, column_name, data_type, is_nullable = 'YES'
+               from information_schema.columns order by table_schema, table_name, ordinal_position"""
+        ).fetchall()
+    finally:
+        con.close()
+    tables: dict[tuple[str, str], list[DeclaredColumn]] = {}
+    for schema, table, *column in rows:
+        tables.setdefault((schema, table), []).append(DeclaredColumn(*column))
+    return {key: tuple(columns) for key, columns in tables.items()}

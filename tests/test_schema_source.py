@@ -1,0 +1,34 @@
+"""One statement of the schema: the frames that feed a table take its columns, types and nullability from
+sql/models/schema.sql, and the history tables take theirs from the working tables."""
+
+from __future__ import annotations
+
+from assets.validation.frame_schemas import EVENT_ROW_SCHEMA, ISSUE_SCHEMA, REJECT_SCHEMA, contact_row_schema
+from pipelines.config import ContactsConfig
+from pipelines.warehouse.catalog import column_types
+from pipelines.warehouse.connection import connect
+from pipelines.warehouse.schema import declared_columns, ensure_schema
+from pipelines.warehouse.versioning import VERSIONED
+
+CONFIG = ContactsConfig.model_validate({"fields": {"plan": {"type": "text"}, "score": {"type": "integer"}}})
+
+
+def test_frames_have_the_columns_of_the_tables_they_feed(tmp_path):
+    con = connect(tmp_path / "w.duckdb")
+    ensure_schema(con, CONFIG)
+    try:
+        real = {t: list(column_types(con, t)) for t in ("staging.contact_rows", "staging.event_rows")}
+        assert list(contact_row_schema(CONFIG).columns) == real["staging.contact_rows"]
+        assert list(EVENT_ROW_SCHEMA.columns) == real["staging.event_rows"]
+        assert list(REJECT_SCHEMA) == list(column_types(con, "rejected_rows"))
+        assert list(ISSUE_SCHEMA) == list(column_types(con, "field_issues"))
+        # nullability as declared: the DDL's NOT NULL is the frame's nullable=False
+        declared = {c.name: c.nullable for c in declared_columns("staging.event_rows")}
+        assert {name: col.nullable for name, col in EVENT_ROW_SCHEMA.columns.items()} == declared
+        # every versioned relation's history holds its working table's columns, then the interval
+        for relation in VERSIONED.values():
+            working = column_types(con, relation.working)
+            history = column_types(con, f"{relation.name}_history")
+            assert {k: history[k] for k in working} == working, relation.name
+    finally:
+        con.close()
