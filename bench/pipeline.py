@@ -136,8 +136,8 @@ def run_job(paths, as_of: str = AS_OF) -> JobRun:
     import dagster as dg
 
     from pipelines.as_of import AS_OF_TAG
-    from pipelines.cli import failed_steps
     from pipelines.definitions import REFRESH_JOB, build_definitions
+    from pipelines.run_summary import failed_steps
 
     sampler = RssSampler()
     sampler.start()

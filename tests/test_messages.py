@@ -15,8 +15,8 @@ import pytest
 from pipelines.as_of import AS_OF_TAG
 from pipelines.automation import build_inbox_sensor
 from pipelines.cli import main as cli_main
-from pipelines.cli import summarise
 from pipelines.definitions import REFRESH_JOB, build_definitions
+from pipelines.run_summary import summarise
 from pipelines.wording import counted
 
 CONTACTS = Path(sys.executable).parent / "contacts"
