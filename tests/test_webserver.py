@@ -17,7 +17,7 @@ import dagster as dg
 
 from pipelines.as_of import AS_OF_TAG
 from pipelines.definitions import REFRESH_JOB, build_definitions
-from pipelines.settings import PROJECT_ROOT, paths_from_env
+from pipelines.settings import PROJECT_ROOT
 
 QUERY = (
     "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } "
@@ -69,49 +69,10 @@ def webserver(env: dict, query: str):
             except OSError:
                 assert server.poll() is None and time.monotonic() < deadline, "the webserver did not come up"
                 time.sleep(1)
-        yield server, data
+        yield server, data, port
     finally:
         server.terminate()
         server.wait(timeout=30)
-
-
-def test_webserver_lists_every_asset_and_check(tmp_path):
-    with webserver({**os.environ, "DAGSTER_HOME": str(tmp_path)}, QUERY) as (server, data):
-        # `make clean-data` refuses while the webserver uses this DAGSTER_HOME, and names it
-        guard = subprocess.run(
-            [sys.executable, "pipelines/instance_guard.py", str(tmp_path)],
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-        )
-        assert (
-            guard.returncode == 1
-            and f"pid {server.pid}:" in guard.stderr
-            and "dagster-webserver" in guard.stderr
-        )
-        assert "stop it first (Ctrl-C in the terminal running `make ui`, or `kill <pid>`)" in guard.stderr
-    # once the webserver and its code server have exited, the guard lets clean-data go ahead
-    deadline = time.monotonic() + 30
-    while subprocess.run(
-        [sys.executable, "pipelines/instance_guard.py", str(tmp_path)], cwd=PROJECT_ROOT, capture_output=True
-    ).returncode:
-        assert time.monotonic() < deadline, (
-            "a Dagster process still uses the instance 30 s after the webserver stopped"
-        )
-        time.sleep(0.5)
-    assert data["workspaceOrError"]["locationEntries"] == [{"name": "contacts", "loadStatus": "LOADED"}]
-    served = {
-        "/".join(node["assetKey"]["path"]): sorted(c["name"] for c in node["assetChecksOrError"]["checks"])
-        for node in data["assetNodes"]
-    }
-
-    graph = build_definitions(paths_from_env()).resolve_asset_graph()
-    expected = {
-        key.to_user_string(): sorted(k.name for k in graph.asset_check_keys if k.asset_key == key)
-        for key in graph.get_all_asset_keys()
-    }
-    assert served == expected
-    assert {f"segments/{p.stem}" for p in (PROJECT_ROOT / "sql" / "segments").glob("*.sql")} <= set(served)
 
 
 def test_clean_data_runs_the_guard_before_it_removes_anything():
@@ -138,7 +99,7 @@ def test_a_bad_config_fails_the_code_location_with_its_reason(tmp_path):
     bad.write_text("fields:\n  company: {type: txt}\n")
     (tmp_path / "home").mkdir()
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "CONTACTS_CONFIG": str(bad)}
-    with webserver(env, LOAD_ERROR) as (_, data):
+    with webserver(env, LOAD_ERROR) as (_, data, _port):
         [entry] = data["workspaceOrError"]["locationEntries"]
     assert entry["name"] == "contacts" and entry["locationOrLoadError"]["__typename"] == "PythonError"
     error = entry["locationOrLoadError"]
@@ -152,8 +113,11 @@ DAYS_QUERY = """{ assetOrError(assetKey: {path: ["list_health_by_day"]}) { ... o
   assetMaterializations(limit: 1000) { partition metadataEntries { label ... on FloatMetadataEntry { floatValue } } } } } }"""
 
 
-def test_the_ui_has_list_health_by_day_with_a_partition_per_day(workspace, tmp_path):
-    # issue 15, point 4: the asset's page plots figures by partition, so each day is a point of each line
+def test_the_webserver_serves_every_asset_check_and_day_partition(workspace, tmp_path):
+    """One webserver over a warehouse the job has run on: GraphQL lists every asset and check, the
+    list_health_by_day partitions with their figures (issue 15, point 4: the asset's page plots figures by
+    partition, so each day is a point of each line), and `make clean-data` refuses while it runs."""
+    workspace.use_shipped_segments()
     workspace.drop(
         "1.csv", "email,created_at\na@example.com,2026-06-01T08:00:00Z\nb@example.com,2026-06-03T08:00:00Z\n"
     )
@@ -173,8 +137,45 @@ def test_the_ui_has_list_health_by_day_with_a_partition_per_day(workspace, tmp_p
         "CONTACTS_CONFIG": str(workspace.paths.config_path),
         "CONTACTS_SEGMENTS_DIR": str(workspace.paths.segments_dir),
     }
-    with webserver(env, DAYS_QUERY) as (_, data):
-        asset = data["assetOrError"]
+    with webserver(env, QUERY) as (server, data, port):
+        asset = graphql(port, DAYS_QUERY)["assetOrError"]
+        # `make clean-data` refuses while the webserver uses this DAGSTER_HOME, and names it
+        guard = subprocess.run(
+            [sys.executable, "pipelines/instance_guard.py", str(home)],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+        )
+        assert (
+            guard.returncode == 1
+            and f"pid {server.pid}:" in guard.stderr
+            and "dagster-webserver" in guard.stderr
+        )
+        assert "stop it first (Ctrl-C in the terminal running `make ui`, or `kill <pid>`)" in guard.stderr
+    # once the webserver and its code server have exited, the guard lets clean-data go ahead
+    deadline = time.monotonic() + 30
+    while subprocess.run(
+        [sys.executable, "pipelines/instance_guard.py", str(home)], cwd=PROJECT_ROOT, capture_output=True
+    ).returncode:
+        assert time.monotonic() < deadline, (
+            "a Dagster process still uses the instance 30 s after the webserver stopped"
+        )
+        time.sleep(0.5)
+
+    assert data["workspaceOrError"]["locationEntries"] == [{"name": "contacts", "loadStatus": "LOADED"}]
+    served = {
+        "/".join(node["assetKey"]["path"]): sorted(c["name"] for c in node["assetChecksOrError"]["checks"])
+        for node in data["assetNodes"]
+    }
+    graph = build_definitions(workspace.paths).resolve_asset_graph()
+    expected = {
+        key.to_user_string(): sorted(k.name for k in graph.asset_check_keys if k.asset_key == key)
+        for key in graph.get_all_asset_keys()
+    }
+    assert served == expected
+    assert {f"segments/{p.stem}" for p in workspace.paths.segments_dir.glob("*.sql")} <= set(served)
+    assert len([key for key in served if key.startswith("segments/")]) >= 3
+
     days = ["2026-06-01", "2026-06-02", "2026-06-03", "2026-06-04", "2026-06-05"]
     assert asset["definition"]["isPartitioned"] and asset["definition"]["partitionKeys"] == days
     members = {
