@@ -77,3 +77,27 @@ def test_no_asset_imports_the_glue_above_it():
     graph = project_imports()
     assets = [m for m in graph if m.startswith("assets")]
     assert {m: sorted(graph[m] & set(GLUE)) for m in assets} == {m: [] for m in assets}
+
+
+# Which other stages each stage may import (ARCHITECTURE.md): later stages read earlier ones' plain logic,
+# never the other way round, except erasure, which regenerates exports.
+STAGE_IMPORTS = {
+    "ingest": {"validation"},
+    "validation": {"ingest"},
+    "erasure": {"ingest", "validation", "exports"},
+    "contacts": {"erasure"},
+    "audience": set(),
+    "metrics": set(),
+    "exports": {"audience"},
+}
+
+
+def test_each_stage_imports_only_the_stages_it_may():
+    graph = project_imports()
+    found = {stage: set() for stage in STAGE_IMPORTS}
+    for module, imported in graph.items():
+        parts = module.split(".")
+        if parts[0] != "assets" or len(parts) < 3:
+            continue
+        found[parts[1]] |= {name.split(".")[1] for name in imported if name.startswith("assets.")} - {parts[1]}
+    assert found == STAGE_IMPORTS
