@@ -99,5 +99,7 @@ def test_each_stage_imports_only_the_stages_it_may():
         parts = module.split(".")
         if parts[0] != "assets" or len(parts) < 3:
             continue
-        found[parts[1]] |= {name.split(".")[1] for name in imported if name.startswith("assets.")} - {parts[1]}
+        found[parts[1]] |= {name.split(".")[1] for name in imported if name.startswith("assets.")} - {
+            parts[1]
+        }
     assert found == STAGE_IMPORTS
