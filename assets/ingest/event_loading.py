@@ -28,7 +28,7 @@ from assets.validation.contact_rows import StagedFile, distinct_verdicts
 from assets.validation.emails import EmailValidatorCache
 from assets.validation.event_rows import stage_event_file
 from pipelines.config import ContactsConfig
-from pipelines.vocabulary import EVENTS
+from pipelines.vocabulary import EVENTS, sql_list
 from pipelines.warehouse.connection import registered
 from pipelines.warehouse.tombstones import erasure_salt, has_tombstones
 
@@ -40,10 +40,6 @@ PLAIN_NUMBER = r"[0-9]{1,15}(\.[0-9]{1,15})?"
 class LoadedEvents:
     inserted: int  # rows the SQL statement inserted into staging.event_rows
     rest: StagedFile  # the other rows, staged (accepted, rejected, field issues) the careful way
-
-
-def _quoted(values: tuple[str, ...]) -> str:
-    return ", ".join("'" + value + "'" for value in values)
 
 
 def _cell(mapping: HeaderMapping, name: str) -> str:
@@ -75,7 +71,7 @@ def insert_statement(mapping: HeaderMapping, timezone: str, erased_check: bool) 
             select c.*, v.email, v.email_ascii,
                    try_strptime(replace(replace({moment}, 'T', ' '), 'Z', ''), '%Y-%m-%d %H:%M:%S') as naive
             from _cells c join usable v on {email} = v.email_raw
-            where lower({event}) in ({_quoted(EVENTS)}) and strlen({event}) = length({event})
+            where lower({event}) in {sql_list(EVENTS)} and strlen({event}) = length({event})
               and regexp_full_match({moment}, '{TIMESTAMP_PLAIN}{zone}')
               and {text_ok}
               and ({value} is null or regexp_full_match({value}, '[+-]?{PLAIN_NUMBER}'))
