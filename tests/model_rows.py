@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
+import itertools
 import logging
 import shutil
 import tempfile
@@ -137,8 +138,9 @@ class Rows:
         path: str | None = None,
         loaded_at: Moment = None,
     ) -> int:
-        """A loaded contact file: its ledger row and its accepted rows (row numbers 1, 2, ... unless given).
-        `rejected`: (row_number, reason) of rows rejected by validation."""
+        """A loaded contact file: its ledger row and its accepted rows. `rejected`: (row_number, reason) of the
+        rows validation rejected; the accepted rows take the other row numbers, in order, unless given."""
+        rejected = list(rejected)
         file_id = self._ledger(
             "contacts",
             len(rows),
@@ -149,7 +151,9 @@ class Rows:
             source=source,
             lists=list(lists),
         )
-        for number, row in enumerate(rows, start=1):
+        taken = {number for number, _ in rejected}
+        numbers = (number for number in itertools.count(1) if number not in taken)
+        for number, row in zip(numbers, rows, strict=False):  # numbers is endless
             values = {"email": row} if isinstance(row, str) else dict(row)
             email = values["email"]
             values = {
