@@ -1,4 +1,6 @@
-"""list_health on a hand-computed fixture: three weeks of March 2026 (UTC, engaged window 7 days).
+"""list_health on a hand-computed fixture: three weeks of March 2026 (UTC, engaged window 7 days), end to end
+(the known answer with a late file, backfills, the report, the daily partitions), and its counting rules
+tested by rows: list_health.sql alone on seeded status history, list membership and events.
 
 Newsletter members (all imported with consent, day in brackets): a, b, c (03-02), d (03-04), e, f (03-09);
 g signs up and confirms by event on 03-15. Events: b unsubscribes 03-05, c hard-bounces 03-06, d
@@ -9,11 +11,16 @@ on 03-08, and brings g.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from html.parser import HTMLParser
 
 import dagster as dg
 import pytest
+
+from tests.conftest import INGEST_AND_MERGE, TEST_CONFIG, THROUGH_METRICS
+from tests.model_rows import CLOCK, File, Rows, assert_seeding_matches, config_from_yaml, drop, event, seed
 
 CONFIG = """
 timezone: UTC
@@ -102,13 +109,13 @@ def fixture_workspace(workspace):
 
 def test_known_answer_with_a_late_event_file(fixture_workspace):
     workspace = fixture_workspace
-    workspace.run(as_of="2026-03-16")
+    workspace.run(as_of="2026-03-16", only=THROUGH_METRICS)
     before = newsletter_rows(workspace)
     # before the late file, a is still subscribed from 03-08 on
     assert before["03-08"][:2] == (4, 2) and before["03-16"][:3] == (6, 2, 0)
 
     workspace.drop("2-late.csv", LATE_EVENTS, folder="events")
-    result = workspace.run(as_of="2026-03-16")
+    result = workspace.run(as_of="2026-03-16", only=THROUGH_METRICS)
     after = newsletter_rows(workspace)
     assert after == EXPECTED
     # only the days from the late file's first day on were recomputed, and the earlier ones did not change
@@ -118,33 +125,12 @@ def test_known_answer_with_a_late_event_file(fixture_workspace):
     }
 
 
-def test_system_lists_and_test_lists(fixture_workspace):
-    workspace = fixture_workspace
-    workspace.drop(
-        "seeds.csv",
-        "email,created_at\nseed@example.com,2026-03-02T08:00:00Z\n",
-        manifest="consent: confirmed\nlists: [seed-tests]\n",
-    )
-    workspace.run(as_of="2026-03-16")
-    rows = {
-        (list_id, day.strftime("%m-%d")): (members, subscribed)
-        for list_id, day, members, subscribed in workspace.query(
-            "select list_id, day, members, subscribed from list_health where day in ('2026-03-06', '2026-03-16')"
-        )
-    }
-    # the seed address counts in its test list, never in the system lists
-    assert rows[("seed-tests", "03-16")] == (1, 1)
-    assert rows[("all", "03-16")] == (6, 2)  # a to f; a and f subscribed (no late file in this test)
-    assert rows[("subscribed", "03-06")] == (2, 2) and rows[("subscribed", "03-16")] == (2, 2)
-    assert rows[("suppressed", "03-16")] == (4, 0)  # b, c, d, e
-
-
 def test_backfill_of_an_earlier_as_of_gives_the_rows_of_that_day(fixture_workspace):
     workspace = fixture_workspace
-    workspace.run(as_of="2026-03-16")
+    workspace.run(as_of="2026-03-16", only=THROUGH_METRICS)
     current = workspace.query(f"select list_id, {COLUMNS} from list_health order by all")
     held = [row for row in current if row[1] <= dt.date(2026, 3, 12)]
-    workspace.run(as_of="2026-03-12")
+    workspace.run(as_of="2026-03-12", only=THROUGH_METRICS)
     # the backfill's rows are read as of its day; the current view stays on the newest as-of day
     assert (
         workspace.query(
@@ -153,21 +139,9 @@ def test_backfill_of_an_earlier_as_of_gives_the_rows_of_that_day(fixture_workspa
         == held
     )
     assert workspace.query(f"select list_id, {COLUMNS} from list_health order by all") == current
-    workspace.run(as_of="2026-03-16")
+    workspace.run(as_of="2026-03-16", only=THROUGH_METRICS)
     assert workspace.query(f"select list_id, {COLUMNS} from list_health order by all") == current
     assert newsletter_rows(workspace)["03-16"] == (6, 2, 0, 0, 0, 0, 0, 0.0, 0.0, 1.0, 0.5, 0.5, N)
-
-
-def test_invalid_rate_counts_invalid_rows_offered_to_the_list_on_the_load_day(workspace):
-    workspace.drop("offer.csv", "email\nok@example.com\nbad@@example.com\nalso-ok@example.com\nnope\n")
-    today = dt.datetime.now(dt.UTC).astimezone(__import__("zoneinfo").ZoneInfo("Europe/Berlin")).date()
-    workspace.run(as_of=today.isoformat())
-    assert workspace.one(
-        "select invalid_rate from list_health where list_id = 'newsletter' and day = ?", [today]
-    ) == (0.5,)
-    assert workspace.one(
-        "select invalid_rate from list_health where list_id = 'subscribed' and day = ?", [today]
-    ) == (None,)
 
 
 class ChartCounter(HTMLParser):
@@ -209,7 +183,7 @@ def days_reported(result) -> dict[str, dict[str, float | None]]:
 
 def test_every_recomputed_day_is_a_partition_of_list_health_by_day(fixture_workspace):
     workspace = fixture_workspace
-    first = days_reported(workspace.run(as_of="2026-03-16"))
+    first = days_reported(workspace.run(as_of="2026-03-16", only=THROUGH_METRICS))
     assert sorted(first) == [f"2026-03-{day:02d}" for day in range(2, 17)]
     rows = workspace.query(
         "select day::varchar, members, new_subscribers, churned, churn_rate from list_health where list_id = 'newsletter'"
@@ -226,4 +200,244 @@ def test_every_recomputed_day_is_a_partition_of_list_health_by_day(fixture_works
     assert len({frozenset(figures) for figures in first.values()}) == 1
     assert {"all_growth_rate", "subscribed_members", "newsletter_engagement_rate"} <= set(first["2026-03-16"])
     # the next day's run reports the days it recomputed, not the whole history again
-    assert sorted(days_reported(workspace.run(as_of="2026-03-17"))) == ["2026-03-17"]
+    assert sorted(days_reported(workspace.run(as_of="2026-03-17", only=THROUGH_METRICS))) == ["2026-03-17"]
+
+
+# -- By rows: list_health.sql alone (assets/metrics/health.py compute_list_health) on seeded inputs ---------------
+
+ROW_CONFIG = config_from_yaml(CONFIG)
+NEWSLETTER = {"newsletter": None}  # a member of the newsletter from the contact's created_at
+
+
+@pytest.fixture
+def rows(tmp_path):
+    with Rows(tmp_path / "warehouse.duckdb", ROW_CONFIG) as warehouse:
+        warehouse.sync_lists()
+        yield warehouse
+
+
+def health(rows, list_id: str, columns: str) -> dict[str, tuple]:
+    """list_id's rows: MM-DD -> the columns."""
+    return {
+        day.strftime("%m-%d"): tuple(values)
+        for day, *values in rows.query(
+            f"select day, {columns} from staging.list_health where list_id = ? order by day", [list_id]
+        )
+    }
+
+
+def csv_events(text: str) -> list[dict]:
+    return [{k: v for k, v in row.items() if v} for row in csv.DictReader(io.StringIO(text))]
+
+
+def seed_fixture_state(rows, late: bool, seeds: bool = False) -> None:
+    """The fixture of the end-to-end tests as the contacts stage leaves it (status history, contacts, list
+    membership, events); `late`: with the late event file, `seeds`: with the seed address of a test list."""
+    histories = {
+        "a": [("subscribed", "2026-03-02T08:00:00Z")]
+        + ([("unsubscribed", "2026-03-08T10:00:00Z")] if late else []),
+        "b": [("subscribed", "2026-03-02T08:00:00Z"), ("unsubscribed", "2026-03-05T10:00:00Z")],
+        "c": [("subscribed", "2026-03-02T08:00:00Z"), ("bounced", "2026-03-06T10:00:00Z")],
+        "d": [
+            ("subscribed", "2026-03-04T08:00:00Z"),
+            ("bounced", "2026-03-12T10:00:00Z"),
+        ],  # soft-bounce limit
+        "e": [("subscribed", "2026-03-09T08:00:00Z"), ("complained", "2026-03-11T09:00:00Z")],
+        "f": [("subscribed", "2026-03-09T08:00:00Z")],
+    }
+    if late:  # g signs up and confirms, for the newsletter
+        histories["g"] = [("unconfirmed", "2026-03-15T09:00:00Z"), ("subscribed", "2026-03-15T09:05:00Z")]
+    for name, history in histories.items():
+        rows.contact(f"{name}@example.com", history[0][1], history, lists=NEWSLETTER)
+    if seeds:
+        rows.contact("seed@example.com", "2026-03-02T08:00:00Z", lists={"seed-tests": None})
+    rows.event_file(*csv_events(EVENTS))
+    if late:
+        rows.event_file(*csv_events(LATE_EVENTS))
+
+
+def test_known_answer_by_rows(rows):
+    seed_fixture_state(rows, late=True)
+    rows.list_health("2026-03-16")
+    assert health(rows, "newsletter", COLUMNS.removeprefix("day, ")) == EXPECTED
+
+
+def test_system_lists_and_test_lists(rows):
+    seed_fixture_state(rows, late=False, seeds=True)
+    rows.list_health("2026-03-16")
+    found = {
+        (list_id, day.strftime("%m-%d")): (members, subscribed)
+        for list_id, day, members, subscribed in rows.query(
+            "select list_id, day, members, subscribed from staging.list_health where day in ('2026-03-06', '2026-03-16')"
+        )
+    }
+    # the seed address counts in its test list, never in the system lists
+    assert found[("seed-tests", "03-16")] == (1, 1)
+    assert found[("all", "03-16")] == (6, 2)  # a to f; a and f subscribed (no late file in this test)
+    assert found[("subscribed", "03-06")] == (2, 2) and found[("subscribed", "03-16")] == (2, 2)
+    assert found[("suppressed", "03-16")] == (4, 0)  # b, c, d, e
+
+
+def test_counts_are_end_of_day_and_a_subscription_within_one_day_counts_nowhere(rows):
+    # x subscribes and unsubscribes on 03-02; y subscribes on 03-02 and unsubscribes on 03-03
+    x = [("subscribed", "2026-03-02T08:00:00Z"), ("unsubscribed", "2026-03-02T20:00:00Z")]
+    rows.contact("x@example.com", "2026-03-02T08:00:00Z", x, lists=NEWSLETTER)
+    y = [("subscribed", "2026-03-02T09:00:00Z"), ("unsubscribed", "2026-03-03T10:00:00Z")]
+    rows.contact("y@example.com", "2026-03-02T09:00:00Z", y, lists=NEWSLETTER)
+    rows.list_health("2026-03-04")
+    columns = "members, subscribed, new_subscribers, unsubscribes, churned"
+    assert health(rows, "newsletter", columns) == {
+        "03-02": (2, 1, 1, 0, 0),
+        "03-03": (2, 0, 0, 1, 1),
+        "03-04": (2, 0, 0, 0, 0),
+    }
+    assert health(rows, "subscribed", "members") == {"03-02": (1,), "03-03": (0,), "03-04": (0,)}
+    assert health(rows, "suppressed", "members") == {"03-02": (1,), "03-03": (2,), "03-04": (2,)}
+
+
+def test_new_subscribers_are_subscriptions_that_start_on_the_day(rows):
+    rows.contact("imported@example.com", "2026-03-02T08:00:00Z", lists=NEWSLETTER)
+    # signs up for the newsletter on 03-03, confirms on 03-05: new on the confirm day
+    confirmed = [("unconfirmed", "2026-03-03T08:00:00Z"), ("subscribed", "2026-03-05T08:00:00Z")]
+    rows.contact("confirmed@example.com", "2026-03-03T08:00:00Z", confirmed, lists=NEWSLETTER)
+    # subscribed since 03-01, joins the newsletter on 03-04: new to the newsletter that day
+    rows.contact("joiner@example.com", "2026-03-01T08:00:00Z", lists={"newsletter": "2026-03-04T08:00:00Z"})
+    # leaves on 03-03 and confirms again on 03-06: new twice
+    back = [
+        ("subscribed", "2026-03-02T08:00:00Z"),
+        ("unsubscribed", "2026-03-03T08:00:00Z"),
+        ("subscribed", "2026-03-06T08:00:00Z"),
+    ]
+    rows.contact("back@example.com", "2026-03-02T08:00:00Z", back, lists=NEWSLETTER)
+    rows.list_health("2026-03-06")
+    assert health(rows, "newsletter", "members, subscribed, new_subscribers, churned") == {
+        "03-02": (2, 2, 2, 0),
+        "03-03": (3, 1, 0, 1),
+        "03-04": (4, 2, 1, 0),
+        "03-05": (4, 3, 1, 0),
+        "03-06": (4, 4, 1, 0),
+    }
+    # on the system list the joiner was new on 03-01, when it subscribed
+    assert health(rows, "subscribed", "new_subscribers")["03-01"] == (1,)
+
+
+def test_churn_by_the_status_it_changed_to_and_rates_over_the_day_before(rows):
+    for name, closed in (("u", "unsubscribed"), ("b", "bounced"), ("c", "complained")):
+        history = [("subscribed", "2026-03-02T08:00:00Z"), (closed, "2026-03-03T10:00:00Z")]
+        rows.contact(f"{name}@example.com", "2026-03-02T08:00:00Z", history, lists=NEWSLETTER)
+    stays = [("subscribed", "2026-03-02T08:00:00Z"), ("unsubscribed", "2026-03-04T10:00:00Z")]
+    rows.contact("s@example.com", "2026-03-02T08:00:00Z", stays, lists=NEWSLETTER)
+    rows.contact("n@example.com", "2026-03-06T08:00:00Z", lists=NEWSLETTER)
+    rows.list_health("2026-03-06")
+    columns = (
+        "subscribed, new_subscribers, unsubscribes, bounces, complaints, churned, growth_rate, churn_rate"
+    )
+    assert health(rows, "newsletter", columns) == {
+        "03-02": (4, 4, 0, 0, 0, 0, None, None),  # the list's first day: no day before
+        "03-03": (1, 0, 1, 1, 1, 3, -0.75, 0.75),
+        "03-04": (0, 0, 1, 0, 0, 1, -1.0, 1.0),
+        "03-05": (0, 0, 0, 0, 0, 0, None, None),  # nobody subscribed the day before
+        "03-06": (1, 1, 0, 0, 0, 0, None, None),
+    }
+
+
+def test_engagement_rate_counts_subscribed_members_with_an_open_or_click_in_the_window(rows):
+    rows.contact("s1@example.com", "2026-03-01T08:00:00Z", lists=NEWSLETTER)
+    rows.contact("s2@example.com", "2026-03-01T08:00:00Z", lists=NEWSLETTER)
+    left = [("subscribed", "2026-03-01T08:00:00Z"), ("unsubscribed", "2026-03-02T08:00:00Z")]
+    rows.contact("left@example.com", "2026-03-01T08:00:00Z", left, lists=NEWSLETTER)
+    rows.event_file(
+        ("s1@example.com", "open", "2026-03-03T10:00:00Z"),  # engaged 03-03 to 03-09 (7 days)
+        ("s2@example.com", "click", "2026-03-05T10:00:00Z"),  # 03-05 to 03-11
+        ("s1@example.com", "delivered", "2026-03-10T10:00:00Z"),  # no engagement
+        ("left@example.com", "open", "2026-03-04T10:00:00Z"),  # not subscribed
+    )
+    rows.list_health("2026-03-12")
+    rates = {day: rate for day, (rate,) in health(rows, "newsletter", "engagement_rate").items()}
+    assert rates == {
+        "03-01": 0.0,
+        "03-02": 0.0,
+        "03-03": 0.5,
+        "03-04": 0.5,
+        "03-05": 1.0,
+        "03-06": 1.0,
+        "03-07": 1.0,
+        "03-08": 1.0,
+        "03-09": 1.0,
+        "03-10": 0.5,
+        "03-11": 0.5,
+        "03-12": 0.0,
+    }
+
+
+def test_open_and_click_rates_are_over_the_members_reached_in_the_window(rows):
+    for name in ("m1", "m2", "m3"):
+        rows.contact(f"{name}@example.com", "2026-03-01T08:00:00Z", lists=NEWSLETTER)
+    left = [("subscribed", "2026-03-01T08:00:00Z"), ("unsubscribed", "2026-03-02T08:00:00Z")]
+    rows.contact("m4@example.com", "2026-03-01T08:00:00Z", left, lists=NEWSLETTER)  # still a member
+    rows.event_file(
+        ("m1@example.com", "delivered", "2026-03-03T10:00:00Z"),
+        ("m2@example.com", "open", "2026-03-03T10:00:00Z"),  # an open proves delivery
+        ("m3@example.com", "sent", "2026-03-03T10:00:00Z"),
+        ("m3@example.com", "click", "2026-03-04T10:00:00Z"),
+        ("m4@example.com", "open", "2026-03-05T10:00:00Z"),
+    )
+    rows.list_health("2026-03-12")
+    found = health(rows, "newsletter", "open_rate, click_rate")
+    assert found["03-02"] == (None, None)  # nobody reached
+    assert found["03-03"] == (0.3333, 0.0)  # m1, m2, m3 reached; m2 opened
+    assert found["03-04"] == (0.3333, 0.3333)
+    assert found["03-05"] == (0.5, 0.25)  # and m4
+    assert found["03-10"] == (0.5, 0.5)  # m1's and m2's windows ended on 03-09: m3 and m4 are left
+    assert found["03-12"] == (None, None)
+
+
+OFFER = File(
+    "contacts",
+    "offer.csv",
+    text="email\nok@example.com\nbad@@example.com\nalso-ok@example.com\nnope\n",
+    rows=[{"email": "ok@example.com"}, {"email": "also-ok@example.com"}],
+    rejected=((2, "invalid_email"), (4, "invalid_email")),
+)
+# offered to no list, so only to `all`: a missing address is offered but not invalid
+UNLISTED = File(
+    "contacts",
+    "unlisted.csv",
+    text="email,first_name\nother@example.com,Otto\n,Nobody\n",
+    rows=[{"email": "other@example.com", "first_name": "Otto"}],
+    rejected=((2, "missing_email"),),
+    lists=(),
+)
+
+
+def test_invalid_rate_counts_invalid_rows_offered_to_the_list_on_the_load_day(rows):
+    seed(rows, [OFFER, UNLISTED])  # both loaded on one day
+    for email in ("ok@example.com", "also-ok@example.com"):
+        rows.contact(email, CLOCK, lists=NEWSLETTER)
+    rows.contact("other@example.com", CLOCK)
+    today = CLOCK.date()
+    rows.list_health(today + dt.timedelta(days=1))
+    invalid = "select invalid_rate from staging.list_health where list_id = ? and day = ?"
+    assert rows.one(invalid, ["newsletter", today]) == (0.5,)
+    assert rows.one(invalid, ["subscribed", today]) == (None,)
+    assert rows.one(invalid, ["all", today]) == (0.3333,)  # 2 of the 6 rows of both files
+    assert rows.one(invalid, ["newsletter", today + dt.timedelta(days=1)]) == (None,)  # nothing loaded
+
+
+def test_ingest_rejects_what_the_invalid_rate_rows_seed(workspace, tmp_path):
+    drop(workspace, [OFFER, UNLISTED])
+    workspace.run(only=INGEST_AND_MERGE)
+    assert_seeding_matches(workspace, [OFFER, UNLISTED], tmp_path / "seeded.duckdb")
+
+
+def test_days_are_in_the_configured_timezone(tmp_path):
+    with Rows(tmp_path / "warehouse.duckdb", config_from_yaml(TEST_CONFIG)) as rows:  # Europe/Berlin
+        rows.sync_lists()
+        rows.contact("late@example.com", "2026-03-01T23:30:00Z", lists=NEWSLETTER)  # 00:30 on 03-02
+        rows.event_file(event("late@example.com", "open", "2026-03-02T23:30:00Z"))  # 00:30 on 03-03
+        rows.list_health("2026-03-04")
+        assert health(rows, "newsletter", "members, new_subscribers, engagement_rate") == {
+            "03-02": (1, 1, 0.0),
+            "03-03": (1, 0, 1.0),
+            "03-04": (1, 0, 1.0),
+        }

@@ -10,16 +10,14 @@ import pytest
 
 from assets.metrics.health import compute_segment_health
 from pipelines.config import ContactsConfig
-from pipelines.warehouse.connection import connect
-from pipelines.warehouse.schema import ensure_schema
+from tests.model_rows import new_warehouse
 
 CONFIG = ContactsConfig.model_validate({"timezone": "UTC", "rules": {"engaged_window_days": 7}})
 
 
 @pytest.fixture
 def con(tmp_path):
-    connection = connect(tmp_path / "warehouse.duckdb")
-    ensure_schema(connection, CONFIG)
+    connection = new_warehouse(tmp_path / "warehouse.duckdb", CONFIG)
     yield connection
     connection.close()
 
