@@ -49,16 +49,16 @@ create table if not exists field_issues (
 
 -- Grain: one row per accepted input row, validated and typed; merged into contacts in ledger order.
 create table if not exists staging.contact_rows (
-    file_id       bigint not null,
-    row_number    bigint not null,
-    email         varchar not null,
-    email_ascii   varchar,
-    email_domain  varchar not null,
-    first_name    varchar,
-    last_name     varchar,
-    tags          varchar[] not null,
-    status        varchar,
-    created_at    timestamptz
+    file_id      bigint not null,
+    row_number   bigint not null,
+    email        varchar not null,
+    email_ascii  varchar,
+    email_domain varchar not null,
+    first_name   varchar,
+    last_name    varchar,
+    tags         varchar[] not null,
+    status       varchar,
+    created_at   timestamptz
 );
 
 -- Working state of the versioned relations (DESIGN 6.1, 6.2). The pipeline writes these; each run

@@ -62,6 +62,7 @@ with changes as (
     where valid_from_version <= current_version('segment_members')
     group by segment_id
 )
+
 select s.segment_id, s.description, s.sql_sha256, count(m.contact_id) as member_count, any_value(c.version) as version
 from staging.segment_catalog s
 left join segment_members m using (segment_id)
