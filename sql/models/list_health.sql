@@ -84,7 +84,7 @@ with first_days as (
 
 select f.list_id, unnest(generate_series(greatest(f.first_day, $start_day::date - 1), $as_of::date, interval 1 day))::date as day
 from first_days f
-join staging.list_catalog c using (list_id)
+join staging.list_catalog using (list_id)
 where f.first_day <= $as_of::date;
 
 -- Engagement windows as islands: an event on day e makes its contact active on the days [e, e + window).
@@ -218,7 +218,7 @@ running as (
     window w as (partition by g.list_id order by g.day rows unbounded preceding)
 )
 
-select r.* from running r semi join lh_days d using (list_id, day);
+select r.* from running r semi join lh_days using (list_id, day);
 
 delete from staging.list_health where day >= $start_day::date or day > $as_of::date;
 
@@ -240,25 +240,6 @@ ends as (
     group by all
 ),
 
-engaged as (
-    select s.list_id, s.day, count(distinct s.email) as engaged
-    from subscribed_days s
-    join lh_activity a on a.email = s.email and a.day = s.day and a.event in ('open', 'click')
-    group by all
-),
-
-reach as (
-    select
-        m.list_id,
-        m.day,
-        count(distinct m.email) filter (where a.event = 'open') as opened,
-        count(distinct m.email) filter (where a.event = 'click') as clicked,
-        count(distinct m.email) as reached  -- delivered, sent, or proved delivered by an open or click
-    from member_days m
-    join lh_activity a on a.email = m.email and a.day = m.day
-    group by all
-),
-
 offered as (
     -- rows of contact files offered to a list on the day the file was loaded, and how many were invalid
     select
@@ -267,7 +248,7 @@ offered as (
         sum(f.rows_total) as rows_offered,
         sum((select count(*) from rejected_rows r where r.file_id = f.file_id and r.reason = 'invalid_email')) as rows_invalid
     from import_files f
-    left join lateral (select unnest(f.lists) as list_id union all select 'all') l on true
+    left join lateral (select unnest(f.lists) as list_id union all select 'all') l on true  -- lateral (reads f): not a CTE -- noqa: ST05
     where f.kind = 'contacts' and f.status = 'loaded'
     group by all
 ),

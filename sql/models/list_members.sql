@@ -11,7 +11,7 @@ with manifest_members as (
     -- (the lists are unnested per file first: unnesting per row made DuckDB run a lateral join over every row)
     select f.list_id, r.email, coalesce(r.created_at, f.loaded_at) as added_at
     from staging.contact_rows r
-    join (select file_id, loaded_at, unnest(lists) as list_id from import_files where mode <> 'suppress') f using (file_id)
+    join (select file_id, loaded_at, unnest(lists) as list_id from import_files where mode <> 'suppress') f using (file_id)  -- the per-file unnest (above) -- noqa: ST05
     where {scope:r.email}
 ),
 
@@ -26,7 +26,7 @@ static_members as (
     select m.list_id, c.contact_id, m.email, m.added_at
     from (
         select list_id, email, min(added_at) as added_at
-        from (select * from manifest_members union all select * from event_members)
+        from (select * from manifest_members union all select * from event_members)  -- DuckDB needs no alias here -- noqa: AL10
         where list_id in (select list_id from staging.list_catalog where kind in ('static', 'test'))
         group by all
     ) m
