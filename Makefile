@@ -20,14 +20,17 @@ $(STAMP): requirements.lock pyproject.toml
 run: $(STAMP)
 	$(BIN)/contacts run --samples-if-empty || [ $$? -eq 3 ]
 
-# Both cores: the tests are independent (each has its own tmp_path, DAGSTER_HOME and port). Lint first: it takes a second.
+# Both cores: the tests are independent (each has its own tmp_path, DAGSTER_HOME and port). Lint first: it takes seconds.
 test: lint
 	$(BIN)/python -m pytest -q -n auto --dist worksteal
 
 # ruff: pyflakes, pycodestyle, isort, pyupgrade, bugbear, and the formatter (pyproject.toml, [tool.ruff]).
+# sqlfluff: the SQL in sql/, DuckDB dialect, lower case, placeholders rendered as pipelines/sql_render.py
+# does (pyproject.toml, [tool.sqlfluff]); about 5 s, one process (two gain nothing).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint sql/
 
 ui: $(STAMP)
 	$(BIN)/contacts prepare-home
