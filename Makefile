@@ -25,8 +25,8 @@ test: lint
 	$(BIN)/python -m pytest -q -n auto --dist worksteal
 
 # ruff: pyflakes, pycodestyle, isort, pyupgrade, bugbear, and the formatter (pyproject.toml, [tool.ruff]).
-# sqlfluff: the SQL in sql/, DuckDB dialect, lower case, placeholders rendered as pipelines/sql_render.py
-# does (pyproject.toml, [tool.sqlfluff]); about 5 s, one process (two gain nothing).
+# sqlfluff: the SQL in sql/, DuckDB dialect, lower case, placeholders rendered as the renderer does
+# (pipelines/warehouse/render.py; pyproject.toml, [tool.sqlfluff]). About 4 s in one process; two gain nothing.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
