@@ -248,7 +248,7 @@ offered as (
         sum(f.rows_total) as rows_offered,
         sum((select count(*) from rejected_rows r where r.file_id = f.file_id and r.reason = 'invalid_email')) as rows_invalid
     from import_files f
-    left join lateral (select unnest(f.lists) as list_id union all select 'all') l on true  -- lateral (reads f): not a CTE -- noqa: ST05
+    left join lateral (select unnest(f.lists) as list_id union all select 'all') l on true
     where f.kind = 'contacts' and f.status = 'loaded'
     group by all
 ),

@@ -11,7 +11,7 @@ with manifest_members as (
     -- (the lists are unnested per file first: unnesting per row made DuckDB run a lateral join over every row)
     select f.list_id, r.email, coalesce(r.created_at, f.loaded_at) as added_at
     from staging.contact_rows r
-    join (select file_id, loaded_at, unnest(lists) as list_id from import_files where mode <> 'suppress') f using (file_id)  -- the per-file unnest (above) -- noqa: ST05
+    join (select file_id, loaded_at, unnest(lists) as list_id from import_files where mode <> 'suppress') f using (file_id)
     where {scope:r.email}
 ),
 
