@@ -10,12 +10,12 @@ with counted as (
         f.rows_rejected,
         coalesce(f.rows_erased, 0) as rows_erased,
         case f.kind
-            when 'contacts' then (select count(*) from staging.contact_rows as s where s.file_id = f.file_id)
-            when 'events' then (select count(*) from staging.event_rows as s where s.file_id = f.file_id)
+            when 'contacts' then (select count(*) from staging.contact_rows s where s.file_id = f.file_id)
+            when 'events' then (select count(*) from staging.event_rows s where s.file_id = f.file_id)
             else f.rows_accepted  -- erasure requests keep no rows
         end as rows_staged,
-        (select count(*) from rejected_rows as r where r.file_id = f.file_id) as rows_in_rejects
-    from import_files as f
+        (select count(*) from rejected_rows r where r.file_id = f.file_id) as rows_in_rejects
+    from import_files f
     where f.status = 'loaded'
 )
 

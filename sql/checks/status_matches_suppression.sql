@@ -2,8 +2,8 @@
 -- force say the same thing. One row: the contacts whose closed status and suppression disagree.
 -- Run by assets/contacts/asset_defs.py.
 select count(*) as mismatched_contacts
-from staging.contacts as c
-full join (select email from suppressions where reason <> 'erased') as s using (email)
+from staging.contacts c
+full join (select email from suppressions where reason <> 'erased') s using (email)
 where
     c.email is not null
     and (c.status in {closed_statuses}) is distinct from (s.email is not null)
