@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +54,34 @@ INGEST_AND_MERGE = (
 THROUGH_METRICS = (*INGEST_AND_MERGE, "contact_engagement", "list_members", "lists", "list_health")
 
 SUBSCRIBE_MANIFEST = "consent: confirmed\nmode: subscribe\nlists: [newsletter]\nsource: test form\n"
+
+
+# Where the tests' files go when the machine has one: a RAM file system. The suite's DuckDB checkpoints,
+# Dagster's SQLite commits and the exports' atomic writes fsync, which on a disk costs about a third of the
+# suite's time; the crash tests kill processes (SIGKILL), which needs no durability from the disk.
+# CONTACTS_TEST_TMP=disk, or an explicit --basetemp, keeps pytest's own choice.
+RAM_DISK = Path("/dev/shm")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    if (
+        hasattr(config, "workerinput")
+        or config.option.basetemp
+        or os.environ.get("CONTACTS_TEST_TMP") == "disk"
+    ):
+        return  # xdist workers get a folder under the controller's
+    if RAM_DISK.is_dir() and os.access(RAM_DISK, os.W_OK):
+        config.option.basetemp = tempfile.mkdtemp(prefix="contacts-tests-", dir=RAM_DISK)
+        config.stash[RAM_BASETEMP] = config.option.basetemp
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if RAM_BASETEMP in config.stash:  # RAM is not left holding the suite's files
+        shutil.rmtree(config.stash[RAM_BASETEMP], ignore_errors=True)
+
+
+RAM_BASETEMP = pytest.StashKey[str]()
 
 
 def error_chain(error) -> str:
