@@ -11,7 +11,9 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --require-virtualenv -r requirements.lock
+	# --no-compile: bytecode is written on first import, for the modules a run imports, instead of for every
+	# module of every package (half the install's time).
+	$(BIN)/python -m pip install --quiet --require-virtualenv --no-compile -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
