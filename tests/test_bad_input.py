@@ -45,33 +45,99 @@ def names(workspace):
     return dict(workspace.query("select email, first_name from contacts"))
 
 
-@pytest.fixture
-def run_one(workspace):
-    """Drop one file beside a good one, run the real pipeline, and check the good one still loaded."""
+# Every file of the one-file cases below, beside one good file, in one run: each outcome is its own file's.
+ONE_FILE_CASES = {
+    "bom.csv": (codecs.BOM_UTF8 + "Email,First Name\nzoë@example.com,Zoë\n".encode(), "consent: confirmed\n"),
+    **{
+        f"wide-{codec}.csv": (
+            (codecs.BOM_UTF16_LE if codec.endswith("le") else codecs.BOM_UTF16_BE)
+            + "email\tfirst_name\r\nmaría@example.com\tMaría\r\n".encode(codec),
+            "consent: confirmed\n",
+        )
+        for codec in ("utf-16-le", "utf-16-be")
+    },
+    "legacy.csv": (
+        "email,first_name\nmueller@example.com,Jürgen “Jay” Müller\n".encode("cp1252"),
+        "consent: confirmed\n",
+    ),
+    "semi.csv": ("email;first_name;tags\nsemi@example.com;Semi;a,b\n", "consent: confirmed\n"),
+    "multi.csv": (
+        'email,first_name\nq1@example.com,"Line one\nline two"\nq2@example.com,Two\n',
+        "consent: confirmed\n",
+    ),
+    "ragged.csv": (
+        "email,first_name,last_name\nshort@example.com\nlong@example.com,Lo,Ng,extra\ntrail@example.com,Tr,Ail,\n",
+        "consent: confirmed\n",
+    ),
+    "dupes.csv": (
+        "email,E-Mail,,first_name,First Name,notes\nfirst@example.com,second@example.com,x,Ann,Anna,n\n",
+        "consent: confirmed\n",
+    ),
+    "header-only.csv": ("email,first_name\n", "consent: confirmed\n"),
+    "nul.csv": (b"email,first_name\nn1@example.com,A\x00B\nn2@example.com,Ok\n", "consent: confirmed\n"),
+    "mixed.csv": (
+        "email,first_name\nu1@example.com,Renée\n".encode()
+        + b"u2@example.com,Bad\xff\xfeName\n"
+        + "u3@example.com,Zoë\n".encode(),
+        "consent: confirmed\n",
+    ),
+    "formulas.csv": (
+        'email,first_name,last_name,company\nf@example.com,=SUM(A1),@handle,"+44 123"\nm@example.com,-5,"=cmd|\' /C calc\'!A0",\n',
+        "consent: confirmed\n",
+    ),
+    "promo.csv": ("email\npromo@example.com\n", "consent: confirmed\nlists: [newsletter, black-friday]\n"),
+    "typo.csv": ("email\nt@example.com\n", "consent: confirmed\nmdoe: subscribe\n"),
+    "pending-none.csv": ("email\npending@example.com\n", None),
+    "pending-mode.csv": ("email\npending@example.com\n", "mode: subscribe\n"),
+    "pending-maybe.csv": ("email\npending@example.com\n", "consent: maybe\n"),
+    "all-bad.csv": (b"email,name\na@example.com,b,c\nd@example.com,\x00\n", "consent: confirmed\n"),
+    "headless.csv": ("private@example.com,Private\n", "consent: confirmed\n"),
+}
 
-    def run(name, content, manifest="consent: confirmed\n"):
-        workspace.drop("a-good.csv", GOOD_FILE)
+
+@pytest.fixture(scope="module")
+def one_file_cases(tmp_path_factory):
+    workspace = make_workspace(tmp_path_factory.mktemp("one-file-cases"))
+    workspace.drop("a-good.csv", GOOD_FILE)
+    for name, (content, manifest) in ONE_FILE_CASES.items():
         workspace.drop(name, content, manifest)
-        workspace.run(only=INGEST_AND_MERGE)
-        assert ledger(workspace, "a-good.csv")["status"] == "loaded"
-        outcome = ledger(workspace, name)
+    workspace.run(only=INGEST_AND_MERGE)
+    assert ledger(workspace, "a-good.csv")["status"] == "loaded"
+    return workspace
+
+
+@pytest.fixture
+def run_one(one_file_cases):
+    """The outcome of one file of ONE_FILE_CASES, loaded beside the others and a good file in one real run."""
+
+    def outcome_of(name):
+        outcome = ledger(one_file_cases, name)
         if outcome["status"] == "loaded":
             assert outcome["rows_total"] == outcome["rows_accepted"] + outcome["rows_rejected"]
         return outcome
 
-    return run
+    return outcome_of
 
 
-def test_utf8_with_bom(run_one, workspace):
-    outcome = run_one("bom.csv", codecs.BOM_UTF8 + "Email,First Name\nzoë@example.com,Zoë\n".encode())
+def raw_rejects(workspace, name, reason="unparseable"):
+    return workspace.query(
+        """select r.raw from rejected_rows r join import_files f using (file_id)
+           where f.path = ? and r.reason = ? order by r.row_number""",
+        [f"inbox/contacts/{name}", reason],
+    )
+
+
+def test_utf8_with_bom(run_one, one_file_cases):
+    workspace = one_file_cases
+    outcome = run_one("bom.csv")
     assert (outcome["status"], outcome["encoding"], outcome["rows_accepted"]) == ("loaded", "utf-8-sig", 1)
     assert names(workspace)["zoë@example.com"] == "Zoë"
 
 
 @pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
-def test_utf16_with_bom(run_one, workspace, codec):
-    bom = codecs.BOM_UTF16_LE if codec.endswith("le") else codecs.BOM_UTF16_BE
-    outcome = run_one("wide.csv", bom + "email\tfirst_name\r\nmaría@example.com\tMaría\r\n".encode(codec))
+def test_utf16_with_bom(run_one, one_file_cases, codec):
+    workspace = one_file_cases
+    outcome = run_one(f"wide-{codec}.csv")
     assert (outcome["status"], outcome["encoding"], outcome["delimiter"], outcome["rows_accepted"]) == (
         "loaded",
         "utf-16",
@@ -81,42 +147,39 @@ def test_utf16_with_bom(run_one, workspace, codec):
     assert names(workspace)["maría@example.com"] == "María"
 
 
-def test_cp1252_fallback(run_one, workspace):
-    outcome = run_one(
-        "legacy.csv", "email,first_name\nmueller@example.com,Jürgen “Jay” Müller\n".encode("cp1252")
-    )
+def test_cp1252_fallback(run_one, one_file_cases):
+    workspace = one_file_cases
+    outcome = run_one("legacy.csv")
     assert (outcome["status"], outcome["encoding"]) == ("loaded", "cp1252")
     assert names(workspace)["mueller@example.com"] == "Jürgen “Jay” Müller"
 
 
-def test_semicolon_delimiter(run_one, workspace):
-    outcome = run_one("semi.csv", "email;first_name;tags\nsemi@example.com;Semi;a,b\n")
+def test_semicolon_delimiter(run_one, one_file_cases):
+    workspace = one_file_cases
+    outcome = run_one("semi.csv")
     assert (outcome["delimiter"], outcome["rows_accepted"]) == (";", 1)
     assert workspace.one("select tags from contacts where email = 'semi@example.com'") == (["a", "b"],)
 
 
-def test_quoted_newlines(run_one, workspace):
-    outcome = run_one(
-        "multi.csv", 'email,first_name\nq1@example.com,"Line one\nline two"\nq2@example.com,Two\n'
-    )
+def test_quoted_newlines(run_one, one_file_cases):
+    workspace = one_file_cases
+    outcome = run_one("multi.csv")
     assert (outcome["rows_total"], outcome["rows_accepted"]) == (2, 2)
     assert names(workspace)["q1@example.com"] == "Line one\nline two"
 
 
-def test_ragged_rows(run_one, workspace):
-    content = "email,first_name,last_name\nshort@example.com\nlong@example.com,Lo,Ng,extra\ntrail@example.com,Tr,Ail,\n"
-    outcome = run_one("ragged.csv", content)
+def test_ragged_rows(run_one, one_file_cases):
+    workspace = one_file_cases
+    outcome = run_one("ragged.csv")
     assert (outcome["rows_total"], outcome["rows_accepted"], outcome["rows_rejected"]) == (3, 2, 1)
     assert rejects(workspace, "ragged.csv") == [(2, "unparseable", "has 4 fields but the header has 3")]
-    assert workspace.one("select raw from rejected_rows where reason = 'unparseable'") == (
-        "long@example.com,Lo,Ng,extra",
-    )
+    assert raw_rejects(workspace, "ragged.csv") == [("long@example.com,Lo,Ng,extra",)]
     assert "short@example.com" in names(workspace) and names(workspace)["trail@example.com"] == "Tr"
 
 
-def test_duplicate_and_blank_headers(run_one, workspace):
-    content = "email,E-Mail,,first_name,First Name,notes\nfirst@example.com,second@example.com,x,Ann,Anna,n\n"
-    outcome = run_one("dupes.csv", content)
+def test_duplicate_and_blank_headers(run_one, one_file_cases):
+    workspace = one_file_cases
+    outcome = run_one("dupes.csv")
     assert outcome["rows_accepted"] == 1
     assert names(workspace)["first@example.com"] == "Ann"
     assert "second@example.com" not in names(workspace)
@@ -163,8 +226,8 @@ def test_unreadable_files_fail_alone_and_change_nothing(unreadable_run, name, co
     assert workspace.one("select count(*) from rejected_rows") == (0,)
 
 
-def test_header_only_file_loads_with_no_rows(run_one, workspace):
-    outcome = run_one("header-only.csv", "email,first_name\n")
+def test_header_only_file_loads_with_no_rows(run_one):
+    outcome = run_one("header-only.csv")
     assert (outcome["status"], outcome["rows_total"], outcome["rows_accepted"], outcome["rows_rejected"]) == (
         "loaded",
         0,
@@ -173,29 +236,26 @@ def test_header_only_file_loads_with_no_rows(run_one, workspace):
     )
 
 
-def test_nul_byte_rejects_only_its_row(run_one, workspace):
-    outcome = run_one("nul.csv", b"email,first_name\nn1@example.com,A\x00B\nn2@example.com,Ok\n")
+def test_nul_byte_rejects_only_its_row(run_one, one_file_cases):
+    workspace = one_file_cases
+    outcome = run_one("nul.csv")
     assert (outcome["rows_accepted"], outcome["rows_rejected"]) == (1, 1)
     assert rejects(workspace, "nul.csv") == [(1, "unparseable", "contains a NUL byte")]
-    assert workspace.one("select raw from rejected_rows") == ("n1@example.com,A\\x00B",)
+    assert raw_rejects(workspace, "nul.csv") == [("n1@example.com,A\\x00B",)]
 
 
-def test_invalid_utf8_mid_file_rejects_only_its_row(run_one, workspace):
-    content = (
-        "email,first_name\nu1@example.com,Renée\n".encode()
-        + b"u2@example.com,Bad\xff\xfeName\n"
-        + "u3@example.com,Zoë\n".encode()
-    )
-    outcome = run_one("mixed.csv", content)
+def test_invalid_utf8_mid_file_rejects_only_its_row(run_one, one_file_cases):
+    workspace = one_file_cases
+    outcome = run_one("mixed.csv")
     assert (outcome["encoding"], outcome["rows_accepted"], outcome["rows_rejected"]) == ("utf-8", 2, 1)
     assert rejects(workspace, "mixed.csv") == [(2, "unparseable", "contains bytes that are not valid UTF-8")]
-    assert workspace.one("select raw from rejected_rows") == ("u2@example.com,Bad\\xff\\xfeName",)
+    assert raw_rejects(workspace, "mixed.csv") == [("u2@example.com,Bad\\xff\\xfeName",)]
     assert names(workspace)["u3@example.com"] == "Zoë"
 
 
-def test_formulas_are_kept_verbatim(run_one, workspace):
-    content = 'email,first_name,last_name,company\nf@example.com,=SUM(A1),@handle,"+44 123"\nm@example.com,-5,"=cmd|\' /C calc\'!A0",\n'
-    outcome = run_one("formulas.csv", content)
+def test_formulas_are_kept_verbatim(run_one, one_file_cases):
+    workspace = one_file_cases
+    outcome = run_one("formulas.csv")
     assert outcome["rows_accepted"] == 2
     assert workspace.one(
         "select first_name, last_name, company from contacts where email = 'f@example.com'"
@@ -206,29 +266,31 @@ def test_formulas_are_kept_verbatim(run_one, workspace):
     )
 
 
-def test_manifest_naming_an_unknown_list_fails_the_file(run_one, workspace):
-    outcome = run_one(
-        "promo.csv",
-        "email\npromo@example.com\n",
-        manifest="consent: confirmed\nlists: [newsletter, black-friday]\n",
-    )
+def test_manifest_naming_an_unknown_list_fails_the_file(run_one, one_file_cases):
+    workspace = one_file_cases
+    outcome = run_one("promo.csv")
     assert outcome["status"] == "failed"
     assert "unknown list 'black-friday'" in outcome["reason"]
     assert "promo@example.com" not in names(workspace)
 
 
 def test_manifest_with_a_bad_key_fails_the_file(run_one):
-    outcome = run_one("typo.csv", "email\nt@example.com\n", manifest="consent: confirmed\nmdoe: subscribe\n")
+    outcome = run_one("typo.csv")
     assert outcome["status"] == "failed"
     assert "key 'mdoe'" in outcome["reason"]
 
 
 @pytest.mark.parametrize(
-    ("manifest", "reason"),
-    [(None, "no manifest"), ("mode: subscribe\n", "consent: confirmed"), ("consent: maybe\n", "consent")],
+    ("name", "reason"),
+    [
+        ("pending-none.csv", "no manifest"),
+        ("pending-mode.csv", "consent: confirmed"),
+        ("pending-maybe.csv", "consent"),
+    ],
 )
-def test_files_without_consent_are_held_or_failed(run_one, workspace, manifest, reason):
-    outcome = run_one("pending.csv", "email\npending@example.com\n", manifest=manifest)
+def test_files_without_consent_are_held_or_failed(run_one, one_file_cases, name, reason):
+    workspace = one_file_cases
+    outcome = run_one(name)
     assert outcome["status"] in ("held", "failed")
     assert reason in outcome["reason"]
     assert "pending@example.com" not in names(workspace)
@@ -292,12 +354,13 @@ def test_jsonl_values_may_hold_unicode_line_separators(workspace):
     assert names(workspace)["ls@example.com"] == "A\u2028B\x85C"
 
 
-def test_file_whose_every_row_is_unparseable(run_one, workspace):
-    outcome = run_one("all-bad.csv", b"email,name\na@example.com,b,c\nd@example.com,\x00\n")
+def test_file_whose_every_row_is_unparseable(run_one, one_file_cases):
+    workspace = one_file_cases
+    outcome = run_one("all-bad.csv")
     assert (outcome["status"], outcome["rows_total"], outcome["rows_rejected"]) == ("loaded", 2, 2)
     assert [row[:2] for row in rejects(workspace, "all-bad.csv")] == [(1, "unparseable"), (2, "unparseable")]
 
 
 def test_headerless_file_reason_does_not_quote_the_address(run_one):
-    outcome = run_one("headless.csv", "private@example.com,Private\n")
+    outcome = run_one("headless.csv")
     assert outcome["status"] == "failed" and "private@example.com" not in outcome["reason"]
