@@ -138,6 +138,19 @@ class Workspace:
         path.write_text(sql, encoding="utf-8")
         return path
 
+    def copy_to(self, root: Path) -> Workspace:
+        """A copy of this workspace (config, segments, inbox, warehouse, exports) under `root`: a warehouse
+        materialized once per module, for each test that writes to it."""
+        segments_inside = self.paths.segments_dir.parent == self.paths.config_path.parent
+        shutil.copytree(self.paths.config_path.parent, root, dirs_exist_ok=True)
+        return Workspace(
+            Paths(
+                data_dir=root / self.paths.data_dir.relative_to(self.paths.config_path.parent),
+                config_path=root / self.paths.config_path.name,
+                segments_dir=root / "segments" if segments_inside else self.paths.segments_dir,
+            )
+        )
+
     def copy_samples(self) -> None:
         shutil.copytree(SAMPLES, self.paths.inbox, dirs_exist_ok=True)
 

@@ -12,6 +12,7 @@ import pytest
 
 from pipelines import cli
 from pipelines.crash_points import CRASH_AT
+from tests.conftest import make_workspace
 
 ADDRESS = "Erin.Erasable@Example.org"
 LOWER = ADDRESS.lower()
@@ -48,8 +49,21 @@ def seed(workspace):
     workspace.run()
 
 
-def test_erased_address_leaves_no_trace_and_stays_out(workspace):
+@pytest.fixture(scope="module")
+def seeded_template(tmp_path_factory):
+    workspace = make_workspace(tmp_path_factory.mktemp("seeded"))
     seed(workspace)
+    return workspace
+
+
+@pytest.fixture
+def seeded(seeded_template, tmp_path):
+    """A workspace after `seed`'s run, copied from one materialized per module."""
+    return seeded_template.copy_to(tmp_path / "seeded")
+
+
+def test_erased_address_leaves_no_trace_and_stays_out(seeded):
+    workspace = seeded
     # the scan does see the address before erasure: in the warehouse and in the exports
     before = set(traces(workspace))
     assert "warehouse.duckdb" in before and {"v1.csv", "v1.jsonl", "latest.csv", "v1.added.csv"} <= before
@@ -112,8 +126,8 @@ def test_erased_address_leaves_no_trace_and_stays_out(workspace):
     assert traces(workspace) == []
 
 
-def test_run_reports_inbox_files_that_still_hold_the_address(workspace):
-    seed(workspace)
+def test_run_reports_inbox_files_that_still_hold_the_address(seeded):
+    workspace = seeded
     workspace.drop("request.csv", f"email\n{LOWER}\n", folder="erasure")
     result = workspace.run()
     metadata = result.asset_materializations_for_node("erasure_log")
@@ -131,8 +145,8 @@ def test_run_reports_inbox_files_that_still_hold_the_address(workspace):
     assert ADDRESS in (workspace.inbox / "01-contacts.csv").read_text()
 
 
-def test_person_command_shows_everything_then_only_the_erasure(workspace, monkeypatch, capsys):
-    seed(workspace)
+def test_person_command_shows_everything_then_only_the_erasure(seeded, monkeypatch, capsys):
+    workspace = seeded
     # the CLI's own entry point, in this process (its output is what `contacts person` prints)
     monkeypatch.setenv("CONTACTS_DATA_DIR", str(workspace.paths.data_dir))
     monkeypatch.setenv("CONTACTS_CONFIG", str(workspace.paths.config_path))
@@ -162,8 +176,8 @@ def test_person_command_shows_everything_then_only_the_erasure(workspace, monkey
 
 
 @pytest.mark.parametrize("crash_at", ["before_erasure_rewrite", "after_erasure_rewrite"])
-def test_erasure_killed_mid_way_is_finished_by_the_next_run(workspace, tmp_path, crash_at):
-    seed(workspace)
+def test_erasure_killed_mid_way_is_finished_by_the_next_run(seeded, tmp_path, crash_at):
+    workspace = seeded
     workspace.drop("request.csv", f"email\n{ADDRESS}\n", folder="erasure")
     env = {
         **os.environ,
