@@ -17,7 +17,7 @@ with known_events as (
     -- only opens, clicks and purchases count (sends and deliveries are three quarters of all events)
     select email, event, occurred_at, value
     from staging.event_rows
-    where occurred_at < $day_end and event in ('open', 'click', 'purchase') and {scope:email}
+    where occurred_at < $day_end and event in {engagement_events} and {scope:email}
 ),
 
 per_email as (

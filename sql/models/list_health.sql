@@ -113,7 +113,7 @@ create or replace temp table lh_event_days as
 with dated as (
     select email, event, timezone($tz, occurred_at)::date as event_day
     from staging.event_rows
-    where event in ('open', 'click', 'delivered', 'sent')
+    where event in {reach_events}
 ),
 
 contact_days as (

@@ -19,7 +19,7 @@ event_members as (
     -- a signup or confirm for a declared list joins it
     select e.list as list_id, e.email, e.occurred_at as added_at
     from staging.event_rows e
-    where e.event in ('signup', 'confirm') and e.list is not null and {scope:e.email}
+    where e.event in {signup_events} and e.list is not null and {scope:e.email}
 ),
 
 static_members as (

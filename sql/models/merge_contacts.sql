@@ -48,7 +48,7 @@ event_file_rows as (
         min(occurred_at) as created_at,
         min(row_number) as first_row
     from staging.event_rows
-    where file_id in (select file_id from merge_files where kind = 'events') and event in ('signup', 'confirm')
+    where file_id in (select file_id from merge_files where kind = 'events') and event in {signup_events}
     group by email, file_id
 ),
 

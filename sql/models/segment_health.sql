@@ -54,7 +54,7 @@ window_events as (
     -- a coarse cut first (a day of slack either side for the timezone); the exact day test is below
     select email, event, occurred_at
     from staging.event_rows
-    where event in ('open', 'click', 'delivered', 'sent')
+    where event in {reach_events}
       and occurred_at >= (select min(as_of_date) from versions) - interval ({engaged_window_days} + 1) day
       and occurred_at < (select max(as_of_date) from versions) + interval 2 day
 ),

@@ -51,7 +51,7 @@ event_facts as (
            coalesce('list ' || list, 'campaign ' || campaign_id, 'event file') as source,
            file_id, row_number, 'event' as origin, occurred_at as happened_at
     from staging.event_rows
-    where event in ('signup', 'confirm', 'unsubscribe', 'hard_bounce', 'complaint') and {scope:email}
+    where event in {status_events} and {scope:email}
 ),
 
 soft_bounce_stream as (
