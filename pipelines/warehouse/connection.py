@@ -33,9 +33,17 @@ def memory_limit() -> str:
     return f"{max(1, physical // 5 // 2**20)}MB"
 
 
+def duckdb_config() -> dict[str, str]:
+    """The memory budget, and `CONTACTS_DUCKDB_THREADS` when set (DuckDB's default: one thread per core)."""
+    config = {"memory_limit": memory_limit()}
+    if threads := os.environ.get("CONTACTS_DUCKDB_THREADS"):
+        config["threads"] = threads
+    return config
+
+
 def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     path.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(path), read_only=read_only, config={"memory_limit": memory_limit()})
+    return duckdb.connect(str(path), read_only=read_only, config=duckdb_config())
 
 
 @contextmanager
