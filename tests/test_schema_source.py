@@ -3,7 +3,7 @@ sql/models/schema.sql, and the history tables take theirs from the working table
 
 from __future__ import annotations
 
-from assets.validation.frame_schemas import EVENT_ROW_SCHEMA, ISSUE_SCHEMA, REJECT_SCHEMA, contact_row_schema
+from assets.validation.frame_schemas import contact_row_schema, event_row_schema, issue_schema, reject_schema
 from pipelines.config import ContactsConfig
 from pipelines.warehouse.catalog import column_types
 from pipelines.warehouse.connection import connect
@@ -19,12 +19,12 @@ def test_frames_have_the_columns_of_the_tables_they_feed(tmp_path):
     try:
         real = {t: list(column_types(con, t)) for t in ("staging.contact_rows", "staging.event_rows")}
         assert list(contact_row_schema(CONFIG).columns) == real["staging.contact_rows"]
-        assert list(EVENT_ROW_SCHEMA.columns) == real["staging.event_rows"]
-        assert list(REJECT_SCHEMA) == list(column_types(con, "rejected_rows"))
-        assert list(ISSUE_SCHEMA) == list(column_types(con, "field_issues"))
+        assert list(event_row_schema().columns) == real["staging.event_rows"]
+        assert list(reject_schema()) == list(column_types(con, "rejected_rows"))
+        assert list(issue_schema()) == list(column_types(con, "field_issues"))
         # nullability as declared: the DDL's NOT NULL is the frame's nullable=False
         declared = {c.name: c.nullable for c in declared_columns("staging.event_rows")}
-        assert {name: col.nullable for name, col in EVENT_ROW_SCHEMA.columns.items()} == declared
+        assert {name: col.nullable for name, col in event_row_schema().columns.items()} == declared
         # every versioned relation's history holds its working table's columns, then the interval
         for relation in VERSIONED.values():
             working = column_types(con, relation.working)

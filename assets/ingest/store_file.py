@@ -21,7 +21,7 @@ from assets.validation.contact_rows import (
     repair_issues,
     stage_file,
 )
-from assets.validation.frame_schemas import ISSUE_SCHEMA, REJECT_SCHEMA
+from assets.validation.frame_schemas import issue_schema, reject_schema
 from pipelines.crash_points import crash_point
 from pipelines.vocabulary import EVENT_HEADERS
 from pipelines.warehouse.connection import registered, transaction
@@ -121,7 +121,7 @@ def _stage_addresses_only(parsed, mapping, file_id, ctx: IngestContext) -> Stage
     return StagedFile(
         rows=rows,
         rejects=build_rejects(frame, parsed, file_id),
-        field_issues=pl.DataFrame(schema=ISSUE_SCHEMA),
+        field_issues=pl.DataFrame(schema=issue_schema()),
     )
 
 
@@ -150,7 +150,7 @@ def reject_erased(con: duckdb.DuckDBPyConnection, staged: StagedFile) -> StagedF
             "detail": "the address was erased on request; it is not imported again",
             "raw": None,
         },
-        schema=REJECT_SCHEMA,
+        schema=reject_schema(),
     )
     keep = ~pl.col("row_number").is_in(list(erased))
     return StagedFile(

@@ -22,9 +22,9 @@ from assets.validation.fields import (
     typed_fields,
 )
 from assets.validation.frame_schemas import (
-    ISSUE_SCHEMA,
-    REJECT_SCHEMA,
     contact_row_schema,
+    issue_schema,
+    reject_schema,
     staged_text_schema,
 )
 from pipelines.config import ContactsConfig
@@ -150,7 +150,7 @@ def build_rejects(frame: pl.DataFrame, parsed: ParsedFile, file_id: int) -> pl.D
         }
         for p in parsed.problems
     ]
-    return pl.DataFrame(rows, schema=REJECT_SCHEMA).sort("row_number")
+    return pl.DataFrame(rows, schema=reject_schema()).sort("row_number")
 
 
 def repair_issues(
@@ -169,7 +169,7 @@ def repair_issues(
             "raw_value",
             pl.lit(REPAIRED_REASON).alias("reason"),
         )
-        .cast(ISSUE_SCHEMA)
+        .cast(issue_schema())
     )
 
 
@@ -230,7 +230,7 @@ def _typed_rows(
                 pl.lit(typed_field.reason).alias("reason"),
             )
         )
-    issues = pl.concat(issue_frames).cast(ISSUE_SCHEMA).sort("row_number", "field")
+    issues = pl.concat(issue_frames).cast(issue_schema()).sort("row_number", "field")
 
     rows = typed.select(
         "file_id",

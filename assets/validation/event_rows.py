@@ -19,7 +19,7 @@ from assets.validation.contact_rows import (
 )
 from assets.validation.emails import EmailValidatorCache
 from assets.validation.fields import FLOAT_PATTERN, blank_to_null, parse_timestamps
-from assets.validation.frame_schemas import EVENT_ROW_SCHEMA, ISSUE_SCHEMA
+from assets.validation.frame_schemas import event_row_schema, issue_schema
 from pipelines.config import ContactsConfig
 from pipelines.vocabulary import EVENT_HEADERS, EVENTS
 
@@ -84,10 +84,10 @@ def stage_event_file(
             pl.col("value").alias("raw_value"),
             pl.lit("not a number (use . for decimals)").alias("reason"),
         )
-        .cast(ISSUE_SCHEMA)
+        .cast(issue_schema())
     )
     return StagedFile(
-        rows=EVENT_ROW_SCHEMA.validate(rows),
+        rows=event_row_schema().validate(rows),
         rejects=build_rejects(frame, parsed, file_id),
         field_issues=issues,
     )

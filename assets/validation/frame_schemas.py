@@ -7,6 +7,8 @@ a table is a column the frame must have; what the DDL cannot say (an address is 
 
 from __future__ import annotations
 
+import functools
+
 import pandera.polars as pa
 import polars as pl
 
@@ -52,12 +54,22 @@ def table_frame_schema(
     return pa.DataFrameSchema(columns | (extra or {}), strict=True, ordered=True)
 
 
-REJECT_SCHEMA = polars_schema("rejected_rows")
-ISSUE_SCHEMA = polars_schema("field_issues")
+# Built on first use, not at import: reading the DDL opens an in-memory DuckDB.
+@functools.cache
+def reject_schema() -> dict[str, pl.DataType]:
+    return polars_schema("rejected_rows")
 
-EVENT_ROW_SCHEMA = table_frame_schema(
-    "staging.event_rows", {"email": ADDRESS_CHECKS, "event": [pa.Check.isin(EVENTS)]}
-)
+
+@functools.cache
+def issue_schema() -> dict[str, pl.DataType]:
+    return polars_schema("field_issues")
+
+
+@functools.cache
+def event_row_schema() -> pa.DataFrameSchema:
+    return table_frame_schema(
+        "staging.event_rows", {"email": ADDRESS_CHECKS, "event": [pa.Check.isin(EVENTS)]}
+    )
 
 
 def contact_row_schema(config: ContactsConfig) -> pa.DataFrameSchema:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import duckdb
 
-LOADED, HELD, FAILED, SKIPPED = "loaded", "held", "failed", "skipped"
-OUTCOMES = (LOADED, HELD, FAILED, SKIPPED)
+# The outcomes of a file that was not applied; a loaded file is recorded by record_loaded.
+UNAPPLIED = ("held", "failed", "skipped")
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def record_unapplied(
     at: dt.datetime,
 ) -> int:
     """The row of a held, failed or skipped file; rewritten in place when a retry gives a new reason."""
-    assert status in (HELD, FAILED, SKIPPED), status
+    assert status in UNAPPLIED, status
     if existing_id is not None:
         con.execute(
             """update import_files set status = ?, reason = ?, loaded_at = ?
