@@ -39,6 +39,10 @@ EVENTS = (
     "signup",
     "confirm",
     "purchase",
+    # a message the service would not send (a suppressed or rejected address), or is retrying: kept as
+    # events, they change no status and count as no reach
+    "dropped",
+    "deferred",
 )
 # Events that set a status on their own (a soft bounce does only past soft_bounce_limit, status_history.sql).
 STATUS_EVENTS = ("signup", "confirm", "unsubscribe", "hard_bounce", "complaint")
@@ -70,6 +74,12 @@ EVENT_HEADERS: dict[str, tuple[str, ...]] = {
     "list": ("list", "list_id"),
     "value": ("value", "amount", "revenue"),
     "url": ("url", "link"),
+    "message_id": ("message_id", "message id", "msg_id"),
+    "tags": ("tags", "categories", "labels"),
+    # true when the service marks an open as made by a machine (Apple Mail privacy protection)
+    "machine_open": ("machine_open",),
+    # the service's own name of the event (`spamreport`, `Bounce/Permanent/General`)
+    "service_event": ("service_event",),
 }
 
 

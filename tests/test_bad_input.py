@@ -341,9 +341,12 @@ def test_typed_fields_and_field_issues(workspace):
         (2, "purchase_total", "1,5"),
         (2, "renewal", "2026-12-31"),
         (2, "vip", "maybe"),
-        (3, "status", "Subscribed-ish"),
     ]
     assert workspace.one("select status from contacts where email = 't2@example.com'") == ("unconfirmed",)
+    # A status word nothing maps never makes the row mailable: it is rejected, naming the word and the key.
+    (reason, detail), *_ = [row[1:] for row in rejects(workspace, "typed.csv") if row[0] == 3]
+    assert reason == "unknown_status" and "'Subscribed-ish'" in detail and "status_values" in detail
+    assert workspace.one("select count(*) from contacts where email = 't3@example.com'") == (0,)
 
 
 def test_jsonl_values_may_hold_unicode_line_separators(workspace):

@@ -11,13 +11,15 @@ as every other file); an event name of ASCII characters (bytes = characters, so 
 such as the Kelvin sign) that lower-cases to a known event; a timestamp of the shape
 `YYYY-MM-DD[T ]HH:MM:SS` (`Z`, or no zone when the configured timezone is UTC), which DuckDB's strptime
 reads exactly as polars does; a value of plain decimal digits; text cells whose first and last code
-points are printable ASCII (`ord` between 33 and 126), so trimming cannot change them. Every other row,
+points are printable ASCII (`ord` between 33 and 126), so trimming cannot change them; no tags, and a
+machine-open flag of `true` or `false`. Every other row,
 and every row the statement did not insert for any reason, goes through `stage_event_file`, which
 judges, explains and rejects it as before. tests/test_event_loading.py holds the two paths to the same rows.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import duckdb
@@ -26,7 +28,7 @@ from assets.ingest.headers import HeaderMapping
 from assets.ingest.parsed_file import ParsedFile, cell_column
 from assets.validation.contact_rows import StagedFile, distinct_verdicts
 from assets.validation.emails import EmailValidatorCache
-from assets.validation.event_rows import stage_event_file
+from assets.validation.event_rows import EventReading, stage_event_file
 from pipelines.config import ContactsConfig
 from pipelines.vocabulary import EVENTS, sql_list
 from pipelines.warehouse.connection import registered
@@ -54,8 +56,11 @@ def insert_statement(mapping: HeaderMapping, timezone: str, erased_check: bool) 
     zone = "Z?" if timezone == "UTC" else "Z"
     text_ok = " and ".join(
         f"({cell} is null or (ord({cell}) between 33 and 126 and ord(right({cell}, 1)) between 33 and 126))"
-        for cell in (_cell(mapping, name) for name in ("campaign_id", "list", "url"))
+        for cell in (
+            _cell(mapping, name) for name in ("campaign_id", "list", "url", "message_id", "service_event")
+        )
     )
+    tags, machine_open = _cell(mapping, "tags"), _cell(mapping, "machine_open")
     value = _cell(mapping, "value")
     erased = (
         "and sha256($2 || email) not in (select email_sha256 from suppressions where reason = 'erased')"
@@ -63,7 +68,8 @@ def insert_statement(mapping: HeaderMapping, timezone: str, erased_check: bool) 
         else ""
     )
     return f"""
-        insert into staging.event_rows (file_id, row_number, email, email_ascii, event, occurred_at, campaign_id, list, value, url)
+        insert into staging.event_rows (file_id, row_number, email, email_ascii, event, occurred_at, campaign_id, list,
+                                        value, url, message_id, machine_open, service_event)
         with usable as (
             select email_raw, email, email_ascii from _verdicts where email is not null {erased}
         ),
@@ -75,9 +81,11 @@ def insert_statement(mapping: HeaderMapping, timezone: str, erased_check: bool) 
               and regexp_full_match({moment}, '{TIMESTAMP_PLAIN}{zone}')
               and {text_ok}
               and ({value} is null or regexp_full_match({value}, '[+-]?{PLAIN_NUMBER}'))
+              and {tags} is null and ({machine_open} is null or {machine_open} in ('true', 'false'))
         )
         select $1, c.row_number, c.email, c.email_ascii, lower({event}), timezone('UTC', c.naive),
-               {_cell(mapping, "campaign_id")}, {_cell(mapping, "list")}, {value}::double, {_cell(mapping, "url")}
+               {_cell(mapping, "campaign_id")}, {_cell(mapping, "list")}, {value}::double, {_cell(mapping, "url")},
+               {_cell(mapping, "message_id")}, {machine_open}::boolean, {_cell(mapping, "service_event")}
         from timed c
         where c.naive is not null
     """
@@ -90,9 +98,14 @@ def load_event_rows(
     file_id: int,
     config: ContactsConfig,
     cache: EmailValidatorCache,
+    reading: EventReading | None = None,
 ) -> LoadedEvents:
     """Insert the plainly fine rows of an event file in SQL; stage the rest with `stage_event_file`.
-    Runs inside the file's transaction: the caller inserts the rest and the ledger row."""
+    Runs inside the file's transaction: the caller inserts the rest and the ledger row. A tool's log with
+    its own event names or time format (`reading`) is staged the careful way, whole."""
+    reading = reading or EventReading()
+    if not reading.plain:
+        return LoadedEvents(0, stage_event_file(parsed, mapping, file_id, config, cache, reading))
     verdicts = distinct_verdicts(parsed.column(mapping.field_to_index["email"]), cache).select(
         "email_raw", "email", "email_ascii"
     )
@@ -109,5 +122,5 @@ def load_event_rows(
             params={"id": file_id},
         ).pl()
     rest_cells = parsed.cells.join(rest_numbers, on="row_number", how="semi", maintain_order="left")
-    rest = ParsedFile(parsed.header, rest_cells, parsed.problems, parsed.encoding, parsed.delimiter)
-    return LoadedEvents(inserted, stage_event_file(rest, mapping, file_id, config, cache))
+    rest = dataclasses.replace(parsed, cells=rest_cells)
+    return LoadedEvents(inserted, stage_event_file(rest, mapping, file_id, config, cache, reading))

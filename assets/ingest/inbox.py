@@ -15,12 +15,20 @@ from pathlib import Path
 
 from assets.ingest.context import (
     KIND_CONTACTS,
+    KIND_EVENTS,
     FileOutcome,
     IngestContext,
     ledger_path,
 )
 from assets.ingest.headers import BUILTIN_FIELDS
-from assets.ingest.manifest import Manifest, hold_reason, manifest_path_for, parse_manifest
+from assets.ingest.manifest import (
+    EventManifest,
+    Manifest,
+    hold_reason,
+    manifest_path_for,
+    parse_event_manifest,
+    parse_manifest,
+)
 from assets.ingest.parsed_file import FileFailed
 from assets.ingest.read_ahead import ReadAhead, ReadFile, read_and_parse, small_enough_to_read_ahead
 from assets.ingest.read_limits import sha256_of
@@ -116,7 +124,10 @@ def _ingest_one(
     # file that is parsed is that of the bytes parsed (read ahead, or read below).
     digest = prefetched.digest if prefetched is not None else sha256_of(path)
     manifest_file = manifest_path_for(path)
-    uses_manifest = kind == KIND_CONTACTS
+    uses_manifest = kind in (
+        KIND_CONTACTS,
+        KIND_EVENTS,
+    )  # required beside a contact file, optional beside events
     manifest_bytes = manifest_file.read_bytes() if uses_manifest and manifest_file.is_file() else None
     sha = content_hash(digest, manifest_bytes)
 
@@ -130,13 +141,16 @@ def _ingest_one(
         file_id = _record_unapplied(ctx, kind, existing_id, relative, sha, "skipped", reason, None)
         return FileOutcome(file_id, relative, kind, "skipped", reason)
 
-    manifest: Manifest | None = None
+    manifest: Manifest | EventManifest | None = None
     try:
         if data_suffix(path) is None:
             raise FileFailed(
-                f"unsupported file type {path.name!r}: expected .csv, .tsv, .txt, .parquet, .jsonl or .ndjson, optionally .gz"
+                f"unsupported file type {path.name!r}: expected .csv, .tsv, .txt, .parquet, .json, .jsonl or "
+                ".ndjson, optionally .gz"
             )
-        if uses_manifest:
+        if kind == KIND_EVENTS and manifest_bytes is not None:
+            manifest = parse_event_manifest(manifest_file)
+        elif kind == KIND_CONTACTS:
             if manifest_bytes is not None:
                 manifest = parse_manifest(
                     manifest_file, ctx.config, set(BUILTIN_FIELDS) | set(ctx.config.fields)

@@ -4,7 +4,9 @@ or `FileFailed` for a file that cannot be read at all.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
@@ -20,6 +22,9 @@ class RowProblem:
     row_number: int
     detail: str
     raw: str
+    reason: str = (
+        "unparseable"  # the rejects table's reason (a sending-service record: unrecognised_record, ...)
+    )
 
 
 # Every character Python's str.strip() removes (str.isspace), spelled out rather than found by scanning
@@ -45,6 +50,8 @@ class ParsedFile:
     delimiter: str | None = None
     # cells whose mojibake was repaired (assets/ingest/mojibake.py)
     repairs: pl.DataFrame = field(default_factory=no_repairs)
+    # JSON inputs: the records, in row order (row n is records[n - 1]); a rejected row's raw text is its JSON
+    records: list[Any] | None = None
 
     @classmethod
     def from_records(
@@ -66,6 +73,8 @@ class ParsedFile:
         """The text of some records, cells joined by the delimiter, for the rejects table."""
         if not row_numbers:
             return {}
+        if self.records is not None:
+            return {number: raw_of(self.records[number - 1]) for number in row_numbers}
         names = [cell_column(index) for index in range(len(self.header))]
         picked = self.cells.filter(pl.col("row_number").is_in(row_numbers)).select(
             "row_number",
@@ -74,6 +83,17 @@ class ParsedFile:
             ).alias("raw"),
         )
         return {number: printable_raw(raw) for number, raw in picked.iter_rows()}
+
+
+def raw_of(record: Any) -> str:
+    try:
+        text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError):
+        text = repr(record)
+    try:
+        return printable_raw(text)
+    except UnicodeEncodeError:  # a lone surrogate from a \ud800 escape: keep the escape as written
+        return json.dumps(record, ensure_ascii=True, separators=(",", ":"))
 
 
 def printable_raw(text: str) -> str:

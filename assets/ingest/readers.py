@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import zlib
 from pathlib import Path
 
 import polars as pl
 
 from assets.ingest.delimited import _read_delimited
+from assets.ingest.json_records import read_json, read_jsonl
 from assets.ingest.mojibake import repair_cells
-from assets.ingest.parsed_file import FileFailed, ParsedFile, RowProblem, cell_column, printable_raw
-from assets.ingest.text_decoding import UNCLEAN_TEXT, decode_text, row_defect
+from assets.ingest.parsed_file import FileFailed, ParsedFile, cell_column
+from assets.ingest.text_decoding import UNCLEAN_TEXT, decode_text
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 
@@ -30,7 +30,10 @@ PARQUET_SUFFIXES = (".parquet",)
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 
 
-DATA_SUFFIXES = TEXT_SUFFIXES + PARQUET_SUFFIXES + JSONL_SUFFIXES
+JSON_SUFFIXES = (".json",)
+
+
+DATA_SUFFIXES = TEXT_SUFFIXES + PARQUET_SUFFIXES + JSONL_SUFFIXES + JSON_SUFFIXES
 
 
 def data_suffix(path: Path) -> str | None:
@@ -63,7 +66,9 @@ def read_file(path: Path, data: bytes | None = None, content: bytes | None = Non
     else:
         text, encoding, lossless = decode_text(data)
         if suffix in JSONL_SUFFIXES:
-            parsed = _read_jsonl(text)
+            parsed = read_jsonl(text)
+        elif suffix in JSON_SUFFIXES:
+            parsed = read_json(text)
         else:
             clean = "\x00" not in text and (lossless or UNCLEAN_TEXT.search(text) is None)
             # polars reads bytes: the file's own bytes when they are exactly the decoded text's UTF-8.
@@ -83,53 +88,6 @@ def _gunzip(data: bytes) -> bytes:
         return gzip.decompress(data)
     except (OSError, EOFError, zlib.error) as exc:
         raise FileFailed(f"not a readable gzip file: {exc}") from None
-
-
-def _jsonl_cell(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        return ",".join("" if item is None else str(item) for item in value)
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _read_jsonl(text: str) -> ParsedFile:
-    header: list[str] = []
-    positions: dict[str, int] = {}
-    objects: list[tuple[int, dict]] = []
-    problems: list[RowProblem] = []
-    row_number = 0
-    # Split on LF only: str.splitlines() would also split inside strings holding U+2028, U+0085 or \x1c-\x1e.
-    for line in text.split("\n"):
-        line = line.removesuffix("\r")
-        if not line.strip():
-            continue
-        row_number += 1
-        defect = row_defect([line])
-        if defect is None:
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                defect = f"invalid JSON: {exc.msg} at column {exc.colno}"
-            else:
-                if not isinstance(value, dict):
-                    defect = f"expected a JSON object, got {type(value).__name__}"
-                else:  # escapes such as \u0000 or a lone \ud800 only show up once decoded
-                    defect = row_defect([_jsonl_cell(v) for v in value.values()] + list(value))
-        if defect:
-            problems.append(RowProblem(row_number, defect, printable_raw(line)))
-            continue
-        for key in value:
-            if key not in positions:
-                positions[key] = len(header)
-                header.append(key)
-        objects.append((row_number, value))
-    if row_number == 0:
-        raise FileFailed("empty file: no JSON objects")
-    records = [[_jsonl_cell(obj.get(key)) for key in header] for _, obj in objects]
-    return ParsedFile.from_records(header, records, [number for number, _ in objects], problems=problems)
 
 
 def _read_parquet(data: bytes) -> ParsedFile:

@@ -4,15 +4,19 @@ staged (or rejected with a reason), rows of erased addresses refused, and its le
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import duckdb
 import polars as pl
 
+from assets.ingest.contact_reading import ContactReading, contact_reading
 from assets.ingest.context import KIND_CONTACTS, KIND_ERASURE, KIND_EVENTS, FileOutcome, IngestContext
 from assets.ingest.event_loading import load_event_rows
-from assets.ingest.headers import contact_aliases, map_header
-from assets.ingest.manifest import Manifest
+from assets.ingest.headers import HeaderMapping, contact_aliases, map_header
+from assets.ingest.manifest import EventManifest, Manifest
+from assets.ingest.no_email_column import no_email_column_reason
 from assets.ingest.parsed_file import FileFailed, ParsedFile
+from assets.ingest.service_events import service_for, service_rows
 from assets.validation.contact_rows import (
     REJECT_ERASED,
     StagedFile,
@@ -21,6 +25,7 @@ from assets.validation.contact_rows import (
     repair_issues,
     stage_file,
 )
+from assets.validation.event_rows import EventReading
 from assets.validation.frame_schemas import issue_schema, reject_schema
 from pipelines.crash_points import crash_point
 from pipelines.vocabulary import EVENT_HEADERS
@@ -36,38 +41,59 @@ from pipelines.warehouse.tombstones import erasure_salt, has_tombstones
 STAGED_TABLES = {KIND_CONTACTS: "staging.contact_rows", KIND_EVENTS: "staging.event_rows"}
 
 
-def ledger_file(kind: str, path: str, sha: str, manifest: Manifest | None) -> LedgerFile:
-    if manifest is None:
+def ledger_file(kind: str, path: str, sha: str, manifest: Manifest | EventManifest | None) -> LedgerFile:
+    if not isinstance(manifest, Manifest):  # an event file's manifest says nothing of mode, source or lists
         return LedgerFile(path, kind, sha)
     return LedgerFile(path, kind, sha, manifest.mode, manifest.source, manifest.lists)
 
 
-def no_email_column_reason(header: list[str], aliases: tuple[str, ...]) -> str:
-    if any("@" in cell for cell in header):
-        # A header-less file: its first row is data. The reason lands in logs, so it must not quote it.
-        return "no email column: the first row holds an address, so the file seems to lack a header row; add one (e.g. `email,first_name`)"
-    shown = ", ".join(repr(cell) for cell in header[:10]) or "none"
-    return f"no email column: headers are {shown}; expected one of {', '.join(aliases)}, or map one with `columns:` in the manifest"
+@dataclass
+class FileReading:
+    """How one file reads: its rows (a sending service's records as event rows), its header mapped, and
+    what its manifest or preset says of statuses, tags, times and event names."""
+
+    parsed: ParsedFile
+    mapping: HeaderMapping
+    format: str | None = None  # the sending service or preset, for the ledger
+    contacts: ContactReading | None = None
+    events: EventReading | None = None
 
 
-def _stage_contacts(parsed, mapping, file_id, ctx: IngestContext) -> StagedFile:
-    return stage_file(parsed, mapping, file_id, ctx.config, ctx.cache, ctx.now)
-
-
-def _mapping_for(kind: str, parsed: ParsedFile, ctx: IngestContext, manifest: Manifest | None):
+def _reading_for(kind: str, parsed: ParsedFile, ctx: IngestContext, manifest) -> FileReading:
     if kind == KIND_CONTACTS:
-        aliases = contact_aliases(list(ctx.config.fields))
-    else:
-        aliases = EVENT_HEADERS if kind == KIND_EVENTS else {"email": EVENT_HEADERS["email"]}
-    mapping = map_header(parsed.header, aliases, manifest.columns if manifest else {})
+        contacts = contact_reading(parsed.header, manifest)
+        mapping = _mapped(parsed, contact_aliases(list(ctx.config.fields)), contacts.columns)
+        used = {name for name, _ in (contacts.status_flags | contacts.status_if_filled).values()}
+        mapping = HeaderMapping(
+            mapping.field_to_index, [cell for cell in mapping.ignored if cell not in used]
+        )
+        return FileReading(parsed, mapping, contacts.format, contacts=contacts)
+    if kind == KIND_EVENTS:
+        service = service_for(parsed, manifest.format if manifest else None)
+        if service is not None:
+            rows = service_rows(parsed, service)
+            return FileReading(rows, _mapped(rows, EVENT_HEADERS, {}), service.name)
+        events = EventReading(manifest.events, manifest.time_format) if manifest else EventReading()
+        return FileReading(
+            parsed, _mapped(parsed, EVENT_HEADERS, manifest.columns if manifest else {}, True), events=events
+        )
+    return FileReading(parsed, _mapped(parsed, {"email": EVENT_HEADERS["email"]}, {}))
+
+
+def _mapped(
+    parsed: ParsedFile, aliases: dict[str, tuple[str, ...]], columns: dict[str, str], payloads: bool = False
+) -> HeaderMapping:
+    """`payloads`: an event file, which may hold a sending service's JSON payloads."""
+    mapping = map_header(parsed.header, aliases, columns)
     if "email" not in mapping.field_to_index:
-        raise FileFailed(no_email_column_reason(parsed.header, aliases["email"]))
+        raise FileFailed(no_email_column_reason(parsed, aliases["email"], payloads))
     return mapping
 
 
 def load_file(ctx, parsed: ParsedFile, relative, kind, sha, existing_id, manifest, apply) -> FileOutcome:
     con = ctx.con
-    mapping = _mapping_for(kind, parsed, ctx, manifest)
+    reading = _reading_for(kind, parsed, ctx, manifest)
+    parsed, mapping = reading.parsed, reading.mapping
     # Each file gets its own load time: imports without dates happen, in business time, when they
     # arrive, so two files of one run stay in ledger order.
     loaded_at = max(dt.datetime.now(dt.UTC), ctx.now)
@@ -77,9 +103,9 @@ def load_file(ctx, parsed: ParsedFile, relative, kind, sha, existing_id, manifes
         file_id = next_file_id(con)
         inserted = 0  # rows already in their staging table (event files' common case, see event_loading)
         if kind == KIND_CONTACTS:
-            staged = _stage_contacts(parsed, mapping, file_id, ctx)
+            staged = stage_file(parsed, mapping, file_id, ctx.config, ctx.cache, ctx.now, reading.contacts)
         elif kind == KIND_EVENTS:
-            loaded = load_event_rows(con, parsed, mapping, file_id, ctx.config, ctx.cache)
+            loaded = load_event_rows(con, parsed, mapping, file_id, ctx.config, ctx.cache, reading.events)
             inserted, staged = loaded.inserted, loaded.rest
         else:
             staged = _stage_addresses_only(parsed, mapping, file_id, ctx)
@@ -94,7 +120,13 @@ def load_file(ctx, parsed: ParsedFile, relative, kind, sha, existing_id, manifes
                 f"{relative}: {parsed.rows_total} rows read but {accepted} + {rejected} staged"
             )
         counts = LoadedCounts(
-            parsed.encoding, parsed.delimiter, parsed.rows_total, accepted, rejected, mapping.ignored
+            parsed.encoding,
+            parsed.delimiter,
+            parsed.rows_total,
+            accepted,
+            rejected,
+            mapping.ignored,
+            reading.format,
         )
         record_loaded(
             con, file_id, ledger_file(kind, relative, sha, manifest), existing_id, counts, loaded_at

@@ -10,15 +10,17 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from assets.ingest.contact_reading import ContactReading
 from assets.ingest.headers import BUILTIN_FIELDS, HeaderMapping
 from assets.ingest.mojibake import REASON as REPAIRED_REASON
 from assets.ingest.parsed_file import ParsedFile, cell_column
+from assets.validation.contact_status import REJECT_UNKNOWN_STATUS, StatusReading, with_statuses
 from assets.validation.emails import EmailValidatorCache, prepare_emails
 from assets.validation.fields import (
     blank_to_null,
-    normalise_status,
     parse_tags,
     parse_timestamps,
+    timestamps_as_iso,
     typed_fields,
 )
 from assets.validation.frame_schemas import (
@@ -115,13 +117,50 @@ def stage_file(
     config: ContactsConfig,
     cache: EmailValidatorCache,
     now: dt.datetime,
+    reading: ContactReading | None = None,
 ) -> StagedFile:
     """A contact file: validated rows for staging.contact_rows, rejects and field issues."""
+    reading = reading or ContactReading()
     frame = address_frame(parsed, mapping, file_id, list(BUILTIN_FIELDS) + list(config.fields), cache)
+    frame = with_statuses(
+        frame.with_columns(blank_to_null("status"), *_flag_cells(parsed, reading)), _status_reading(reading)
+    )
+    unknown = pl.col("reject_reason").is_null() & pl.col("status_problem").is_not_null()
+    frame = frame.with_columns(
+        pl.when(unknown)
+        .then(pl.lit(REJECT_UNKNOWN_STATUS))
+        .otherwise(pl.col("reject_reason"))
+        .alias("reject_reason"),
+        pl.when(unknown)
+        .then(pl.col("status_problem"))
+        .otherwise(pl.col("reject_detail"))
+        .alias("reject_detail"),
+    )
     accepted = frame.filter(pl.col("reject_reason").is_null())
-    rows, issues = _typed_rows(accepted, config, now)
+    rows, issues = _typed_rows(accepted, config, now, reading)
     rows = contact_row_schema(config).validate(rows)
     return StagedFile(rows=rows, rejects=build_rejects(frame, parsed, file_id), field_issues=issues)
+
+
+def _flag_cells(parsed: ParsedFile, reading: ContactReading) -> list[pl.Series]:
+    """The cells of the status flag columns, beside the row they belong to (the frame keeps the cells' order)."""
+    indices = set(reading.status_flags) | set(reading.status_if_filled)
+    return [parsed.column(index).alias(f"_status_column_{index}") for index in sorted(indices)]
+
+
+def _status_reading(reading: ContactReading) -> StatusReading:
+    return StatusReading(
+        status_values=reading.status_values,
+        status_flags={
+            name: (f"_status_column_{index}", status)
+            for index, (name, status) in reading.status_flags.items()
+        },
+        status_if_filled={
+            name: (f"_status_column_{index}", status)
+            for index, (name, status) in reading.status_if_filled.items()
+        },
+        preset=reading.preset,
+    )
 
 
 def build_rejects(frame: pl.DataFrame, parsed: ParsedFile, file_id: int) -> pl.DataFrame:
@@ -144,7 +183,7 @@ def build_rejects(frame: pl.DataFrame, parsed: ParsedFile, file_id: int) -> pl.D
         {
             "file_id": file_id,
             "row_number": p.row_number,
-            "reason": REJECT_UNPARSEABLE,
+            "reason": p.reason,
             "detail": p.detail,
             "raw": p.raw,
         }
@@ -174,40 +213,27 @@ def repair_issues(
 
 
 def _typed_rows(
-    accepted: pl.DataFrame, config: ContactsConfig, now: dt.datetime
+    accepted: pl.DataFrame, config: ContactsConfig, now: dt.datetime, reading: ContactReading
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     fields = typed_fields(config)
     trimmed = accepted.with_columns(
-        blank_to_null(name)
-        for name in ["first_name", "last_name", "tags", "status", "created_at", *config.fields]
+        blank_to_null(name) for name in ["first_name", "last_name", "tags", "created_at", *config.fields]
     )
-    timestamps = parse_timestamps(trimmed.get_column("created_at"), config.timezone, now)
+    created = trimmed.select(timestamps_as_iso(pl.col("created_at"), reading.time_format)).to_series()
+    timestamps = parse_timestamps(created, config.timezone, now)
     trimmed = trimmed.with_columns(
         timestamps.get_column("moment").alias("created_at_typed"),
         timestamps.get_column("problem").alias("created_at_problem"),
     )
-    statuses = {
-        value: normalise_status(value)
-        for value in trimmed.get_column("status").drop_nulls().unique().to_list()
-    }
-
     typed = trimmed.with_columns(
         pl.col("email").str.split("@").list.last().alias("email_domain"),
-        parse_tags(pl.col("tags")).fill_null(pl.lit([], dtype=pl.List(pl.Utf8))).alias("tags"),
-        pl.col("status").replace_strict(statuses, default=None, return_dtype=pl.Utf8).alias("status_typed"),
+        parse_tags(pl.col("tags"), reading.tag_separator)
+        .fill_null(pl.lit([], dtype=pl.List(pl.Utf8)))
+        .alias("tags"),
         *[typed_field.parsed.alias(f"{typed_field.name}_typed") for typed_field in fields],
     )
 
     issue_frames = [
-        typed.filter(pl.col("status").is_not_null() & pl.col("status_typed").is_null()).select(
-            "file_id",
-            "row_number",
-            pl.lit("status").alias("field"),
-            pl.col("status").alias("raw_value"),
-            pl.lit("not a status (subscribed, unconfirmed, unsubscribed, bounced, complained)").alias(
-                "reason"
-            ),
-        ),
         typed.filter(pl.col("created_at_problem").is_not_null()).select(
             "file_id",
             "row_number",

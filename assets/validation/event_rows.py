@@ -6,6 +6,8 @@ timestamp; a bad purchase value is a field issue. Events for addresses that are 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import polars as pl
 
 from assets.ingest.headers import HeaderMapping
@@ -18,12 +20,42 @@ from assets.validation.contact_rows import (
     build_rejects,
 )
 from assets.validation.emails import EmailValidatorCache
-from assets.validation.fields import FLOAT_PATTERN, blank_to_null, parse_timestamps
+from assets.validation.fields import (
+    BOOLEAN_WORDS,
+    FLOAT_PATTERN,
+    blank_to_null,
+    parse_tags,
+    parse_timestamps,
+    timestamps_as_iso,
+)
 from assets.validation.frame_schemas import event_row_schema, issue_schema
 from pipelines.config import ContactsConfig
 from pipelines.vocabulary import EVENT_HEADERS, EVENTS
 
 EVENT_FIELDS = tuple(EVENT_HEADERS)
+
+
+@dataclass(frozen=True)
+class EventReading:
+    """How another tool's event log reads (its manifest): its event names to ours, its time format."""
+
+    events: dict[str, str] = field(default_factory=dict)
+    time_format: str | None = None
+
+    @property
+    def plain(self) -> bool:
+        return not self.events and self.time_format in (None, "iso")
+
+
+def event_names(column: pl.Expr, names: dict[str, str]) -> pl.Expr:
+    """Event names lower-cased, a tool's own names (compared case-insensitively) put in ours."""
+    lowered = column.str.to_lowercase()
+    if not names:
+        return lowered
+    ours = {their.strip().lower(): our for their, our in names.items()}
+    return (
+        pl.when(lowered.is_in(list(ours))).then(lowered.replace_strict(ours, default=None)).otherwise(lowered)
+    )
 
 
 def stage_event_file(
@@ -32,13 +64,17 @@ def stage_event_file(
     file_id: int,
     config: ContactsConfig,
     cache: EmailValidatorCache,
+    reading: EventReading | None = None,
 ) -> StagedFile:
+    reading = reading or EventReading()
     frame = address_frame(parsed, mapping, file_id, list(EVENT_FIELDS), cache).with_columns(
-        blank_to_null(name) for name in ("event", "occurred_at", "campaign_id", "list", "value", "url")
+        blank_to_null(name) for name in EVENT_FIELDS if name != "email"
     )
-    moments = parse_timestamps(frame.get_column("occurred_at"), config.timezone, now=None)
+    times = frame.select(timestamps_as_iso(pl.col("occurred_at"), reading.time_format)).to_series()
+    moments = parse_timestamps(times, config.timezone, now=None)
     frame = frame.with_columns(
-        pl.col("event").str.to_lowercase().alias("event_name"), moments.get_column("moment").alias("occurred")
+        event_names(pl.col("event"), reading.events).alias("event_name"),
+        moments.get_column("moment").alias("occurred"),
     )
     known = pl.col("event_name").is_in(list(EVENTS))
     frame = frame.with_columns(
@@ -58,7 +94,7 @@ def stage_event_file(
         .when(pl.col("occurred_at").is_null())
         .then(pl.lit("no occurred_at timestamp"))
         .when(pl.col("occurred").is_null())
-        .then(pl.format("occurred_at '{}' is not an ISO 8601 date-time", pl.col("occurred_at")))
+        .then(pl.format(_time_problem(reading.time_format), pl.col("occurred_at")))
         .alias("reject_detail"),
     )
     accepted = frame.filter(pl.col("reject_reason").is_null())
@@ -74,6 +110,13 @@ def stage_event_file(
         "list",
         pl.when(value_ok).then(pl.col("value").cast(pl.Float64, strict=False)).alias("value"),
         "url",
+        "message_id",
+        parse_tags(pl.col("tags")).alias("tags"),
+        pl.col("machine_open")
+        .str.to_lowercase()
+        .replace_strict(BOOLEAN_WORDS, default=None, return_dtype=pl.Boolean)
+        .alias("machine_open"),
+        "service_event",
     )
     issues = (
         accepted.filter(pl.col("value").is_not_null() & ~value_ok)
@@ -90,4 +133,12 @@ def stage_event_file(
         rows=event_row_schema().validate(rows),
         rejects=build_rejects(frame, parsed, file_id),
         field_issues=issues,
+    )
+
+
+def _time_problem(time_format: str | None) -> str:
+    if time_format in (None, "iso"):
+        return "occurred_at '{}' is not an ISO 8601 date-time"
+    return "occurred_at '{}' does not read as time_format " + repr(time_format).replace("{", "{{").replace(
+        "}", "}}"
     )

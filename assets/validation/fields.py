@@ -6,14 +6,12 @@ what cannot be typed becomes a field issue, never a guess.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import zoneinfo
 from dataclasses import dataclass
 
 import polars as pl
 
 from pipelines.config import ContactsConfig
-from pipelines.vocabulary import STATUSES
 
 # Spellings other tools export, folded to ours (Mailchimp "cleaned" = bounced addresses).
 STATUS_ALIASES = {
@@ -48,14 +46,11 @@ def blank_to_null(name: str) -> pl.Expr:
     return pl.when(trimmed == "").then(None).otherwise(trimmed).alias(name)
 
 
-def parse_tags(column: pl.Expr) -> pl.Expr:
-    """`"customer, VIP"` -> ["customer", "vip"]: trimmed, lower-cased, de-duplicated, sorted."""
-    return (
-        column.str.split(",")
-        .list.eval(pl.element().str.strip_chars().str.to_lowercase().filter(pl.element() != ""))
-        .list.unique()
-        .list.sort()
-    )
+def parse_tags(column: pl.Expr, separator: str = ",") -> pl.Expr:
+    """`"customer, VIP"` -> ["customer", "vip"]: split on the separator, each tag trimmed and unquoted
+    (Mailchimp writes `"Editors","Writers"`), lower-cased, de-duplicated, sorted."""
+    tag = pl.element().str.strip_chars().str.strip_chars('"').str.strip_chars().str.to_lowercase()
+    return column.str.split(separator).list.eval(tag.filter(tag != "")).list.unique().list.sort()
 
 
 @dataclass(frozen=True)
@@ -164,7 +159,27 @@ def _parse_timestamps_python(values: list[str], timezone: str) -> pl.DataFrame:
     return pl.DataFrame({"value": values, "moment": moments, "problem": problems}, schema=TIMESTAMP_SCHEMA)
 
 
-def normalise_status(value: str) -> str | None:
-    word = re.sub(r"\s+", " ", value).strip().lower()
-    word = STATUS_ALIASES.get(word, word)
-    return word if word in STATUSES else None
+ISO_UTC = "%Y-%m-%dT%H:%M:%S%.fZ"
+
+
+def timestamps_as_iso(column: pl.Expr, time_format: str | None) -> pl.Expr:
+    """A time column in a manifest's `time_format` (epoch_s, epoch_ms, iso, or a strftime layout) as ISO 8601
+    text, for `parse_timestamps`. A layout without a zone gives a naive time (the configured timezone
+    applies); `%Z` is read only for UTC and GMT. A value the format does not read is kept as it is, so that
+    an ISO value still reads and anything else is reported with its own text."""
+    if time_format in (None, "iso"):
+        return column
+    text = column.str.strip_chars()
+    if time_format in ("epoch_s", "epoch_ms"):
+        micros = text.cast(pl.Float64, strict=False) * (1e6 if time_format == "epoch_s" else 1e3)
+        iso = pl.from_epoch(micros.round().cast(pl.Int64, strict=False), time_unit="us").dt.strftime(ISO_UTC)
+    else:
+        moment = text.str.strptime(pl.Datetime("us"), time_format, strict=False, exact=True)
+        if "%z" in time_format or "%:z" in time_format:
+            iso = moment.dt.convert_time_zone("UTC").dt.strftime(ISO_UTC)
+        elif "%Z" in time_format:
+            utc = text.str.contains(r"(?i)(UTC|GMT)$")
+            iso = pl.when(utc).then(moment.dt.strftime(ISO_UTC))
+        else:
+            iso = moment.dt.strftime("%Y-%m-%dT%H:%M:%S%.f")
+    return pl.coalesce(iso, column)

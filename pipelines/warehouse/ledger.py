@@ -39,6 +39,7 @@ class LoadedCounts:
     rows_accepted: int
     rows_rejected: int
     ignored_columns: list[str] | None
+    format: str | None = None  # the sending service or contact-export preset the file was read as
 
 
 def next_file_id(con: duckdb.DuckDBPyConnection) -> int:
@@ -108,8 +109,8 @@ def record_loaded(
         con.execute("delete from import_files where file_id = ?", [existing_id])
     con.execute(
         """insert into import_files (file_id, path, kind, sha256, status, reason, encoding, delimiter,
-               rows_total, rows_accepted, rows_rejected, loaded_at, mode, source, lists, ignored_columns)
-           values (?, ?, ?, ?, 'loaded', null, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               rows_total, rows_accepted, rows_rejected, loaded_at, mode, source, lists, ignored_columns, format)
+           values (?, ?, ?, ?, 'loaded', null, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [
             file_id,
             file.path,
@@ -125,6 +126,7 @@ def record_loaded(
             file.source,
             file.lists,
             counts.ignored_columns,
+            counts.format,
         ],
     )
 

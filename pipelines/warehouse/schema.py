@@ -28,6 +28,7 @@ CUSTOM_FIELD_TABLES = ("staging.contact_rows", "staging.contacts")
 def ensure_schema(con: duckdb.DuckDBPyConnection, config: ContactsConfig) -> None:
     """Create the relations, then add a typed column per custom field (a changed type is an error)."""
     con.execute(load_sql("models/schema.sql"))
+    _add_new_columns(con)
     for table in CUSTOM_FIELD_TABLES:
         existing = column_types(con, table)
         for name, spec in config.fields.items():
@@ -41,6 +42,21 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, config: ContactsConfig) -> Non
                 )
     ensure_history_tables(con)
     con.execute(load_sql("models/views.sql"))
+
+
+def _add_new_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """A warehouse made by an earlier release gets the columns the schema has gained since (nullable, so the
+    rows already there read as null): `create table if not exists` leaves an existing table as it is."""
+    existing = set(
+        con.execute(
+            """select table_schema, table_name, column_name from information_schema.columns
+               where table_catalog = current_database()"""
+        ).fetchall()
+    )
+    for (schema, table), columns in _declared_tables().items():
+        for column in columns:
+            if (schema, table, column.name) not in existing:
+                con.execute(f'alter table {schema}.{table} add column "{column.name}" {column.type}')
 
 
 @dataclass(frozen=True)

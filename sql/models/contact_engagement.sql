@@ -14,10 +14,12 @@ delete from staging.contact_engagement where {scope:email};
 
 insert into staging.contact_engagement
 with known_events as (
-    -- only opens, clicks and purchases count (sends and deliveries are three quarters of all events)
+    -- only opens, clicks and purchases count (sends and deliveries are three quarters of all events); an
+    -- open the sending service marks as a machine's (Apple Mail privacy) is not the person's
     select email, event, occurred_at, value
     from staging.event_rows
     where occurred_at < $day_end and event in {engagement_events} and {scope:email}
+      and not (event = 'open' and coalesce(machine_open, false))
 ),
 
 per_email as (

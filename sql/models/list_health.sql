@@ -111,7 +111,8 @@ where $last_file_id >= 0
 
 create or replace temp table lh_event_days as
 with dated as (
-    select email, event, timezone($tz, occurred_at)::date as event_day
+    -- an open the sending service marks as a machine's (Apple Mail privacy) proves delivery, not interest
+    select email, case when event = 'open' and machine_open then 'delivered' else event end as event, timezone($tz, occurred_at)::date as event_day
     from staging.event_rows
     where event in {reach_events}
 ),

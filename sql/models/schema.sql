@@ -26,6 +26,7 @@ create table if not exists import_files (
     source              varchar,
     lists               varchar[],
     ignored_columns     varchar[],
+    format              varchar,              -- the sending service or contact-export preset the file was read as
     merged_at           timestamptz           -- null while accepted rows wait for the merge
 );
 
@@ -93,16 +94,20 @@ create table if not exists suppressions (
 
 -- Grain: one row per accepted event row; `events` (below) adds the contact_id.
 create table if not exists staging.event_rows (
-    file_id     bigint not null,
-    row_number  bigint not null,
-    email       varchar not null,
-    email_ascii varchar,
-    event       varchar not null,
-    occurred_at timestamptz not null,
-    campaign_id varchar,
-    list        varchar,
-    value       double,
-    url         varchar
+    file_id       bigint not null,
+    row_number    bigint not null,
+    email         varchar not null,
+    email_ascii   varchar,
+    event         varchar not null,
+    occurred_at   timestamptz not null,
+    campaign_id   varchar,
+    list          varchar,
+    value         double,
+    url           varchar,
+    message_id    varchar,
+    tags          varchar[],
+    machine_open  boolean,                    -- the service marked the open as a machine's (Apple Mail privacy)
+    service_event varchar                    -- the sending service's own name of the event
 );
 
 -- Grain: one row per status an address held, in business time (valid_to null = current).

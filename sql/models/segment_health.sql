@@ -52,7 +52,8 @@ exits as (
 
 window_events as (
     -- a coarse cut first (a day of slack either side for the timezone); the exact day test is below
-    select email, event, occurred_at
+    -- an open the sending service marks as a machine's (Apple Mail privacy) proves delivery, not interest
+    select email, case when event = 'open' and machine_open then 'delivered' else event end as event, occurred_at
     from staging.event_rows
     where event in {reach_events}
       and occurred_at >= (select min(as_of_date) from versions) - interval ({engaged_window_days} + 1) day

@@ -44,7 +44,8 @@ where valid_from_version <= current_version('list_health')
   and (valid_to_version is null or valid_to_version > current_version('list_health'));
 
 create or replace view events as
-select c.contact_id, e.email, e.event, e.occurred_at, e.campaign_id, e.list, e.value, e.url
+select c.contact_id, e.email, e.event, e.occurred_at, e.campaign_id, e.list, e.value, e.url,
+       e.message_id, e.tags, e.machine_open, e.service_event
 from staging.event_rows e
 left join contacts c using (email);
 
