@@ -32,3 +32,29 @@ def test_frames_have_the_columns_of_the_tables_they_feed(tmp_path):
             assert {k: history[k] for k in working} == working, relation.name
     finally:
         con.close()
+
+
+def test_a_warehouse_of_an_earlier_release_gains_the_new_columns(tmp_path):
+    """`create table if not exists` leaves an old table as it is; the columns the schema gained since are
+    added (nullable), so an upgrade needs no migration step."""
+    con = connect(tmp_path / "w.duckdb")
+    try:
+        ensure_schema(con, CONFIG)
+        con.execute(
+            "insert into import_files (file_id, path, kind, sha256, status) values (1, 'a', 'events', 'x', 'loaded')"
+        )
+        con.execute("drop view if exists events")  # the view reads the columns dropped below
+        for column in ("message_id", "tags", "machine_open", "service_event"):
+            con.execute(f"alter table staging.event_rows drop column {column}")
+        con.execute("alter table import_files drop column format")
+        con.execute(
+            "create view events as select email, event from staging.event_rows"
+        )  # as an old release had it
+        ensure_schema(con, CONFIG)
+        assert {"message_id", "tags", "machine_open", "service_event"} <= set(
+            column_types(con, "staging.event_rows")
+        )
+        assert con.execute("select path, format from import_files").fetchall() == [("a", None)]
+        assert "machine_open" in {row[0] for row in con.execute("describe events").fetchall()}
+    finally:
+        con.close()

@@ -26,8 +26,8 @@ create table if not exists import_files (
     source              varchar,
     lists               varchar[],
     ignored_columns     varchar[],
-    format              varchar,              -- the sending service or contact-export preset the file was read as
-    merged_at           timestamptz           -- null while accepted rows wait for the merge
+    merged_at           timestamptz,          -- null while accepted rows wait for the merge
+    format              varchar                -- the sending service or contact-export preset the file was read as
 );
 
 -- Grain: one row per rejected input row.
