@@ -68,6 +68,14 @@ def tool_logs(tmp_path_factory):
         "columns: {Recipient: email, Action: event, When: occurred_at}\n"
         "events: {Opted out: unsubscribe}\ntime_format: '%d/%m/%Y %H:%M'\n",
     )
+    # The same layout from a desk in New York, whose naive times are its own.
+    drop_event_file(
+        workspace,
+        "desk-ny.csv",
+        "Recipient;Action;When\nstrf-ny@example.com;Opted out;02/01/2026 10:30\n",
+        "columns: {Recipient: email, Action: event, When: occurred_at}\n"
+        "events: {Opted out: unsubscribe}\ntime_format: '%d/%m/%Y %H:%M'\ntimezone: America/New_York\n",
+    )
     # Our own rows as one JSON array, gzipped.
     own = [
         {"email": "own-json@example.com", "event": "complaint", "occurred_at": "2026-01-02T03:04:05.25+01:00"}
@@ -108,6 +116,11 @@ def test_strftime_layout_and_csv_event_names(tool_logs):
     # naive in the configured timezone (Europe/Berlin, UTC+1 in January)
     assert moment.isoformat() == "2026-01-02T09:30:00"
     assert status_of(tool_logs, "strf-unsub@example.com") == "unsubscribed"
+    # `timezone:` in the manifest: the file's naive times are New York's (UTC-5 in January)
+    (moment,) = tool_logs.one(
+        "select occurred_at at time zone 'UTC' from events where email = 'strf-ny@example.com'"
+    )
+    assert moment.isoformat() == "2026-01-02T15:30:00"
 
 
 def test_our_own_rows_as_a_gzipped_json_array(tool_logs):

@@ -20,6 +20,7 @@ class ContactReading:
     status_if_filled: dict[int, tuple[str, str]] = field(default_factory=dict)
     tag_separator: str = ","
     time_format: str | None = None
+    timezone: str | None = None  # of the file's naive times; None: the configured timezone
     preset: str | None = None
     recognised: bool = False  # the preset was recognised from the header, not named
 
@@ -78,6 +79,7 @@ def contact_reading(header: list[str], manifest: Manifest | None) -> ContactRead
         status_if_filled=filled,
         tag_separator=manifest.tag_separator or base.tag_separator,
         time_format=manifest.time_format or base.time_format,
+        timezone=manifest.timezone or base.timezone,
         preset=preset.name if preset else None,
         recognised=preset is not None and manifest.preset is None,
     )

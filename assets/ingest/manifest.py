@@ -4,6 +4,7 @@ time format, a sending service's format) reads."""
 
 from __future__ import annotations
 
+import zoneinfo
 from pathlib import Path
 from typing import Literal
 
@@ -39,6 +40,7 @@ class Manifest(_Strict):
     status_if_filled: dict[str, str] = Field(default_factory=dict)
     tag_separator: str | None = None
     time_format: str | None = None
+    timezone: str | None = None  # the zone of the file's naive times (default: contacts.yaml's timezone)
 
 
 class EventManifest(_Strict):
@@ -48,6 +50,7 @@ class EventManifest(_Strict):
     columns: dict[str, str] = Field(default_factory=dict)
     events: dict[str, str] = Field(default_factory=dict)
     time_format: str | None = None
+    timezone: str | None = None
 
 
 def manifest_path_for(data_file: Path) -> Path:
@@ -84,6 +87,17 @@ def _check_time_format(name: str, value: str | None) -> None:
         )
 
 
+def _check_timezone(name: str, value: str | None) -> None:
+    if value is None:
+        return
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{name}: key 'timezone': unknown timezone {value!r} (use an IANA name such as 'Europe/Berlin')"
+        ) from None
+
+
 def parse_manifest(path: Path, config: ContactsConfig, known_fields: set[str]) -> Manifest:
     """Validate a contact manifest against the config: unknown lists, fields, statuses and presets are errors."""
     manifest = _validated(path, Manifest)
@@ -103,6 +117,7 @@ def parse_manifest(path: Path, config: ContactsConfig, known_fields: set[str]) -
     if manifest.tag_separator == "":
         raise ConfigError(f"{path.name}: key 'tag_separator': must not be empty")
     _check_time_format(path.name, manifest.time_format)
+    _check_timezone(path.name, manifest.timezone)
     return manifest
 
 
@@ -117,6 +132,7 @@ def parse_event_manifest(path: Path) -> EventManifest:
     _check_targets(path.name, "columns", manifest.columns, set(EVENT_HEADERS), "event field")
     _check_targets(path.name, "events", manifest.events, EVENTS, "event")
     _check_time_format(path.name, manifest.time_format)
+    _check_timezone(path.name, manifest.timezone)
     return manifest
 
 

@@ -73,7 +73,11 @@ def _reading_for(kind: str, parsed: ParsedFile, ctx: IngestContext, manifest) ->
         if service is not None:
             rows = service_rows(parsed, service)
             return FileReading(rows, _mapped(rows, EVENT_HEADERS, {}), service.name)
-        events = EventReading(manifest.events, manifest.time_format) if manifest else EventReading()
+        events = (
+            EventReading(manifest.events, manifest.time_format, manifest.timezone)
+            if manifest
+            else EventReading()
+        )
         return FileReading(
             parsed, _mapped(parsed, EVENT_HEADERS, manifest.columns if manifest else {}, True), events=events
         )

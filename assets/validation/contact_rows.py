@@ -220,7 +220,7 @@ def _typed_rows(
         blank_to_null(name) for name in ["first_name", "last_name", "tags", "created_at", *config.fields]
     )
     created = trimmed.select(timestamps_as_iso(pl.col("created_at"), reading.time_format)).to_series()
-    timestamps = parse_timestamps(created, config.timezone, now)
+    timestamps = parse_timestamps(created, reading.timezone or config.timezone, now)
     trimmed = trimmed.with_columns(
         timestamps.get_column("moment").alias("created_at_typed"),
         timestamps.get_column("problem").alias("created_at_problem"),

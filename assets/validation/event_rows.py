@@ -41,10 +41,11 @@ class EventReading:
 
     events: dict[str, str] = field(default_factory=dict)
     time_format: str | None = None
+    timezone: str | None = None  # of the file's naive times; None: the configured timezone
 
     @property
     def plain(self) -> bool:
-        return not self.events and self.time_format in (None, "iso")
+        return not self.events and self.time_format in (None, "iso") and self.timezone is None
 
 
 def event_names(column: pl.Expr, names: dict[str, str]) -> pl.Expr:
@@ -71,7 +72,7 @@ def stage_event_file(
         blank_to_null(name) for name in EVENT_FIELDS if name != "email"
     )
     times = frame.select(timestamps_as_iso(pl.col("occurred_at"), reading.time_format)).to_series()
-    moments = parse_timestamps(times, config.timezone, now=None)
+    moments = parse_timestamps(times, reading.timezone or config.timezone, now=None)
     frame = frame.with_columns(
         event_names(pl.col("event"), reading.events).alias("event_name"),
         moments.get_column("moment").alias("occurred"),

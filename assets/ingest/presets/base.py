@@ -24,3 +24,6 @@ class Preset:
     tag_separator: str = ","
     # strftime layout of created_at when it is not ISO 8601 (e.g. "%Y-%m-%d %H:%M:%S %Z")
     time_format: str | None = None
+    # the zone of the export's naive times, when the tool writes them in one (Mailchimp: UTC); None: the
+    # configured timezone
+    timezone: str | None = None

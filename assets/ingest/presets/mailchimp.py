@@ -34,7 +34,7 @@ PRESET = Preset(
         "CLEAN_TIME": "bounced",
     },
     tag_separator=",",
-    # `2018-02-05 19:28:23`: ISO 8601 without a zone. Mailchimp writes these times in UTC, but a naive time is
-    # read in the configured timezone: a preset cannot say "naive means UTC" (see the report).
+    # `2018-02-05 19:28:23`: ISO 8601 without a zone, which Mailchimp writes in UTC.
     time_format=None,
+    timezone="UTC",
 )
