@@ -108,7 +108,8 @@ def events(record: Mapping[str, Any]) -> list[ServiceEvent]:
             event=ours,
             occurred_at=_moment(body.get("timestamp")),
             service_event=name or "",
-            message_id=text(body.get("message_id")) or text(body.get("transmission_id")),
+            # the id the transmissions API returned at send, in every message event (message_id is not)
+            message_id=text(body.get("transmission_id")),
             campaign_id=text(body.get("campaign_id")),
             url=text(body.get("target_link_url")) if ours == "click" else None,
             tags=tag_list(body.get("rcpt_tags")),
