@@ -196,6 +196,13 @@ UNREADABLE = [
     ("blank-lines.csv", b"\n\n  \n", "empty file: a header row is required"),
     ("no-email.csv", b"name,phone\nTrent,555\n", "no email column: headers are 'name', 'phone'"),
     ("no-header.csv", b"lost@example.com,Lost\nfound@example.com,Found\n", "seems to lack a header row"),
+    # every header is listed (not the first ten), and the column that holds addresses is pointed at
+    (
+        "wide.csv",
+        b"h1,h2,h3,h4,h5,h6,h7,h8,h9,h10,h11,Kontakt\n1,2,3,4,5,6,7,8,9,10,11,k@example.com\n",
+        "'h11', 'Kontakt'; expected one of email, e-mail, email address, email_address, e-mail address; "
+        "column 12 ('Kontakt') holds addresses: map it with `columns: {'Kontakt': email}`",
+    ),
     ("binary.csv", bytes(range(256)) * 40, "binary content"),
     ("unbalanced.csv", b'email,first_name\na@example.com,"never closed\n', "malformed CSV"),
     ("broken.csv.gz", b"not gzip at all", "not a readable gzip file"),
