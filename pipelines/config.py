@@ -40,6 +40,15 @@ class ConfigError(ValueError):
     """A configuration or manifest problem, phrased for the person who wrote the file."""
 
 
+def timezone_problem(value: str) -> str | None:
+    """Why `value` is not a timezone this machine knows, or None."""
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"unknown timezone {value!r} (use an IANA name such as 'Europe/Berlin')"
+    return None
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -96,12 +105,9 @@ class ContactsConfig(_Strict):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown timezone {value!r} (use an IANA name such as 'Europe/Berlin')"
-            ) from None
+        problem = timezone_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("fields")

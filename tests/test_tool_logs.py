@@ -90,6 +90,14 @@ def tool_logs(tmp_path_factory):
         "email,event,occurred_at\nbm@example.com,open,2026-01-01\n",
         "mode: subscribe\n",
     )
+    # A service nobody knows, and a timezone nobody knows.
+    drop_event_file(workspace, "bad-format.json", "[]", "format: carrier-pigeon\n")
+    drop_event_file(
+        workspace,
+        "bad-zone.csv",
+        "email,event,occurred_at\nbz@example.com,open,2026-01-01\n",
+        "timezone: Mars/Olympus\n",
+    )
     workspace.run(only=INGEST_AND_MERGE)
     return workspace
 
@@ -132,6 +140,18 @@ def test_a_file_of_no_known_shape_lists_its_keys(tool_logs):
     status, reason, *_ = ledger(tool_logs, "mystery.json")
     assert status == "failed"
     assert "no known shape" in reason and "who, what" in reason and "x@example.com" not in reason
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("bad-format.json", ["format", "carrier-pigeon", "sendgrid"]),
+        ("bad-zone.csv", ["timezone", "Mars/Olympus"]),
+    ],
+)
+def test_a_manifest_naming_what_does_not_exist_fails_the_file(tool_logs, name, words):
+    status, reason, *_ = ledger(tool_logs, name)
+    assert status == "failed" and all(word in reason for word in words), reason
 
 
 def test_an_event_manifest_with_a_contact_key_fails_the_file(tool_logs):

@@ -4,7 +4,6 @@ time format, a sending service's format) reads."""
 
 from __future__ import annotations
 
-import zoneinfo
 from pathlib import Path
 from typing import Literal
 
@@ -18,6 +17,7 @@ from pipelines.config import (
     _Strict,
     describe_validation_error,
     read_yaml_mapping,
+    timezone_problem,
 )
 from pipelines.vocabulary import EVENT_HEADERS, EVENTS, STATUSES
 
@@ -88,14 +88,9 @@ def _check_time_format(name: str, value: str | None) -> None:
 
 
 def _check_timezone(name: str, value: str | None) -> None:
-    if value is None:
-        return
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"{name}: key 'timezone': unknown timezone {value!r} (use an IANA name such as 'Europe/Berlin')"
-        ) from None
+    problem = timezone_problem(value) if value is not None else None
+    if problem:
+        raise ConfigError(f"{name}: key 'timezone': {problem}")
 
 
 def parse_manifest(path: Path, config: ContactsConfig, known_fields: set[str]) -> Manifest:

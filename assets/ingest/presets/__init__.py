@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
 from functools import cache
 
 from assets.ingest.presets.base import Preset
+from assets.ingest.registry import by_name
 
 PRESET_MODULES = (
     "mailchimp",
@@ -27,8 +27,4 @@ PRESET_MODULES = (
 @cache
 def presets() -> dict[str, Preset]:
     """Every preset by its `preset:` name."""
-    found = {}
-    for module in PRESET_MODULES:
-        preset = importlib.import_module(f"assets.ingest.presets.{module}").PRESET
-        found[preset.name] = preset
-    return found
+    return by_name(__name__, PRESET_MODULES, "PRESET")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 from functools import cache
 
+from assets.ingest.registry import by_name
 from assets.ingest.services.base import Service
 
 # The order recognition tries them in; each recogniser is specific enough that at most one claims a record
@@ -26,8 +26,4 @@ SERVICE_MODULES = (
 @cache
 def services() -> dict[str, Service]:
     """Every service by its `format:` name, in recognition order."""
-    found = {}
-    for module in SERVICE_MODULES:
-        service = importlib.import_module(f"assets.ingest.services.{module}").SERVICE
-        found[service.name] = service
-    return found
+    return by_name(__name__, SERVICE_MODULES, "SERVICE")
