@@ -11,10 +11,14 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# --no-compile: bytecode is written on first import, for the modules a run imports, instead of for every
-	# module of every package (half the install's time).
 	$(BIN)/python -m pip install --quiet --require-virtualenv --no-compile -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	# Bytecode for every package and the project, on both cores, once: Python cannot be relied on to write it
+	# on import (PYTHONDONTWRITEBYTECODE is set on some machines, this one included), and without it every
+	# process, each test worker and `contacts run` included, compiles Dagster from source again. pip's own
+	# compile step is one core. A file that does not compile (test templates in some packages) is not ours
+	# to fix, hence `|| true`; an error in the project shows at import, in the tests.
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib assets pipelines bench > /dev/null || true
 	touch $(STAMP)
 
 # Exit status 3 means a file failed while the run went through (the bundled samples include one on
