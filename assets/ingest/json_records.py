@@ -38,9 +38,10 @@ def _wrapper_keys() -> tuple[str, ...]:
 def _wrapped_list(value: dict) -> list | None:
     """The list of records an object wraps, or None when the object is a record itself (one with an
     address key, such as a contact with an `events` list, is a record)."""
-    if any(normalise_header(str(key)) in EMAIL_HEADERS for key in value):
+    wrappers = [key for key in _wrapper_keys() if key in value]
+    if not wrappers or any(normalise_header(str(key)) in EMAIL_HEADERS for key in value):
         return None
-    for key in _wrapper_keys():
+    for key in wrappers:
         inner = value.get(key)
         if isinstance(inner, str) and inner.lstrip().startswith("["):
             try:  # Mandrill posts its events as a form field holding a JSON array
