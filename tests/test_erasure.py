@@ -46,6 +46,15 @@ def seed(workspace):
         f"email,event,occurred_at\n{LOWER},open,2026-06-01T10:00:00Z\n{LOWER},unsubscribe,2026-06-02T10:00:00Z\nkeep@example.org,open,2026-06-01T10:00:00Z\n",
         folder="events",
     )
+    # a sending service's payloads: a click (the address in the event, its URL and the record's JSON) and a
+    # record with no counterpart here, rejected with its JSON as raw text
+    payloads = [
+        {"email": ADDRESS, "timestamp": 1780000000, "event": "click", "url": f"https://example.org/u?e={LOWER}",
+         "sg_event_id": "e1", "sg_message_id": "m1", "category": ["news"]},
+        {"email": ADDRESS, "timestamp": 1780000001, "event": "group_resubscribe", "sg_event_id": "e2",
+         "sg_message_id": "m1", "asm_group_id": 7},
+    ]  # fmt: skip
+    workspace.drop("01-sendgrid.json", json.dumps(payloads), folder="events")
     workspace.run()
 
 
@@ -111,6 +120,7 @@ def test_erased_address_leaves_no_trace_and_stays_out(seeded):
         ("inbox/contacts/01-contacts.csv", 1),
         ("inbox/contacts/02-ragged.csv", 1),
         ("inbox/events/01-events.csv", 2),
+        ("inbox/events/01-sendgrid.json", 2),
     ]
 
     # re-importing it (any case) is one rejected row with reason erased, and nothing else
@@ -140,6 +150,7 @@ def test_run_reports_inbox_files_that_still_hold_the_address(seeded):
         "inbox/contacts/01-contacts.csv",
         "inbox/contacts/02-ragged.csv",
         "inbox/events/01-events.csv",
+        "inbox/events/01-sendgrid.json",
     ]
     # the inbox is the user's: untouched
     assert ADDRESS in (workspace.inbox / "01-contacts.csv").read_text()
@@ -159,14 +170,15 @@ def test_person_command_shows_everything_then_only_the_erasure(seeded, monkeypat
     assert record["contact"]["first_name"] == "Erin"
     assert [h["status"] for h in record["status_history"]] == ["subscribed", "unsubscribed"]
     assert record["status_history"][1]["reason"] == "unsubscribe"
-    assert [e["event"] for e in record["events"]] == ["open", "unsubscribe"]
+    assert [e["event"] for e in record["events"]] == ["click", "open", "unsubscribe"]
     assert [f["path"] for f in record["import_files"]] == [
         "inbox/contacts/01-contacts.csv",
         "inbox/events/01-events.csv",
+        "inbox/events/01-sendgrid.json",
     ]
     assert [entry["list_id"] for entry in record["lists"]] == ["all", "newsletter", "suppressed"]
     assert [(i["field"], i["raw_value"]) for i in record["field_issues"]] == [("birthday", "not-a-date")]
-    assert [r["reason"] for r in record["rejected_rows"]] == ["unparseable"]
+    assert [r["reason"] for r in record["rejected_rows"]] == ["unparseable", "unknown_event"]
     assert record["suppressions"][0]["reason"] == "unsubscribed"
 
     workspace.drop("request.csv", f"email\n{ADDRESS}\n", folder="erasure")
