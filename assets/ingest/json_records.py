@@ -14,6 +14,7 @@ rejected record's raw text is its JSON.
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any
 
 from assets.ingest.headers import normalise_header
@@ -28,6 +29,7 @@ WRAPPER_KEYS = ("events", "items", "mandrill_events")
 MAX_DEPTH = 6
 
 
+@cache
 def _wrapper_keys() -> tuple[str, ...]:
     keys = list(WRAPPER_KEYS)
     for service in services().values():
