@@ -28,6 +28,10 @@ def sample_values(seed: int = 5) -> list[str]:
         "2024-01-01 10:00:00Z",
         "2024-01-01T10:00:00+02:00",
         "2024-01-01T10:00:00.123456",
+        "2024-01-01T10:00:00.5Z",  # the fractions sending services write
+        "2024-01-01 10:00:00.123Z",
+        "2024-01-01T10:00:00.1234567Z",
+        "2024-01-01T10:00:00.Z",
         "2024-01-01 10:00:00 UTC",
         "20240101",
         "2024-W01-1",
@@ -40,7 +44,14 @@ def sample_values(seed: int = 5) -> list[str]:
     for _ in range(3000):
         moment = start + dt.timedelta(seconds=rng.randrange(12 * 365 * 86400))
         layout = rng.choice(
-            ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d %H:%M:%SZ"]
+            [
+                "%Y-%m-%d",
+                "%Y-%m-%d %H:%M:%S",
+                "%Y-%m-%dT%H:%M:%S",
+                "%Y-%m-%dT%H:%M:%SZ",
+                "%Y-%m-%d %H:%M:%SZ",
+                "%Y-%m-%dT%H:%M:%S.%fZ",
+            ]
         )
         values.append(moment.strftime(layout))
     return values

@@ -100,10 +100,11 @@ def typed_fields(config: ContactsConfig) -> list[TypedField]:
     return fields
 
 
-# The layouts nearly every export uses (`2024-05-01`, `2024-05-01 10:22:33`, `2024-05-01T10:22:33`, with an
-# optional `Z`) are parsed by polars in one vectorised pass. Every other value, and any value polars turns
+# The layouts nearly every export uses (`2024-05-01`, `2024-05-01 10:22:33`, `2024-05-01T10:22:33`, with up to
+# six digits of fraction, as sending services write them, and an optional `Z`) are parsed by polars in one
+# vectorised pass. Every other value, and any value polars turns
 # down (2024-02-30, a wall time that a DST change skips), gets Python's fromisoformat, the reference.
-TIMESTAMP_SHAPE = r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}:\d{2})(Z?))?$"
+TIMESTAMP_SHAPE = r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)(Z?))?$"
 
 
 TIMESTAMP_SCHEMA = {"value": pl.Utf8, "moment": pl.Datetime("us", "UTC"), "problem": pl.Utf8}
@@ -116,7 +117,7 @@ def parse_timestamps(values: pl.Series, timezone: str, now: dt.datetime | None) 
     parts = pl.col("value").str.extract_groups(TIMESTAMP_SHAPE)
     day, clock, zulu = parts.struct.field("1"), parts.struct.field("2"), parts.struct.field("3")
     naive = pl.concat_str([day, pl.lit(" "), clock.fill_null("00:00:00")]).str.strptime(
-        pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False
+        pl.Datetime("us"), "%Y-%m-%d %H:%M:%S%.f", strict=False
     )
     # polars reads year 0000, which Python (and ISO 8601 without extensions) has not: leave it to fromisoformat.
     naive = pl.when(day.str.starts_with("0000")).then(None).otherwise(naive)
