@@ -6,20 +6,27 @@ that cannot be used. Because we write the rows, we also know what the pipeline m
 (distinct valid addresses, rejected rows, distinct strings the email validator must see), which lets
 the bench check correctness as well as speed.
 
-Plain `random` with a fixed seed: numpy is not a project dependency, and a per-row Python loop writes
+Plain `random` with a fixed seed: numpy is not a pipeline dependency, and a per-row Python loop writes
 a million rows in a few seconds, which is small next to what is being measured.
+
+`international` is the share of new addresses that are not plain ASCII. The default, 1%, is the mix the
+bench has always written (accented names at ordinary providers), byte for byte; above it, the extra share
+is an international audience: accented, Cyrillic, Chinese and Japanese local parts, IDN domains, and both.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import random
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
+from email_validator import validate_email
 
 from assets.validation.emails import fast_verdicts
 
@@ -50,6 +57,15 @@ LAST = (
 # A few non-ASCII names (already NFC) so that internationalised addresses are part of the load.
 UNICODE_FIRST = ("zoë", "josé", "søren", "jürgen", "anaïs", "björn", "çelik", "łukasz")
 UNICODE_LAST = ("müller", "núñez", "østergård", "dvořák", "öztürk", "françois", "sørensen", "żak")
+# The share of new addresses built from those names in every mix. It is drawn first and as it always was,
+# so the default mix writes the same bytes as before `international` existed.
+LEGACY_UNICODE_SHARE = 0.01
+DEFAULT_INTERNATIONAL = LEGACY_UNICODE_SHARE  # `make bench BENCH_MIX=ascii`
+INTERNATIONAL_MIX = 1 / 3  # `make bench BENCH_MIX=international`
+# Of the international addresses beyond the legacy share: a non-ASCII local part at an ordinary provider,
+# an ASCII local part at an IDN domain, and (the rest) both.
+LOCAL_ONLY_BELOW = 0.45
+DOMAIN_ONLY_BELOW = 0.9
 PROVIDERS = (
     "gmail.com",
     "yahoo.com",
@@ -78,6 +94,86 @@ COMPANIES = [
     )
     for suffix in ("", "-labs", "-corp", "-group", "-systems")
 ]
+
+
+@dataclass(frozen=True)
+class Script:
+    """Names in one writing system, the providers its speakers use and IDN domains written in it.
+
+    Every name is NFC, lower case, and comes back to itself when `.upper()`, `.title()` or `.capitalize()` is
+    lower-cased again (no ß, no dotless i, no final sigma), so a case variant is still the same contact after
+    email-validator's normalisation. tests/test_bench_compare.py checks both, and the domains against
+    email-validator.
+    """
+
+    first: tuple[str, ...]
+    last: tuple[str, ...]
+    providers: tuple[str, ...]
+    idn_domains: tuple[str, ...]
+    joined: bool = False  # family name then given name, no separator (王芳88), as in Chinese and Japanese
+
+
+SCRIPTS = (
+    Script(
+        first=(
+            "zoë",
+            "josé",
+            "søren",
+            "jürgen",
+            "anaïs",
+            "björn",
+            "renée",
+            "chloé",
+            "émile",
+            "inès",
+            "åsa",
+            "håkon",
+        ),
+        last=(
+            "müller",
+            "núñez",
+            "østergård",
+            "dvořák",
+            "öztürk",
+            "lefèvre",
+            "gonçalves",
+            "håkansson",
+            "bräuer",
+        ),
+        providers=("gmail.com", "web.de", "gmx.de", "orange.fr", "laposte.net", "outlook.com"),
+        idn_domains=(
+            "bücher.de",
+            "münchen-stadtwerke.de",
+            "bäckerei-schäfer.de",
+            "crème-brûlée.fr",
+            "société-générale.fr",
+            "räksmörgås.se",
+            "blåbær.no",
+            "smørrebrød.dk",
+        ),
+    ),
+    Script(
+        first=("иван", "ольга", "дмитрий", "анна", "сергей", "наталья", "алексей", "елена"),
+        last=("петров", "иванова", "смирнов", "кузнецова", "попов", "соколова", "волков", "лебедева"),
+        providers=("yandex.ru", "mail.ru", "rambler.ru"),
+        idn_domains=("почта.рф", "пример.рф", "москва.рф"),
+    ),
+    Script(
+        first=("芳", "伟", "敏", "静", "磊", "娜", "强", "洋"),
+        last=("王", "李", "张", "刘", "陈", "杨", "黄", "赵"),
+        providers=("qq.com", "163.com", "126.com", "sina.com"),
+        idn_domains=("中文网.中国", "公司.cn", "网络.中国"),
+        joined=True,
+    ),
+    Script(
+        first=("さくら", "たかし", "ゆい", "はると", "美咲", "翔太"),
+        last=("山田", "佐藤", "鈴木", "高橋", "田中", "渡辺"),
+        providers=("yahoo.co.jp", "docomo.ne.jp", "gmail.com"),
+        idn_domains=("例え.jp", "日本語.jp", "お名前.com"),
+        joined=True,
+    ),
+)
+IDN_DOMAINS = tuple(domain for script in SCRIPTS for domain in script.idn_domains)
 TAGS = ("", "", "customer", "customer, VIP", "newsletter", "webinar,lead", "Lead", "partner, customer, beta")
 SIGNUP_START = dt.datetime(2019, 1, 1)
 SIGNUP_SPAN_SECONDS = 7 * 365 * 86400  # 2019..2025: never in the future
@@ -92,7 +188,9 @@ class Generated:
     invalid_rows: int = 0  # malformed or empty address: must be rejected
     empty_rows: int = 0  # subset of invalid_rows: no address at all (missing_email)
     duplicate_rows: int = 0
-    valid_distinct: int = 0  # distinct lower-cased valid addresses = expected contacts
+    valid_distinct: int = 0  # distinct identity keys (`identity_key`) of valid addresses = expected contacts
+    non_ascii_new: int = 0  # new addresses (one per contact) that are not plain ASCII
+    idn_new: int = 0  # of those, the ones at an IDN domain
     prepared_distinct: int = 0  # distinct trimmed non-empty address strings
     slow_distinct: int = (
         0  # of those, the ones the email fast path turns down = expected email-validator calls
@@ -116,25 +214,78 @@ def split_evenly(total: int, parts: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(parts)]
 
 
-def _new_address(rng: random.Random, serial: int) -> tuple[str, str, str]:
+def _new_address(rng: random.Random, serial: int, international: float) -> tuple[str, str, str]:
     """A unique valid address (the serial guarantees uniqueness), with the names it was built from."""
-    if rng.random() < 0.01:
+    roll = rng.random()
+    if roll < international:
+        if roll >= LEGACY_UNICODE_SHARE:
+            return _international_address(rng, serial)
         first, last = rng.choice(UNICODE_FIRST), rng.choice(UNICODE_LAST)
     else:
         first, last = rng.choice(FIRST), rng.choice(LAST)
+    local = _local_part(rng, first, last, serial)
+    domain = rng.choice(PROVIDERS) if rng.random() < 0.7 else f"{rng.choice(COMPANIES)}.com"
+    return _typed_as_people_do(rng, local, domain, first, last)
+
+
+def _local_part(rng: random.Random, first: str, last: str, serial: int) -> str:
     pattern = rng.random()
     if pattern < 0.5:
-        local = f"{first}.{last}{serial}"
-    elif pattern < 0.75:
-        local = f"{first[0]}{last}{serial}"
-    else:
-        local = f"{first}_{serial}"
-    domain = rng.choice(PROVIDERS) if rng.random() < 0.7 else f"{rng.choice(COMPANIES)}.com"
+        return f"{first}.{last}{serial}"
+    if pattern < 0.75:
+        return f"{first[0]}{last}{serial}"
+    return f"{first}_{serial}"
+
+
+def _joined_local_part(rng: random.Random, first: str, last: str, serial: int) -> str:
+    """Chinese and Japanese names: family name then given name (王芳88), or the given name alone."""
+    return f"{last}{first}{serial}" if rng.random() < 0.7 else f"{first}{serial}"
+
+
+def _typed_as_people_do(
+    rng: random.Random, local: str, domain: str, first: str, last: str
+) -> tuple[str, str, str]:
     # A third of sources keep the capitals people typed: "Mary.Smith12@Gmail.com".
     if rng.random() < 0.33:
         local = local.title()
         domain = domain.capitalize()
     return f"{local}@{domain}", first.capitalize(), last.capitalize()
+
+
+def _international_address(rng: random.Random, serial: int) -> tuple[str, str, str]:
+    """A non-ASCII local part at one of its script's providers, an ASCII one at an IDN domain, or both."""
+    kind = rng.random()
+    script = rng.choice(SCRIPTS)
+    if kind < LOCAL_ONLY_BELOW or kind >= DOMAIN_ONLY_BELOW:
+        first, last = rng.choice(script.first), rng.choice(script.last)
+        build = _joined_local_part if script.joined else _local_part
+        local = build(rng, first, last, serial)
+    else:
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        local = _local_part(rng, first, last, serial)
+    if kind < LOCAL_ONLY_BELOW:
+        domain = rng.choice(script.providers)
+    elif kind < DOMAIN_ONLY_BELOW:
+        domain = rng.choice(IDN_DOMAINS)
+    else:
+        domain = rng.choice(script.idn_domains)
+    return _typed_as_people_do(rng, local, domain, first, last)
+
+
+def identity_key(address: str) -> str:
+    """The pipeline's identity key of a valid generated address: email-validator's normalised form,
+    lower-cased. For ASCII addresses that is the address lower-cased; for the others the local part is NFC
+    (the generator writes NFC already) and the domain is what email-validator makes of it (IDNA: lower
+    case, NFC), asked once per distinct domain spelling instead of once per address."""
+    if address.isascii():
+        return address.lower()
+    local, _, domain = address.rpartition("@")
+    return (unicodedata.normalize("NFC", local) + "@" + _normalized_domain(domain)).lower()
+
+
+@functools.cache
+def _normalized_domain(domain: str) -> str:
+    return validate_email(f"x@{domain}", check_deliverability=False).domain
 
 
 def _case_variant(rng: random.Random, address: str) -> str:
@@ -174,6 +325,7 @@ def _pick_address(
     earlier: list[str],
     invalid_below: float,
     repeat_below: float,
+    international: float,
 ) -> tuple[str, str, str, bool]:
     """One row's address (unusable, a repeat of an earlier one, or new), counted in `result`; with the names
     for a new one, and whether it is new."""
@@ -188,8 +340,16 @@ def _pick_address(
     if earlier and roll < repeat_below:
         result.duplicate_rows += 1
         return _case_variant(rng, rng.choice(earlier)), "", "", False
-    address, first, last = _new_address(rng, serial)
+    address, first, last = _new_address(rng, serial, international)
+    _count_new(result, address)
     return address, first, last, True
+
+
+def _count_new(result: Generated, address: str) -> None:
+    if not address.isascii():
+        result.non_ascii_new += 1
+        if not address.rpartition("@")[2].isascii():
+            result.idn_new += 1
 
 
 def _write_row(writer, rng: random.Random, address: str, first: str, last: str) -> None:
@@ -206,14 +366,17 @@ def _write_row(writer, rng: random.Random, address: str, first: str, last: str) 
     )
 
 
-def generate(inbox: Path, contacts: int, files: int, seed: int = SEED) -> Generated:
-    """Write `files` CSV files (+ manifests) holding `contacts` rows in total into `inbox`."""
+def generate(
+    inbox: Path, contacts: int, files: int, seed: int = SEED, international: float = DEFAULT_INTERNATIONAL
+) -> Generated:
+    """Write `files` CSV files (+ manifests) holding `contacts` rows in total into `inbox`; `international`
+    of the new addresses are not plain ASCII."""
     started = time.perf_counter()
     rng = random.Random(seed)
     inbox.mkdir(parents=True, exist_ok=True)
     result = Generated(files=[])
     seen: list[str] = []  # valid addresses as first written, for duplicate picks
-    valid: set[str] = set()  # ground truth: lower-cased valid addresses
+    valid: set[str] = set()  # ground truth: the identity keys of valid addresses
     prepared: set[str] = set()  # ground truth: distinct strings the validator is asked about
     serial = 0
 
@@ -226,11 +389,11 @@ def generate(inbox: Path, contacts: int, files: int, seed: int = SEED) -> Genera
             for _ in range(count):
                 serial += 1
                 address, first, last, is_new = _pick_address(
-                    rng, serial, result, seen, INVALID_SHARE, INVALID_SHARE + DUPLICATE_SHARE
+                    rng, serial, result, seen, INVALID_SHARE, INVALID_SHARE + DUPLICATE_SHARE, international
                 )
                 if is_new:
                     seen.append(address)
-                    valid.add(address.lower())
+                    valid.add(identity_key(address))
                 if address.strip():
                     prepared.add(address)
                 if address and rng.random() < PADDED_SHARE:
@@ -261,6 +424,7 @@ def generate_increment(
     start_serial: int,
     seed: int = SEED,
     name: str = "increment-01.csv",
+    international: float = DEFAULT_INTERNATIONAL,
 ) -> Generated:
     """One more contact file of `rows` rows for the incremental bench: about half new addresses, half repeats
     of `existing` addresses (in other capitals, as another tool would export them), 0.5% unusable.
@@ -282,7 +446,7 @@ def generate_increment(
         for _ in range(rows):
             serial += 1
             address, first, last, is_new = _pick_address(
-                rng, serial, result, existing, INCREMENT_INVALID_SHARE, 0.5
+                rng, serial, result, existing, INCREMENT_INVALID_SHARE, 0.5, international
             )
             if is_new:
                 new.append(address)
@@ -292,7 +456,7 @@ def generate_increment(
     result.files.append(path)
     result.rows = rows
     result.bytes = path.stat().st_size
-    result.valid_distinct = len({address.lower() for address in new})
+    result.valid_distinct = len({identity_key(address) for address in new})
     result.addresses = new
     result.serial = serial
     result.seconds = time.perf_counter() - started
