@@ -35,6 +35,7 @@ from assets.contacts.merge import drop_temp_tables, merge_pending_files, replay_
 from assets.ingest.context import KIND_CONTACTS, IngestContext
 from assets.ingest.inbox import ingest_folder
 from assets.validation.emails import EmailValidatorCache
+from bench.floor import read_csv_sql
 from bench.generate import SEED, generate
 from bench.pipeline import check
 from pipelines.config import load_config
@@ -161,12 +162,6 @@ def run_pipeline(data_dir: Path, database: Path) -> dict:
         "database_mb": database.stat().st_size / 2**20,
         "peak_rss_after_ingest_mb": rss_ingest,
     }
-
-
-def read_csv_sql(files: list[Path]) -> str:
-    """DuckDB's reader over the files, every column as text (what the floor and the yardstick both load)."""
-    listed = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)
-    return f"read_csv([{listed}], header = true, all_varchar = true)"
 
 
 def run_floor(files: list[Path], database: Path) -> dict:
