@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 
 from bench.events import generate_events
-from bench.generate import generate, generate_increment
+from bench.generate import DEFAULT_INTERNATIONAL, generate, generate_increment
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = "2026-06-30"
@@ -411,25 +411,27 @@ def print_comparison(comparison: dict[str, dict]) -> None:
 # Modes
 
 
-def _generate_inputs(paths, contacts: int, events: int, files: int, seed: int):
+def _generate_inputs(paths, contacts: int, events: int, files: int, seed: int, international: float):
     log.info(
-        "generating %d contacts and %d events in %d files each under %s",
+        "generating %d contacts (%.1f%% of new addresses international) and %d events in %d files each under %s",
         contacts,
+        100 * international,
         events,
         files,
         paths.data_dir,
     )
-    generated = generate(paths.contact_inbox, contacts, files, seed)
+    generated = generate(paths.contact_inbox, contacts, files, seed, international)
     log.info("contacts written in %.1f s", generated.seconds)
     generated_events = generate_events(paths.event_inbox, generated.addresses, events, files, seed)
     log.info("events written in %.1f s", generated_events.seconds)
     return generated, generated_events
 
 
-def _print_generated(generated, generated_events) -> None:
+def print_generated(generated, generated_events) -> None:
     print(
         f"  contacts: {generated.rows:,} rows in {len(generated.files)} files ({generated.bytes / 2**20:.1f} MB) in "
-        f"{generated.seconds:.1f} s; {generated.valid_distinct:,} distinct valid, {generated.invalid_rows:,} invalid"
+        f"{generated.seconds:.1f} s; {generated.valid_distinct:,} distinct valid, {generated.invalid_rows:,} invalid; "
+        f"{generated.non_ascii_new:,} not ASCII ({generated.idn_new:,} at IDN domains)"
     )
     print(
         f"  events:   {generated_events.rows:,} rows in {len(generated_events.files)} files ({generated_events.bytes / 2**20:.1f} MB) in "
@@ -438,20 +440,32 @@ def _print_generated(generated, generated_events) -> None:
     )
 
 
-def _generate_detached(paths, contacts: int, events: int, files: int, seed: int):
-    generated, generated_events = _generate_inputs(paths, contacts, events, files, seed)
+def _generate_detached(paths, contacts: int, events: int, files: int, seed: int, international: float):
+    generated, generated_events = _generate_inputs(paths, contacts, events, files, seed, international)
     generated.addresses = []  # not needed by the caller, and large
     return generated, generated_events
 
 
-def pipeline_mode(work: Path, contacts: int, events: int, files: int, seed: int) -> dict:
-    paths = workspace_paths(work / "full")
-    # The generators run in a child process, so that this process's peak memory is the pipeline's own
-    # (the contact generator holds every address it wrote: gigabytes at 10M).
+def generate_in_child(
+    paths, contacts: int, events: int, files: int, seed: int, international: float = DEFAULT_INTERNATIONAL
+):
+    """The contact and event files, written by a child process, so that this process's peak memory stays
+    the pipeline's own (the contact generator holds every address it wrote: gigabytes at 10M). The
+    generators' answers come back without the address list."""
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        generated, generated_events = pool.submit(
-            _generate_detached, paths, contacts, events, files, seed
-        ).result()
+        return pool.submit(_generate_detached, paths, contacts, events, files, seed, international).result()
+
+
+def pipeline_mode(
+    work: Path,
+    contacts: int,
+    events: int,
+    files: int,
+    seed: int,
+    international: float = DEFAULT_INTERNATIONAL,
+) -> dict:
+    paths = workspace_paths(work / "full")
+    generated, generated_events = generate_in_child(paths, contacts, events, files, seed, international)
     rss_generated = peak_rss()
     log.info("running the refresh job")
     run = run_job(paths)
@@ -460,7 +474,7 @@ def pipeline_mode(work: Path, contacts: int, events: int, files: int, seed: int)
 
     print()
     print(f"Pipeline benchmark: the whole refresh job in process, as of {AS_OF}, seed {seed}")
-    _print_generated(generated, generated_events)
+    print_generated(generated, generated_events)
     print()
     print_steps("full run", run, rows)
     print()
@@ -502,18 +516,19 @@ def incremental_mode(
     events: int,
     files: int,
     seed: int,
+    international: float = DEFAULT_INTERNATIONAL,
     increment_contacts: int = INCREMENT_CONTACTS,
     increment_events: int = INCREMENT_EVENTS,
 ) -> dict:
     paths = workspace_paths(work / "incremental")
-    generated, generated_events = _generate_inputs(paths, contacts, events, files, seed)
+    generated, generated_events = _generate_inputs(paths, contacts, events, files, seed, international)
     rows_full = generated.rows + generated_events.rows
     log.info("first run: the full load")
     full = run_job(paths)
     if not full.success:  # nothing to build on: report the failure and stop
         print()
         print(f"Incremental benchmark: the first run failed, as of {AS_OF}, seed {seed}")
-        _print_generated(generated, generated_events)
+        print_generated(generated, generated_events)
         print()
         print_steps("full run", full, rows_full)
         print()
@@ -531,7 +546,12 @@ def incremental_mode(
 
     log.info("adding %d contact rows and %d event rows", increment_contacts, increment_events)
     extra = generate_increment(
-        paths.contact_inbox, generated.addresses, increment_contacts, generated.serial, seed + 1
+        paths.contact_inbox,
+        generated.addresses,
+        increment_contacts,
+        generated.serial,
+        seed + 1,
+        international=international,
     )
     # Events about old and new contacts alike; a row offset past the first files' so no row repeats theirs.
     extra_events = generate_events(
@@ -564,7 +584,7 @@ def incremental_mode(
     print(
         f"Incremental benchmark: {rows_increment:,} new rows on top of {rows_full:,}, as of {AS_OF}, seed {seed}"
     )
-    _print_generated(generated, generated_events)
+    print_generated(generated, generated_events)
     print(
         f"  increment: contact file {extra.rows:,} rows ({extra.duplicate_rows:,} repeats, {extra.valid_distinct:,} new, "
         f"{extra.invalid_rows:,} invalid); event file {extra_events.rows:,} rows ({extra_events.invalid_rows:,} invalid)"

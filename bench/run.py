@@ -1,19 +1,22 @@
-"""Benchmark: the pipeline's ingest + validate + merge against DuckDB's own CSV load, the whole job, an incremental run, and the email fast path.
+"""Benchmark: the pipeline's ingest + validate + merge against DuckDB's own CSV load, the whole job, an incremental run, the email fast path, and the whole job against its floor and a pandas peer.
 
-    .venv/bin/python -m bench.run [--mode contacts|pipeline|incremental|emails] [--contacts N] [--events M]
-                                  [--files K] [--quick] [--keep]
+    .venv/bin/python -m bench.run [--mode contacts|pipeline|incremental|emails|compare] [--contacts N] [--events M]
+                                  [--files K] [--international SHARE] [--quick] [--keep]
 
 `contacts` (the default): both measurements run in one process on one set of generated files, so the
 ratio between them is meaningful on any machine even when the absolute times are not. `pipeline`: the
 whole refresh job on generated contacts and events, per step. `incremental`: a run after one more
 contact file and event file, and its warehouse compared with one rebuilt from scratch. `emails`: the email
-fast path against email-validator alone on adversarial addresses. See bench/README.md.
+fast path against email-validator alone on adversarial addresses. `compare`: the whole job against DuckDB
+loading the same files and against the pandas script a user would write (bench/peer.py). See
+bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import fractions
 import json
 import logging
 import os
@@ -36,7 +39,7 @@ from assets.ingest.context import KIND_CONTACTS, IngestContext
 from assets.ingest.inbox import ingest_folder
 from assets.validation.emails import EmailValidatorCache
 from bench.floor import read_csv_sql
-from bench.generate import SEED, generate
+from bench.generate import DEFAULT_INTERNATIONAL, INTERNATIONAL_MIX, SEED, generate
 from bench.pipeline import check
 from pipelines.config import load_config
 from pipelines.warehouse.connection import connect, transaction
@@ -49,7 +52,9 @@ QUICK_CONTACTS = 20_000
 QUICK_EVENTS = 200_000
 DEFAULT_CONTACTS = 1_000_000
 DEFAULT_EVENTS = 10_000_000
-MODES = ("contacts", "pipeline", "incremental", "emails")
+DEFAULT_COMPARE_EVENTS = 2_000_000
+MODES = ("contacts", "pipeline", "incremental", "emails", "compare")
+MIXES = {"ascii": DEFAULT_INTERNATIONAL, "international": INTERNATIONAL_MIX}  # `make bench BENCH_MIX=...`
 log = logging.getLogger("bench")
 
 
@@ -208,6 +213,21 @@ def run_sql_merge(files: list[Path], database: Path) -> dict:
     return {"seconds": time.perf_counter() - started, "contacts": contacts}
 
 
+def international_share(text: str) -> float:
+    """`--international`: a mix's name, a number or a fraction ("1/3"), between 0 and 1."""
+    if text in MIXES:
+        return MIXES[text]
+    try:
+        share = float(fractions.Fraction(text))
+    except (ValueError, ZeroDivisionError) as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not {' or '.join(MIXES)}, a number or a fraction"
+        ) from exc
+    if not 0 <= share <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a share between 0 and 1")
+    return share
+
+
 def git_commit() -> str | None:
     try:
         return subprocess.run(
@@ -234,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         default="contacts",
         help="contacts: ingest+merge vs the DuckDB floor (default); pipeline: the whole job; "
         "incremental: a run after one more file, compared with a rebuild; "
-        "emails: the email fast path against email-validator on --contacts adversarial addresses",
+        "emails: the email fast path against email-validator on --contacts adversarial addresses; "
+        "compare: the whole job vs DuckDB loading the same files and vs a pandas script",
     )
     parser.add_argument(
         "--contacts",
@@ -246,7 +267,8 @@ def main(argv: list[str] | None = None) -> int:
         "--events",
         type=int,
         default=None,
-        help=f"event rows to generate, pipeline/incremental modes (default 10,000,000; --quick: {QUICK_EVENTS:,})",
+        help=f"event rows to generate, pipeline/incremental/compare modes (default 10,000,000, compare "
+        f"{DEFAULT_COMPARE_EVENTS:,}; --quick: {QUICK_EVENTS:,})",
     )
     parser.add_argument(
         "--files",
@@ -259,13 +281,23 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help=f"smoke run with {QUICK_CONTACTS:,} contacts and {QUICK_EVENTS:,} events (explicit sizes still win)",
     )
+    parser.add_argument(
+        "--international",
+        type=international_share,
+        default=DEFAULT_INTERNATIONAL,
+        metavar="SHARE",
+        help="share of new contact addresses that are not ASCII: ascii (0.01, the default), "
+        "international (1/3), or a number",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the generated files and DuckDB databases")
     parser.add_argument("--seed", type=int, default=SEED, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     contacts = (
         args.contacts if args.contacts is not None else QUICK_CONTACTS if args.quick else DEFAULT_CONTACTS
     )
-    events = args.events if args.events is not None else QUICK_EVENTS if args.quick else DEFAULT_EVENTS
+    events = (
+        args.events if args.events is not None else QUICK_EVENTS if args.quick else default_events(args.mode)
+    )
     if contacts < 1 or args.files < 1 or events < 0:
         parser.error("--contacts and --files must be positive, --events not negative")
     logging.basicConfig(
@@ -279,7 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = work / "data"
     try:
         log.info("generating %d contacts in %d files under %s", contacts, args.files, work)
-        generated = generate(data_dir / "inbox" / "contacts", contacts, args.files, args.seed)
+        generated = generate(
+            data_dir / "inbox" / "contacts", contacts, args.files, args.seed, args.international
+        )
         rss_generate = peak_rss_mb()
         # Pipeline before floor, so that the peak memory read after it is the pipeline's (plus generation's).
         log.info("pipeline: ingest + validate + merge")
@@ -385,7 +419,13 @@ def main(argv: list[str] | None = None) -> int:
                 "commit": git_commit(),
                 "mode": "contacts",
                 "machine": machine(),
-                "args": {"contacts": contacts, "files": args.files, "seed": args.seed, "quick": args.quick},
+                "args": {
+                    "contacts": contacts,
+                    "files": args.files,
+                    "seed": args.seed,
+                    "international": args.international,
+                    "quick": args.quick,
+                },
                 "generated": generated.figures(),
                 "floor": floor | {"rows_per_second": rows / floor["seconds"]},
                 "sql_merge_yardstick": sql_merge,
@@ -412,8 +452,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if all_ok else 1
 
 
+def default_events(mode: str) -> int:
+    # compare runs the pipeline and a row-by-row pandas script on the same files: 2M events keep it minutes.
+    return DEFAULT_COMPARE_EVENTS if mode == "compare" else DEFAULT_EVENTS
+
+
 def whole_job(mode: str, contacts: int, events: int, args: argparse.Namespace) -> int:
-    """`--mode pipeline` or `--mode incremental` (bench/pipeline.py), or `--mode emails` (bench/emails.py)."""
+    """`--mode pipeline` or `--mode incremental` (bench/pipeline.py), `--mode emails` (bench/emails.py), or
+    `--mode compare` (bench/compare.py)."""
+    from bench.compare import compare_mode
     from bench.emails import emails_mode
     from bench.pipeline import incremental_mode, pipeline_mode
 
@@ -423,9 +470,11 @@ def whole_job(mode: str, contacts: int, events: int, args: argparse.Namespace) -
         if mode == "emails":
             figures = emails_mode(contacts, args.seed)
         elif mode == "pipeline":
-            figures = pipeline_mode(work, contacts, events, args.files, args.seed)
+            figures = pipeline_mode(work, contacts, events, args.files, args.seed, args.international)
+        elif mode == "compare":
+            figures = compare_mode(work, contacts, events, args.files, args.seed, args.international)
         else:
-            figures = incremental_mode(work, contacts, events, args.files, args.seed)
+            figures = incremental_mode(work, contacts, events, args.files, args.seed, args.international)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -443,6 +492,7 @@ def whole_job(mode: str, contacts: int, events: int, args: argparse.Namespace) -
                     "events": events,
                     "files": args.files,
                     "seed": args.seed,
+                    "international": args.international,
                     "quick": args.quick,
                 },
                 **figures,
