@@ -201,7 +201,7 @@ def print_memory(run, peer: dict) -> None:
     print(
         f"  peak RSS: pipeline {run.peak_rss['self_mb']:,.0f} MB (this process, ru_maxrss; the largest step "
         f"{max(run.step_peak_rss_mb.values(), default=0.0):,.0f} MB), peer {peer['peak_rss_mb']:,.0f} MB "
-        "(its own process, ru_maxrss)"
+        "(its own process, VmHWM)"
     )
 
 

@@ -396,7 +396,9 @@ def main(argv: list[str] | None = None) -> int:
         ),
         check("rejected = invalid rows generated", pipeline["rows_rejected"], generated.invalid_rows),
         check(
-            "contacts = distinct valid lower-cased addresses", pipeline["contacts"], generated.valid_distinct
+            "contacts = distinct valid addresses (normalised, lower-cased)",
+            pipeline["contacts"],
+            generated.valid_distinct,
         ),
         check("contacts have distinct emails", pipeline["contacts_distinct_emails"], pipeline["contacts"]),
         # The fast path is recomputed per file; email-validator must see each other address exactly once.
