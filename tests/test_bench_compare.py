@@ -5,6 +5,7 @@ is what the bench's own sanity checks hold on every run."""
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import random
 import unicodedata
@@ -27,6 +28,7 @@ from bench.generate import (
 )
 from bench.peer import run_peer
 from bench.run import international_share
+from pipelines.settings import PROJECT_ROOT
 
 CONTACTS = 6_000
 EVENTS = 20_000
@@ -122,6 +124,14 @@ def test_the_peer_keeps_one_contact_per_normalised_valid_address(international, 
     assert figures["events"] == kept_events == events.rows - events.invalid_kinds["bad_timestamp"]
     assert 0 < figures["segment"] == engaged < figures["contacts"]
     assert set(figures["stages"]) == {"read", "validate", "dedupe", "events", "duckdb", "segment"}
+
+
+def test_the_peer_uses_no_pipeline_code():
+    tree = ast.parse((PROJECT_ROOT / "bench" / "peer.py").read_text(encoding="utf-8"))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not {name for name in imported if name.split(".")[0] in ("assets", "pipelines", "bench")}
+    assert {"pandas", "email_validator", "duckdb"} <= imported
 
 
 def test_the_floor_loads_every_row_best_of_three(international, tmp_path):
