@@ -55,6 +55,7 @@ def test_vectorised_alias_folding_matches_fold_alias():
         "plain@gmail.com",
         "dots.only@gmail.co",
         "first.last+tag@googlemail.com",
+        "zoë.müller+news@gmail.com",  # the international path's answers are folded too
     ]
     folded = pl.Series(values).to_frame("email").select(fold_aliases(pl.col("email"))).to_series().to_list()
     assert folded == [fold_alias(value) for value in values]

@@ -205,7 +205,10 @@ class EmailValidatorCache:
         prepared = prepared.rename("prepared")
         fast = vouched_verdicts(prepared)
         if self.fold_provider_aliases:
-            fast = fast.select(fold_aliases(pl.col("email")), fold_aliases(pl.col("email_ascii")))
+            fast = fast.select(
+                fold_aliases(pl.col("email")).alias("email"),
+                fold_aliases(pl.col("email_ascii")).alias("email_ascii"),
+            )
         fast = fast.rename({"email": "fast", "email_ascii": "fast_ascii"})
         unanswered = fast.get_column("fast").is_null() & prepared.is_not_null() & (prepared != "")
         self.fast += prepared.len() - fast.get_column("fast").null_count()
