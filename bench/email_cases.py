@@ -136,3 +136,121 @@ def adversarial_addresses(count: int, seed: int = 11) -> list[str]:
             address = rng.choice([address.upper(), address.title(), address.swapcase()])
         addresses.append(address)
     return addresses
+
+
+# The international mix: the names and domains of European and Asian audiences, and what a hostile or
+# broken source makes of them. Characters are written as escapes where they would be invisible.
+INTL_LOCALS = [
+    "zoë",
+    "josé.núñez",
+    "søren",
+    "jürgen_müller",
+    "łukasz",
+    "иван.петров",
+    "王芳",
+    "田中.太郎",
+    "محمد",  # right to left
+    "דוד",
+    "σοφίας",  # final sigma
+    "straße",
+    "İlker",  # dotted capital I: lower() gives two characters
+    "ǅemal",  # titlecase digraph
+    "ﬁne",  # a ligature NFC keeps
+    "🙂",
+    "ａｂｃ",  # fullwidth
+    "\u212aelvin",  # Kelvin sign: NFC makes it an ASCII K
+    "pаypal",  # Cyrillic a among Latin: a confusable, still valid
+    "ο\u03bfps",  # Greek omicrons
+    "e\u0301lodie",  # decomposed: NFC composes it
+    "a\u20ddb",  # enclosing mark after a letter
+    "ñ" * 70,  # over 64 characters (email-validator is not strict: the length only counts in the total)
+    "ü" * 125,  # 250 bytes: the whole address goes over 254 bytes, not over 254 characters
+]
+INTL_BAD_CHARACTERS = [
+    "\u0301",  # a combining mark: unsafe at the start, fine after a letter
+    "\u200b",  # zero width space
+    "\u200c",  # zero width non-joiner
+    "\u200d",  # zero width joiner
+    "\u2060",  # word joiner
+    "\ufeff",  # byte order mark
+    "\u200e",  # left-to-right mark
+    "\u200f",  # right-to-left mark
+    "\u202e",  # right-to-left override
+    "\u2066",  # left-to-right isolate
+    "\u00a0",  # no-break space
+    "\u3000",  # ideographic space
+    "\u0378",  # unassigned
+    "\U0001fae8",  # assigned after Python 3.11's Unicode 14: unassigned to email-validator here
+    "\ue000",  # private use
+    "\uffff",  # a noncharacter
+    "\u0085",  # next line, a C1 control
+    "\u00ad",  # soft hyphen
+    "\u2028",  # line separator
+    "。",  # ideographic full stop
+    "＠",  # fullwidth at-sign
+]
+INTL_DOMAINS = [
+    "bücher.de",
+    "münchen-stadtwerke.de",
+    "例え.jp",
+    "中国.cn",
+    "почта.рф",
+    "xn--bcher-kva.de",
+    "xn--80a1acny.xn--p1ai",
+    "BÜCHER.DE",
+    "ÖBB.at",
+    "faß.de",
+    "ǆ.example.com",
+    "موقع.وزارة-الاتصالات.مصر",
+    "bücher.рф",
+    "gmail.com",
+    "yandex.ru",
+    "qq.com",
+    "web.de",
+    "🙂.com",  # not allowed by IDNA 2008
+    "a\u200db.com",  # zero width joiner in a label
+    "例え。jp",  # ideographic full stop between labels
+    "ü" * 60 + ".de",  # its Punycode label is over 63 characters
+    ".".join(["ü" * 20] * 8) + ".de",  # over 253 octets once in IDNA form
+    "-bücher.de",
+    "bücher-.de",
+    "xn--zz.de",  # not valid Punycode
+    "xn--bcher-kva.xn--tckwe",
+    "bücher.test",
+    "bücher.local",
+    "münchen.123",
+    "bücher..de",
+    "ｅｘａｍｐｌｅ.com",  # fullwidth letters, mapped by UTS 46
+    "\u212a.de",
+]
+
+
+def international_addresses(count: int, seed: int = 13) -> list[str]:
+    """A third international (non-ASCII local parts, IDN domains), bent as `adversarial_addresses` bends
+    ASCII ones; the rest ordinary and adversarial ASCII addresses from `adversarial_addresses`."""
+    rng = random.Random(seed)
+    ascii_part = adversarial_addresses(count - count // 3, seed)
+    addresses = []
+    for serial in range(count // 3):
+        local = rng.choice(INTL_LOCALS)
+        if rng.random() < 0.5:
+            local = f"{local}{rng.choice(['.', '_', '', '+'])}{serial % 997}"
+        roll = rng.random()
+        domain = rng.choice(INTL_DOMAINS) if roll < 0.7 else rng.choice(["gmail.com", "Example.org", "x.io"])
+        if rng.random() < 0.08:  # a bad character somewhere in the local part
+            position = rng.randint(0, len(local))
+            local = local[:position] + rng.choice(INTL_BAD_CHARACTERS) + local[position:]
+        if rng.random() < 0.03:  # or in the domain
+            position = rng.randint(0, len(domain))
+            domain = domain[:position] + rng.choice(INTL_BAD_CHARACTERS) + domain[position:]
+        address = f"{local}@{domain}"
+        if rng.random() < 0.03:
+            address = rng.choice([address.replace(".", "..", 1), "." + address, address.replace("@", ".@")])
+        if rng.random() < 0.05:
+            address = rng.choice(WHITESPACE) + address + rng.choice(WHITESPACE + [""])
+        if rng.random() < 0.2:
+            address = rng.choice([address.upper(), address.title(), address.swapcase(), address.lower()])
+        addresses.append(address)
+    mixed = ascii_part + addresses
+    rng.shuffle(mixed)
+    return mixed

@@ -1,6 +1,7 @@
 """`--mode emails`: the differential test of the email fast path at scale.
 
-N adversarial addresses (bench/email_cases.py) plus every case of the shared email corpora go through the
+N addresses of the international mix (bench/email_cases.py: a third with non-ASCII local parts or IDN
+domains, bent in every adversarial way, and the adversarial ASCII cases) plus every case of the shared email corpora go through the
 pipeline's validation (`EmailValidatorCache.verdict_frame`: vectorised fast path, email-validator for the
 rest) and, separately, through email-validator alone. Every address must get the same verdict, the same
 normalised form, the same ASCII form and the same error message; `prepare_emails` must equal
@@ -18,7 +19,7 @@ import polars as pl
 
 from assets.ingest.text_decoding import UNCLEAN_TEXT
 from assets.validation.emails import EmailValidatorCache, judge_all, prepare_email, prepare_emails
-from bench.email_cases import adversarial_addresses
+from bench.email_cases import international_addresses
 
 CORPORA = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora" / "email"
 log = logging.getLogger("bench")
@@ -42,7 +43,7 @@ def corpus_addresses() -> list[str]:
 
 def emails_mode(count: int, seed: int) -> dict:
     started = time.perf_counter()
-    addresses = adversarial_addresses(count, seed)
+    addresses = international_addresses(count, seed)
     corpus = corpus_addresses()
     generated_seconds = time.perf_counter() - started
     inputs = addresses + corpus

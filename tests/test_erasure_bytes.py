@@ -14,6 +14,8 @@ from pathlib import Path
 import duckdb
 import idna
 
+from assets.validation.emails import EmailValidatorCache
+
 LOCAL = "Erin.Erasable"
 DOMAIN = "Bücher.Example.org"
 ADDRESS = f"{LOCAL}@{DOMAIN}"
@@ -85,12 +87,6 @@ def test_every_spelling_of_an_erased_address_is_gone_from_every_store(workspace,
         assert con.execute(
             "select count(*) from rejected_rows where contains(raw, ?)", [ADDRESS]
         ).fetchone() == (1,)
-        assert (
-            con.execute(
-                "select count(*) from staging.email_verdicts where email = ?", [ADDRESS.lower()]
-            ).fetchone()[0]
-            >= 1
-        )
         assert con.execute(
             "select count(*) from segment_members where email = ?", [ADDRESS.lower()]
         ).fetchone() == (1,)
@@ -98,6 +94,19 @@ def test_every_spelling_of_an_erased_address_is_gone_from_every_store(workspace,
             con.execute("select count(*) from list_members where email = ?", [ADDRESS.lower()]).fetchone()[0]
             >= 1
         )
+    finally:
+        con.close()
+    # The vectorised paths vouch for this address, so no run asks email-validator about it and the verdict
+    # cache never holds it; a warehouse from before the international path does. Seed the cache as that run
+    # did (the cache's own store), so the erasure below has it to find.
+    con = duckdb.connect(str(warehouse))
+    try:
+        cache = EmailValidatorCache()
+        cache.attach(con)
+        cache._slow_verdicts([IDNA_FORM.upper()])
+        assert con.execute(
+            "select count(*) from staging.email_verdicts where email = ?", [ADDRESS.lower()]
+        ).fetchone() == (1,)
     finally:
         con.close()
     exports = paths.data_dir / "exports"

@@ -203,6 +203,20 @@ def test_every_recomputed_day_is_a_partition_of_list_health_by_day(fixture_works
     assert sorted(days_reported(workspace.run(as_of="2026-03-17", only=THROUGH_METRICS))) == ["2026-03-17"]
 
 
+def test_only_the_last_days_reported_become_partitions(fixture_workspace, monkeypatch):
+    """A first load of years of history reports its last DAYS_REPORTED days, not every day (each is a Dagster
+    event); list_health itself holds every day."""
+    import assets.metrics.asset_defs as metrics_assets
+
+    monkeypatch.setattr(metrics_assets, "DAYS_REPORTED", 5)
+    reported = days_reported(fixture_workspace.run(as_of="2026-03-16", only=THROUGH_METRICS))
+    assert sorted(reported) == [f"2026-03-{day:02d}" for day in range(12, 17)]
+    (days,) = fixture_workspace.query(
+        "select count(distinct day) from list_health where day <= '2026-03-16'"
+    )[0]
+    assert days == 15
+
+
 # -- By rows: list_health.sql alone (assets/metrics/health.py compute_list_health) on seeded inputs ---------------
 
 ROW_CONFIG = config_from_yaml(CONFIG)

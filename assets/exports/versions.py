@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,18 +108,22 @@ def write_version(
     before = rows_at(con, config, target, previous) if previous is not None else current.clear()
     added = current.filter(~pl.col("contact_id").is_in(before.get_column("contact_id").implode()))
     removed = before.filter(~pl.col("contact_id").is_in(current.get_column("contact_id").implode()))
-    hashes = {}
-    for extension, produce in FILE_WRITERS.items():
-        if extension == "csv" and staged_csv is not None:
-            staged = staged_csv
-        else:
-            staged = writer.stage(
-                f"v{version}.{extension}", lambda path, produce=produce: produce(current, path)
-            )
-        hashes[writer.commit(staged)] = staged.sha256
+    order = [f"v{version}.{extension}" for extension in FILE_WRITERS]  # data files, then the diffs
+    produce = {
+        name: (lambda path, write=write: write(current, path))
+        for name, write in zip(order, FILE_WRITERS.values(), strict=True)
+    }
     for label, frame in (("added", added), ("removed", removed)):
-        staged = writer.stage(f"v{version}.{label}.csv", lambda path, frame=frame: write_csv(frame, path))
-        hashes[writer.commit(staged)] = staged.sha256
+        order.append(f"v{version}.{label}.csv")
+        produce[order[-1]] = lambda path, frame=frame: write_csv(frame, path)
+    staged = {staged_csv.name: staged_csv} if staged_csv is not None else {}
+    todo = [name for name in order if name not in staged]
+    # polars' writers and the hashing release the GIL: the files of a big export are written side by side.
+    with ThreadPoolExecutor(max(1, min(len(todo), os.cpu_count() or 1))) as pool:
+        staged |= dict(zip(todo, pool.map(lambda name: writer.stage(name, produce[name]), todo), strict=True))
+    hashes = {}
+    for name in order:  # into place in a fixed order; the manifest after them
+        hashes[writer.commit(staged[name])] = staged[name].sha256
     manifest = {
         "export": f"{target.kind}/{target.export_id}",
         "version": version,

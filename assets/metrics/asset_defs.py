@@ -1,5 +1,7 @@
 """Dagster wrappers for the metrics: list_health, segment_health, and the HTML report (DESIGN 8)."""
 
+import datetime as dt
+
 import dagster as dg
 
 from assets.metrics.health import compute_list_health, compute_segment_health
@@ -84,13 +86,20 @@ def list_health(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse)
     return dg.MaterializeResult(metadata=metadata)
 
 
+# Each day reported is a Dagster event (about 2 ms each): a first load of years of history would spend
+# seconds on events for days nobody plots in the UI. Older days are in `list_health` and the HTML report.
+DAYS_REPORTED = 90
+
+
 def report_days(context: dg.AssetExecutionContext, con, start, as_of) -> int:
-    """A materialization of list_health_by_day per recomputed day, keys `<list>_<figure>` (the same every day,
-    so each is one line over the days); days no list has any more are dropped from the partitions."""
+    """A materialization of list_health_by_day per recomputed day of the last DAYS_REPORTED, keys
+    `<list>_<figure>` (the same every day, so each is one line over the days); days no list has any more are
+    dropped from the partitions."""
     columns = ", ".join(DAILY_FIGURES)
+    first_reported = max(start, as_of - dt.timedelta(days=DAYS_REPORTED - 1))
     rows = con.execute(
         f"select day::varchar, list_id, {columns} from staging.list_health where day >= ? and day <= ? order by day, list_id",
-        [start, as_of],
+        [first_reported, as_of],
     ).fetchall()
     present = {
         row[0]

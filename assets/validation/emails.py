@@ -18,6 +18,7 @@ import polars as pl
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
 from assets.ingest.parsed_file import PY_WHITESPACE
+from assets.validation.international_emails import international_verdicts
 from pipelines.warehouse.connection import registered
 from pipelines.warehouse.tombstones import erasure_salt, has_tombstones
 
@@ -26,9 +27,11 @@ GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
 
 # The fast path, one vectorised pass over a column of addresses: plain ASCII dot-atom addresses at
 # ordinary domains, for which email-validator's verdict is "valid" and its normalised form is the input
-# with the domain lower-cased. Anything else (unicode, quotes, IDN or Punycode, special-use names, long
-# parts, odd labels) goes to email-validator itself. The differential tests (tests/test_email_fast_path.py,
-# and 1M addresses in `make bench BENCH_MODE=emails`) hold the two to the same answers.
+# with the domain lower-cased. What it turns down (unicode local parts, IDN or Punycode domains, special-use
+# names, long parts, odd labels) takes the international path (international_emails.py), which asks
+# email-validator once per distinct domain; what neither vouches for (invalid addresses among them, for the
+# exact message) goes to email-validator itself. The differential tests (tests/test_email_fast_path.py, and
+# 1M addresses in `make bench BENCH_MODE=emails`) hold them to the same answers.
 ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-]+"
 
 
@@ -72,8 +75,8 @@ def prepare_emails(raw: pl.Series) -> pl.Series:
     return trimmed.scatter(positions, pl.Series(normalised, dtype=pl.Utf8))
 
 
-def fast_verdicts(prepared: pl.Series) -> pl.Series:
-    """The normalised, lower-cased address where the fast path can vouch for it, else null (ask email-validator)."""
+def ascii_verdicts(prepared: pl.Series) -> pl.Series:
+    """The normalised, lower-cased address of each plain ASCII address at an ordinary domain, else null."""
     frame = pl.DataFrame({"prepared": prepared}).with_columns(
         pl.col("prepared").str.to_lowercase().alias("lowered")
     )
@@ -91,6 +94,31 @@ def fast_verdicts(prepared: pl.Series) -> pl.Series:
         & ~pl.col("lowered").str.extract(r"\.([a-z]+)$").is_in(SPECIAL_USE)
     )
     return frame.select(pl.when(vouched).then(pl.col("lowered")).alias("email")).get_column("email")
+
+
+def vouched_verdicts(prepared: pl.Series) -> pl.DataFrame:
+    """Row for row, email and email_ascii where the vectorised paths can vouch for email-validator's verdict
+    (valid, with exactly these forms); both null where email-validator itself must be asked. Plain ASCII
+    addresses take one pass; the rest (international, IDN, unusual domains) the per-domain path of
+    assets/validation/international_emails.py."""
+    email = ascii_verdicts(prepared)
+    rest = (email.is_null() & prepared.is_not_null() & (prepared != "")).fill_null(False)
+    if not rest.any():
+        return pl.DataFrame({"email": email, "email_ascii": email})
+    positions = rest.arg_true()
+    international = international_verdicts(prepared.gather(positions))
+    return pl.DataFrame(
+        {
+            "email": email.scatter(positions, international.get_column("email")),
+            "email_ascii": email.clone().scatter(positions, international.get_column("email_ascii")),
+        }
+    )
+
+
+def fast_verdicts(prepared: pl.Series) -> pl.Series:
+    """The normalised, lower-cased address where the vectorised paths can vouch for it, else null (ask
+    email-validator)."""
+    return vouched_verdicts(prepared).get_column("email")
 
 
 def fold_alias(email: str) -> str:
@@ -175,21 +203,25 @@ class EmailValidatorCache:
         null or empty value). The fast path answers in one vectorised pass; the rest come from
         email-validator, once per distinct address."""
         prepared = prepared.rename("prepared")
-        fast = fast_verdicts(prepared)
+        fast = vouched_verdicts(prepared)
         if self.fold_provider_aliases:
-            fast = fast.to_frame("email").select(fold_aliases(pl.col("email"))).to_series()
-        unanswered = fast.is_null() & prepared.is_not_null() & (prepared != "")
-        self.fast += prepared.len() - fast.null_count()
+            fast = fast.select(
+                fold_aliases(pl.col("email")).alias("email"),
+                fold_aliases(pl.col("email_ascii")).alias("email_ascii"),
+            )
+        fast = fast.rename({"email": "fast", "email_ascii": "fast_ascii"})
+        unanswered = fast.get_column("fast").is_null() & prepared.is_not_null() & (prepared != "")
+        self.fast += prepared.len() - fast.get_column("fast").null_count()
         slow = self._slow_verdicts(prepared.filter(unanswered).unique().to_list())
         answered_fast = pl.col("fast").is_not_null()
         return (
-            pl.DataFrame({"prepared": prepared, "fast": fast})
+            fast.with_columns(prepared)
             .join(slow, on="prepared", how="left", maintain_order="left")
             .select(
                 "prepared",
                 pl.when(answered_fast).then(pl.col("fast")).otherwise(pl.col("email")).alias("email"),
                 pl.when(answered_fast)
-                .then(pl.col("fast"))
+                .then(pl.col("fast_ascii"))
                 .otherwise(pl.col("email_ascii"))
                 .alias("email_ascii"),
                 pl.when(answered_fast).then(None).otherwise(pl.col("email_error")).alias("email_error"),

@@ -1,0 +1,134 @@
+"""The vectorised path for the addresses the ASCII fast path turns down: non-ASCII local parts (`zoë@…`),
+IDN and Punycode domains (`…@bücher.de`), special-use and odd-but-valid domains.
+
+It vouches for an address only where it can reproduce email-validator's answer exactly, and leaves the rest
+(null) to email-validator itself:
+- the domain's verdict and its normalised and IDNA (ASCII) forms are email-validator's own, computed once per
+  distinct domain (an audience has far fewer domains than addresses);
+- the local part is checked by character classes: the dot-atom shape of RFC 6531 (ASCII atext plus any
+  non-ASCII character), and email-validator's "unsafe character" rule (Unicode categories) decided once per
+  distinct non-ASCII character with Python's own `unicodedata`, the tables email-validator uses, so a
+  character polars' regex engine would classify by a newer Unicode version is still judged as
+  email-validator judges it;
+- the three length limits email-validator applies (the address as given, normalised, and with the domain in
+  IDNA form), in UTF-8 bytes.
+Invalid addresses, quoted local parts and anything else unusual are not vouched for: their error messages
+come from email-validator. The differential tests (tests/test_email_fast_path.py, and 1M addresses in
+`make bench BENCH_MODE=emails`) hold the two to the same verdicts, forms and messages.
+
+Inputs are prepared (trimmed, NFC) as `prepare_emails` does, so each part of an address is NFC too and
+email-validator's second, post-normalisation pass over the local part never changes anything.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import polars as pl
+from email_validator import EmailNotValidError, validate_email
+
+# RFC 5322 atext plus, per RFC 6531, every non-ASCII code point: email-validator's DOT_ATOM_TEXT_INTL.
+ATOM_INTL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\x{80}-\x{10FFFF}]+"
+LOCAL_SHAPE = rf"^{ATOM_INTL}(?:\.{ATOM_INTL})*$"
+EMAIL_MAX_BYTES = 254  # email_validator.rfc_constants.EMAIL_MAX_LENGTH, in UTF-8 octets
+SAFE_CATEGORIES = (
+    "L",
+    "N",
+    "P",
+    "S",
+)  # email-validator's check_unsafe_chars; marks (M) only after the first character
+PROBE_LOCAL = "a"  # a local part that is valid everywhere, to ask email-validator about a domain alone
+
+VOUCHED_COLUMNS = {"email": pl.Utf8, "email_ascii": pl.Utf8}
+
+
+def domain_verdicts(domains: pl.Series) -> pl.DataFrame:
+    """Per distinct domain: email-validator's normalised domain and its IDNA ASCII form, or nulls where the
+    domain is not valid (those addresses go to email-validator whole, for its exact message)."""
+    names = domains.drop_nulls().unique().to_list()
+    normalised, ascii_forms = [], []
+    for name in names:
+        try:
+            result = validate_email(f"{PROBE_LOCAL}@{name}", check_deliverability=False)
+        except EmailNotValidError:
+            normalised.append(None)
+            ascii_forms.append(None)
+            continue
+        normalised.append(result.domain)
+        ascii_forms.append(result.ascii_domain)
+    return pl.DataFrame(
+        {"domain": names, "domain_normalised": normalised, "domain_ascii": ascii_forms},
+        schema={"domain": pl.Utf8, "domain_normalised": pl.Utf8, "domain_ascii": pl.Utf8},
+    )
+
+
+def _character_class(characters: list[str]) -> str:
+    return "[" + "".join(f"\\x{{{ord(c):X}}}" for c in characters) + "]"
+
+
+def unsafe_local_characters(locals_: pl.Series) -> tuple[list[str], list[str]]:
+    """The distinct non-ASCII characters of these local parts that email-validator calls unsafe anywhere
+    (spaces, controls, format characters such as bidi marks and zero-width joiners, unassigned code points),
+    and the combining marks, unsafe as a first character only. ASCII atext is always safe."""
+    non_ascii = locals_.str.replace_all(r"[\x00-\x7F]", "")
+    non_ascii = non_ascii.filter(non_ascii != "")
+    characters = non_ascii.str.split("").explode().drop_nulls().unique().to_list()
+    unsafe, marks = [], []
+    for character in characters:
+        category = unicodedata.category(character)
+        if category[0] == "M":
+            marks.append(character)
+        elif category[0] not in SAFE_CATEGORIES:
+            unsafe.append(character)
+    return sorted(unsafe), sorted(marks)
+
+
+def international_verdicts(prepared: pl.Series) -> pl.DataFrame:
+    """Row for row: email (normalised, lower-cased) and email_ascii (its ASCII form, null when the local
+    part is not ASCII) where email-validator's verdict is certainly "valid"; both null where it must be asked."""
+    frame = (
+        pl.DataFrame({"prepared": prepared})
+        .with_row_index("row")
+        .with_columns(parts=pl.col("prepared").str.splitn("@", 2))
+        .select(
+            "row",
+            "prepared",
+            pl.col("parts").struct.field("field_0").alias("local"),
+            pl.col("parts").struct.field("field_1").alias("domain"),
+        )
+    )
+    shaped = frame.filter(pl.col("domain").is_not_null() & pl.col("local").str.contains(LOCAL_SHAPE))
+    unsafe, marks = unsafe_local_characters(shaped.get_column("local"))
+    safe = pl.lit(True)
+    if unsafe:
+        safe = ~pl.col("local").str.contains(_character_class(unsafe))
+    if marks:
+        safe = safe & ~pl.col("local").str.slice(0, 1).is_in(marks)
+    candidates = shaped.filter(safe).join(
+        domain_verdicts(shaped.get_column("domain")), on="domain", how="inner"
+    )
+    local_bytes = pl.col("local").str.len_bytes()
+    vouched = candidates.filter(
+        pl.col("domain_normalised").is_not_null()
+        & (pl.col("prepared").str.len_bytes() <= EMAIL_MAX_BYTES)
+        & (local_bytes + 1 + pl.col("domain_normalised").str.len_bytes() <= EMAIL_MAX_BYTES)
+        & (local_bytes + 1 + pl.col("domain_ascii").str.len_bytes() <= EMAIL_MAX_BYTES)
+    ).select(
+        "row",
+        (pl.col("local") + "@" + pl.col("domain_normalised")).alias("normalised"),
+        pl.when(pl.col("local").str.contains(r"^[\x00-\x7F]*$"))
+        .then((pl.col("local") + "@" + pl.col("domain_ascii")).str.to_lowercase())
+        .alias("email_ascii"),
+    )
+    # Lower-cased as email-validator's callers lower-case (str.lower, Python's Unicode tables): polars'
+    # to_lowercase follows its own Unicode version. ASCII (email_ascii) is the same in both.
+    lowered = pl.Series(
+        "email", [value.lower() for value in vouched.get_column("normalised").to_list()], pl.Utf8
+    )
+    answers = vouched.select("row", "email_ascii").with_columns(lowered)
+    return (
+        frame.select("row")
+        .join(answers, on="row", how="left", maintain_order="left")
+        .select("email", "email_ascii")
+        .cast(VOUCHED_COLUMNS)
+    )
