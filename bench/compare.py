@@ -58,8 +58,6 @@ def pipeline_segments(warehouse: Path) -> dict:
     """The pipeline's segments comparable with the peer's: the shipped engaged segment, and the peer's own
     definition computed on the pipeline's warehouse (subscribed, an open or click in the 90 days to the end
     of the as-of date)."""
-    if not warehouse.exists():  # the run failed before creating it
-        return {}
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         shipped = con.execute(
@@ -104,7 +102,7 @@ def compare_mode(
     log.info("pipeline: the refresh job")
     run = run_job(paths)
     warehouse = warehouse_figures(paths.warehouse)
-    segments = pipeline_segments(paths.warehouse)
+    segments = pipeline_segments(paths.warehouse) if run.success else {}  # a failed run's are not results
     log.info("floor: DuckDB read_csv into two tables, best of 3")
     floor = best_floor(generated.files, generated_events.files, work / "floor")
     log.info("peer: pandas + email-validator + DuckDB in a child process")
