@@ -43,10 +43,21 @@ ui: $(STAMP)
 	# Started from inside DAGSTER_HOME so that dagster dev does not warn about the dagster.yaml beside workspace.yaml.
 	cd $(DAGSTER_HOME) && $(CURDIR)/$(BIN)/dagster dev -w $(CURDIR)/workspace.yaml -h 127.0.0.1 -p 3000
 
+# The peer of `make bench BENCH_MODE=compare` (bench/peer.py) runs in an environment of its own: pandas stays out
+# of the pipeline's, where pandera would import it in every process.
+PEER_VENV := .venv-peer
+PEER_STAMP := $(PEER_VENV)/.installed
+
+$(PEER_STAMP): bench/requirements-peer.lock
+	$(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PEER_VENV)/bin/python -m pip install --quiet --require-virtualenv -r bench/requirements-peer.lock
+	touch $(PEER_STAMP)
+
 # make bench [BENCH_MODE=contacts|pipeline|incremental|emails|compare] [BENCH_CONTACTS=N] [BENCH_EVENTS=M] [BENCH_FILES=K]
 # [BENCH_MIX=ascii|international|SHARE] [BENCH_ARGS=...], or from the environment; see bench/README.md.
 # BENCH_MIX: the share of new contact addresses that are not ASCII; ascii is 0.01 (the default), international 1/3.
-bench: $(STAMP)
+bench: $(STAMP) $(PEER_STAMP)
 	$(BIN)/python -m bench.run --mode $(or $(BENCH_MODE),contacts) $(if $(BENCH_CONTACTS),--contacts $(BENCH_CONTACTS)) $(if $(BENCH_EVENTS),--events $(BENCH_EVENTS)) $(if $(BENCH_FILES),--files $(BENCH_FILES)) $(if $(BENCH_MIX),--international $(BENCH_MIX)) $(BENCH_ARGS)
 
 sample: $(STAMP)

@@ -12,14 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 
 from bench.floor import best_floor
 from bench.generate import DEFAULT_INTERNATIONAL
-from bench.peer import ENGAGED_DAYS
 from bench.pipeline import (
     AS_OF,
     check,
@@ -35,6 +33,7 @@ from bench.pipeline import (
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOOR_TARGET = 10.0  # the whole job at most this many times the floor (issue 18)
+PEER_PYTHON = ROOT / ".venv-peer" / "bin" / "python"  # bench/requirements-peer.lock, made by `make bench`
 PEER_TARGET = 3.0  # the peer at least this many times slower than the whole job (issue 18)
 SHIPPED_ENGAGED_SEGMENT = "engaged-users"  # sql/segments/: opened in 30 days, clicked in 60, subscribed
 PEER_STAGES = ("read", "validate", "dedupe", "events", "duckdb", "segment")
@@ -44,8 +43,12 @@ log = logging.getLogger("bench")
 def run_peer_in_child(contact_dir: Path, event_dir: Path, database: Path) -> dict:
     """bench/peer.py in a fresh interpreter, so that its peak memory (which it reports itself) is its own
     and not this process's, which holds the pipeline's."""
+    if not PEER_PYTHON.exists():
+        raise SystemExit(
+            f"{PEER_PYTHON} is missing: `make bench` creates it from bench/requirements-peer.lock"
+        )
     finished = subprocess.run(
-        [sys.executable, "-m", "bench.peer", str(contact_dir), str(event_dir), str(database)],
+        [str(PEER_PYTHON), str(ROOT / "bench" / "peer.py"), str(contact_dir), str(event_dir), str(database)],
         cwd=ROOT,
         stdout=subprocess.PIPE,  # its figures; its warnings and errors go to this process's stderr
         text=True,
@@ -54,7 +57,7 @@ def run_peer_in_child(contact_dir: Path, event_dir: Path, database: Path) -> dic
     return json.loads(finished.stdout.strip().splitlines()[-1])
 
 
-def pipeline_segments(warehouse: Path) -> dict:
+def pipeline_segments(warehouse: Path, engaged_days: int) -> dict:
     """The pipeline's segments comparable with the peer's: the shipped engaged segment, and the peer's own
     definition computed on the pipeline's warehouse (subscribed, an open or click in the 90 days to the end
     of the as-of date)."""
@@ -66,7 +69,7 @@ def pipeline_segments(warehouse: Path) -> dict:
         same_definition = con.execute(
             f"""select count(*) from contacts join contact_engagement using (contact_id)
                 where status = 'subscribed' and greatest(last_open_at, last_click_at)
-                      >= (date '{AS_OF}' + interval 1 day)::timestamptz - interval {ENGAGED_DAYS} day"""
+                      >= (date '{AS_OF}' + interval 1 day)::timestamptz - interval {engaged_days} day"""
         ).fetchone()[0]
     finally:
         con.close()
@@ -102,11 +105,12 @@ def compare_mode(
     log.info("pipeline: the refresh job")
     run = run_job(paths)
     warehouse = warehouse_figures(paths.warehouse)
-    segments = pipeline_segments(paths.warehouse) if run.success else {}  # a failed run's are not results
     log.info("floor: DuckDB read_csv into two tables, best of 3")
     floor = best_floor(generated.files, generated_events.files, work / "floor")
     log.info("peer: pandas + email-validator + DuckDB in a child process")
     peer = run_peer_in_child(paths.contact_inbox, paths.event_inbox, work / "peer.duckdb")
+    # the peer's definition, on the pipeline's warehouse; a failed run's segments are not results
+    segments = pipeline_segments(paths.warehouse, peer["engaged_days"]) if run.success else {}
     rows = generated.rows + generated_events.rows
     ratios = targets(run.seconds, floor["seconds"], peer["seconds"])
 
@@ -205,7 +209,7 @@ def print_memory(run, peer: dict) -> None:
 
 def print_segments(peer: dict, segments: dict) -> None:
     print(
-        f"  segment (informational): peer, subscribed with an open or click in the {ENGAGED_DAYS} days to {AS_OF}: "
+        f"  segment (informational): peer, subscribed with an open or click in the {peer['engaged_days']} days to {AS_OF}: "
         f"{peer['segment']:,}"
     )
     if segments:

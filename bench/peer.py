@@ -8,9 +8,10 @@ subscribed contacts with an open or a click in the 90 days to the as-of date int
 
 Honestly written, with nothing slowed down on purpose, and with no pipeline code: it imports nothing from
 `assets` or `pipelines`. `compare` mode (bench/run.py) runs it in a child process of its own, so that its
-peak memory is its own:
+peak memory is its own, with the interpreter of `.venv-peer` (bench/requirements-peer.lock, made by
+`make bench`): pandas is not a dependency of the pipeline.
 
-    .venv/bin/python -m bench.peer CONTACT_DIR EVENT_DIR DATABASE
+    .venv-peer/bin/python bench/peer.py CONTACT_DIR EVENT_DIR DATABASE
 
 prints its figures as one JSON object (counts and seconds; never an address).
 """
@@ -130,6 +131,7 @@ def main(argv: list[str]) -> int:
     contact_dir, event_dir, database = (Path(arg) for arg in argv)
     figures = run_peer(sorted(contact_dir.glob("*.csv")), sorted(event_dir.glob("*.csv")), database)
     figures["peak_rss_mb"] = peak_rss_mb()
+    figures["engaged_days"] = ENGAGED_DAYS
     print(json.dumps(figures))
     return 0
 

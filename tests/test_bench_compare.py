@@ -7,13 +7,16 @@ from __future__ import annotations
 import argparse
 import ast
 import hashlib
+import json
 import random
+import subprocess
 import unicodedata
 
 import duckdb
 import pytest
 from email_validator import validate_email
 
+from bench.compare import PEER_PYTHON
 from bench.events import generate_events
 from bench.floor import best_floor
 from bench.generate import (
@@ -26,7 +29,6 @@ from bench.generate import (
     generate,
     identity_key,
 )
-from bench.peer import run_peer
 from bench.run import international_share
 from pipelines.settings import PROJECT_ROOT
 
@@ -110,9 +112,24 @@ def test_events_follow_the_mix(international):
     assert 0.2 < len(international_rows) / len(about_contacts) < 0.5
 
 
+@pytest.mark.skipif(
+    not PEER_PYTHON.exists(), reason="the peer's environment (.venv-peer, pandas) is made by `make bench`"
+)
 def test_the_peer_keeps_one_contact_per_normalised_valid_address(international, tmp_path):
     root, generated, events = international
-    figures = run_peer(generated.files, events.files, tmp_path / "peer.duckdb")
+    done = subprocess.run(
+        [
+            str(PEER_PYTHON),
+            str(PROJECT_ROOT / "bench" / "peer.py"),
+            str(root / "contacts"),
+            str(root / "events"),
+            str(tmp_path / "peer.duckdb"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
     con = duckdb.connect(str(tmp_path / "peer.duckdb"), read_only=True)
     stored = [row[0] for row in con.execute("select email from contacts").fetchall()]
     kept_events = con.execute("select count(*) from events").fetchone()[0]
