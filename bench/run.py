@@ -470,7 +470,7 @@ def whole_job(mode: str, contacts: int, events: int, args: argparse.Namespace) -
     work = OUT / f"run-{mode}-{stamp}"  # bench/out/ is git-ignored
     try:
         if mode == "emails":
-            figures = emails_mode(contacts, args.seed)
+            figures = emails_mode(contacts, args.seed, work)
         elif mode == "pipeline":
             figures = pipeline_mode(work, contacts, events, args.files, args.seed, args.international)
         elif mode == "compare":

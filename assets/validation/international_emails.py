@@ -42,22 +42,33 @@ PROBE_LOCAL = "a"  # a local part that is valid everywhere, to ask email-validat
 VOUCHED_COLUMNS = {"email": pl.Utf8, "email_ascii": pl.Utf8}
 
 
+# email-validator's answer about a domain depends on the domain alone (and the library's version): kept for
+# the process, so that each file of a run does not ask again about the same few thousand domains.
+_DOMAIN_VERDICTS: dict[str, tuple[str | None, str | None]] = {}
+
+
+def _domain_verdict(name: str) -> tuple[str | None, str | None]:
+    try:
+        result = validate_email(f"{PROBE_LOCAL}@{name}", check_deliverability=False)
+    except EmailNotValidError:
+        return None, None
+    return result.domain, result.ascii_domain
+
+
 def domain_verdicts(domains: pl.Series) -> pl.DataFrame:
     """Per distinct domain: email-validator's normalised domain and its IDNA ASCII form, or nulls where the
     domain is not valid (those addresses go to email-validator whole, for its exact message)."""
     names = domains.drop_nulls().unique().to_list()
-    normalised, ascii_forms = [], []
     for name in names:
-        try:
-            result = validate_email(f"{PROBE_LOCAL}@{name}", check_deliverability=False)
-        except EmailNotValidError:
-            normalised.append(None)
-            ascii_forms.append(None)
-            continue
-        normalised.append(result.domain)
-        ascii_forms.append(result.ascii_domain)
+        if name not in _DOMAIN_VERDICTS:
+            _DOMAIN_VERDICTS[name] = _domain_verdict(name)
+    verdicts = [_DOMAIN_VERDICTS[name] for name in names]
     return pl.DataFrame(
-        {"domain": names, "domain_normalised": normalised, "domain_ascii": ascii_forms},
+        {
+            "domain": names,
+            "domain_normalised": [verdict[0] for verdict in verdicts],
+            "domain_ascii": [verdict[1] for verdict in verdicts],
+        },
         schema={"domain": pl.Utf8, "domain_normalised": pl.Utf8, "domain_ascii": pl.Utf8},
     )
 
@@ -66,13 +77,18 @@ def _character_class(characters: list[str]) -> str:
     return "[" + "".join(f"\\x{{{ord(c):X}}}" for c in characters) + "]"
 
 
-def unsafe_local_characters(locals_: pl.Series) -> tuple[list[str], list[str]]:
-    """The distinct non-ASCII characters of these local parts that email-validator calls unsafe anywhere
-    (spaces, controls, format characters such as bidi marks and zero-width joiners, unassigned code points),
-    and the combining marks, unsafe as a first character only. ASCII atext is always safe."""
-    non_ascii = locals_.str.replace_all(r"[\x00-\x7F]", "")
-    non_ascii = non_ascii.filter(non_ascii != "")
-    characters = non_ascii.str.split("").explode().drop_nulls().unique().to_list()
+def non_ascii_characters(values: pl.Series) -> list[str]:
+    """The distinct non-ASCII characters in these strings. An audience's names repeat their letters: the
+    non-ASCII residue of each string is made distinct before it is split into characters."""
+    residues = values.str.replace_all(r"[\x00-\x7F]+", "").unique()
+    residues = residues.filter(residues.is_not_null() & (residues != ""))
+    return residues.str.split("").explode().drop_nulls().unique().sort().to_list()
+
+
+def unsafe_local_characters(characters: list[str]) -> tuple[list[str], list[str]]:
+    """Of these (non-ASCII) characters of local parts: those email-validator calls unsafe anywhere (spaces,
+    controls, format characters such as bidi marks and zero-width joiners, unassigned code points), and the
+    combining marks, unsafe as a first character only. ASCII atext is always safe."""
     unsafe, marks = [], []
     for character in characters:
         category = unicodedata.category(character)
@@ -80,7 +96,21 @@ def unsafe_local_characters(locals_: pl.Series) -> tuple[list[str], list[str]]:
             marks.append(character)
         elif category[0] not in SAFE_CATEGORIES:
             unsafe.append(character)
-    return sorted(unsafe), sorted(marks)
+    return unsafe, marks
+
+
+def lowered_as_python(values: pl.Series, characters: list[str]) -> pl.Series:
+    """`str.lower()` of each value, as email-validator's callers lower-case (Python's Unicode tables). polars'
+    to_lowercase follows its own Unicode version, so it is used only where it provably agrees: each of the
+    strings' distinct non-ASCII characters lower-cases the same way in both (lower-casing is per character,
+    except for the final sigma, which depends on its neighbours and is left to Python)."""
+    differ = [c for c in characters if c == "\u03a3" or pl.Series([c]).str.to_lowercase()[0] != c.lower()]
+    lowered = values.str.to_lowercase()
+    if not differ:
+        return lowered
+    positions = values.str.contains(_character_class(differ)).fill_null(False).arg_true()
+    exact = [value.lower() for value in values.gather(positions).to_list()]
+    return lowered.scatter(positions, pl.Series(exact, dtype=pl.Utf8))
 
 
 def international_verdicts(prepared: pl.Series) -> pl.DataFrame:
@@ -98,7 +128,8 @@ def international_verdicts(prepared: pl.Series) -> pl.DataFrame:
         )
     )
     shaped = frame.filter(pl.col("domain").is_not_null() & pl.col("local").str.contains(LOCAL_SHAPE))
-    unsafe, marks = unsafe_local_characters(shaped.get_column("local"))
+    local_characters = non_ascii_characters(shaped.get_column("local"))
+    unsafe, marks = unsafe_local_characters(local_characters)
     safe = pl.lit(True)
     if unsafe:
         safe = ~pl.col("local").str.contains(_character_class(unsafe))
@@ -120,11 +151,10 @@ def international_verdicts(prepared: pl.Series) -> pl.DataFrame:
         .then((pl.col("local") + "@" + pl.col("domain_ascii")).str.to_lowercase())
         .alias("email_ascii"),
     )
-    # Lower-cased as email-validator's callers lower-case (str.lower, Python's Unicode tables): polars'
-    # to_lowercase follows its own Unicode version. ASCII (email_ascii) is the same in both.
-    lowered = pl.Series(
-        "email", [value.lower() for value in vouched.get_column("normalised").to_list()], pl.Utf8
-    )
+    normalised = vouched.get_column("normalised")
+    domain_characters = non_ascii_characters(candidates.get_column("domain_normalised").drop_nulls().unique())
+    characters = sorted(set(local_characters) | set(domain_characters))
+    lowered = lowered_as_python(normalised, characters).alias("email")
     answers = vouched.select("row", "email_ascii").with_columns(lowered)
     return (
         frame.select("row")
