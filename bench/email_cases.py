@@ -164,6 +164,9 @@ INTL_LOCALS = [
     "e\u0301lodie",  # decomposed: NFC composes it
     "a\u20ddb",  # enclosing mark after a letter
     "ñ" * 70,  # over 64 characters (email-validator is not strict: the length only counts in the total)
+    "\u1100\u1161\u11a8",  # Hangul jamo: NFC composes them into one syllable by rule
+    "\u0b92\u0bd7",  # a Tamil vowel sign that composes with the letter before it
+    "\uf900",  # a CJK compatibility ideograph: NFC replaces it
     "ü" * 125,  # 250 bytes: the whole address goes over 254 bytes, not over 254 characters
 ]
 INTL_BAD_CHARACTERS = [

@@ -7,6 +7,7 @@ never once per row. Custom fields, timestamps and statuses are typed in assets/v
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import unicodedata
@@ -18,7 +19,11 @@ import polars as pl
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
 from assets.ingest.parsed_file import PY_WHITESPACE
-from assets.validation.international_emails import international_verdicts
+from assets.validation.international_emails import (
+    character_class,
+    international_verdicts,
+    non_ascii_characters,
+)
 from pipelines.warehouse.connection import registered
 from pipelines.warehouse.tombstones import erasure_salt, has_tombstones
 
@@ -63,14 +68,43 @@ def prepare_email(raw: str) -> str:
     return unicodedata.normalize("NFC", raw.strip())
 
 
+@functools.cache
+def _composing_seconds() -> frozenset[str]:
+    """Starters (combining class 0) that NFC can compose with the character before them: the second half of
+    a canonical pair, and Hangul's vowel and trailing jamo (composed by rule, not by table). From this
+    Python's own tables; canonical decompositions end below U+2FA1E."""
+    seconds = {chr(code) for code in (*range(0x1161, 0x1176), *range(0x11A8, 0x11C3))}
+    for code in range(0x80, 0x2FA1E):
+        decomposition = unicodedata.decomposition(chr(code))
+        if decomposition and not decomposition.startswith("<"):
+            parts = decomposition.split()
+            if len(parts) == 2 and not unicodedata.combining(chr(int(parts[1], 16))):
+                seconds.add(chr(int(parts[1], 16)))
+    return frozenset(seconds)
+
+
+def nfc_sensitive(character: str) -> bool:
+    """Whether NFC can change a string because it holds this character. Otherwise (by Unicode's NFC quick
+    check: combining class 0, unchanged alone, composing with nothing before it) a string made of such
+    characters and ASCII is NFC already: accented Latin, Cyrillic, CJK, and most of what audiences hold."""
+    return (
+        bool(unicodedata.combining(character))
+        or unicodedata.normalize("NFC", character) != character
+        or character in _composing_seconds()
+    )
+
+
 def prepare_emails(raw: pl.Series) -> pl.Series:
-    """`prepare_email` over a column: polars trims (the same characters as str.strip); NFC is only
-    needed, and only computed, for the non-ASCII values."""
+    """`prepare_email` over a column: polars trims (the same characters as str.strip); NFC is computed, by
+    Python, only for the values that hold a character NFC can change (`nfc_sensitive`)."""
     trimmed = raw.str.strip_chars(PY_WHITESPACE).alias("prepared")
     non_ascii = (~trimmed.str.contains(r"^[\x00-\x7F]*$")).fill_null(False)
     if not non_ascii.any():
         return trimmed
-    positions = non_ascii.arg_true()
+    sensitive = [c for c in non_ascii_characters(trimmed.filter(non_ascii)) if nfc_sensitive(c)]
+    if not sensitive:
+        return trimmed
+    positions = trimmed.str.contains(character_class(sensitive)).fill_null(False).arg_true()
     normalised = [unicodedata.normalize("NFC", value) for value in trimmed.gather(positions).to_list()]
     return trimmed.scatter(positions, pl.Series(normalised, dtype=pl.Utf8))
 

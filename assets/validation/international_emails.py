@@ -73,7 +73,7 @@ def domain_verdicts(domains: pl.Series) -> pl.DataFrame:
     )
 
 
-def _character_class(characters: list[str]) -> str:
+def character_class(characters: list[str]) -> str:
     return "[" + "".join(f"\\x{{{ord(c):X}}}" for c in characters) + "]"
 
 
@@ -104,11 +104,14 @@ def lowered_as_python(values: pl.Series, characters: list[str]) -> pl.Series:
     to_lowercase follows its own Unicode version, so it is used only where it provably agrees: each of the
     strings' distinct non-ASCII characters lower-cases the same way in both (lower-casing is per character,
     except for the final sigma, which depends on its neighbours and is left to Python)."""
-    differ = [c for c in characters if c == "\u03a3" or pl.Series([c]).str.to_lowercase()[0] != c.lower()]
+    by_polars = pl.Series(characters, dtype=pl.Utf8).str.to_lowercase().to_list()
+    differ = [
+        c for c, lowered in zip(characters, by_polars, strict=True) if c == "\u03a3" or lowered != c.lower()
+    ]
     lowered = values.str.to_lowercase()
     if not differ:
         return lowered
-    positions = values.str.contains(_character_class(differ)).fill_null(False).arg_true()
+    positions = values.str.contains(character_class(differ)).fill_null(False).arg_true()
     exact = [value.lower() for value in values.gather(positions).to_list()]
     return lowered.scatter(positions, pl.Series(exact, dtype=pl.Utf8))
 
@@ -116,49 +119,41 @@ def lowered_as_python(values: pl.Series, characters: list[str]) -> pl.Series:
 def international_verdicts(prepared: pl.Series) -> pl.DataFrame:
     """Row for row: email (normalised, lower-cased) and email_ascii (its ASCII form, null when the local
     part is not ASCII) where email-validator's verdict is certainly "valid"; both null where it must be asked."""
-    frame = (
-        pl.DataFrame({"prepared": prepared})
-        .with_row_index("row")
-        .with_columns(parts=pl.col("prepared").str.splitn("@", 2))
-        .select(
-            "row",
-            "prepared",
-            pl.col("parts").struct.field("field_0").alias("local"),
-            pl.col("parts").struct.field("field_1").alias("domain"),
-        )
+    parts = prepared.str.splitn("@", 2)
+    frame = pl.DataFrame(
+        {
+            "prepared": prepared,
+            "local": parts.struct.field("field_0"),
+            "domain": parts.struct.field("field_1"),
+        }
     )
-    shaped = frame.filter(pl.col("domain").is_not_null() & pl.col("local").str.contains(LOCAL_SHAPE))
-    local_characters = non_ascii_characters(shaped.get_column("local"))
+    local_characters = non_ascii_characters(frame.get_column("local"))
     unsafe, marks = unsafe_local_characters(local_characters)
-    safe = pl.lit(True)
-    if unsafe:
-        safe = ~pl.col("local").str.contains(_character_class(unsafe))
-    if marks:
-        safe = safe & ~pl.col("local").str.slice(0, 1).is_in(marks)
-    candidates = shaped.filter(safe).join(
-        domain_verdicts(shaped.get_column("domain")), on="domain", how="inner"
-    )
-    local_bytes = pl.col("local").str.len_bytes()
-    vouched = candidates.filter(
-        pl.col("domain_normalised").is_not_null()
+    domains = domain_verdicts(frame.get_column("domain"))
+    local, local_bytes = pl.col("local"), pl.col("local").str.len_bytes()
+    vouched = (
+        pl.col("domain_normalised").is_not_null()  # a valid domain (a null domain: no @ at all)
+        & local.str.contains(LOCAL_SHAPE)
         & (pl.col("prepared").str.len_bytes() <= EMAIL_MAX_BYTES)
         & (local_bytes + 1 + pl.col("domain_normalised").str.len_bytes() <= EMAIL_MAX_BYTES)
         & (local_bytes + 1 + pl.col("domain_ascii").str.len_bytes() <= EMAIL_MAX_BYTES)
-    ).select(
-        "row",
-        (pl.col("local") + "@" + pl.col("domain_normalised")).alias("normalised"),
-        pl.when(pl.col("local").str.contains(r"^[\x00-\x7F]*$"))
-        .then((pl.col("local") + "@" + pl.col("domain_ascii")).str.to_lowercase())
-        .alias("email_ascii"),
     )
-    normalised = vouched.get_column("normalised")
-    domain_characters = non_ascii_characters(candidates.get_column("domain_normalised").drop_nulls().unique())
+    if unsafe:
+        vouched = vouched & ~local.str.contains(character_class(unsafe))
+    if marks:
+        vouched = vouched & ~local.str.slice(0, 1).is_in(marks)
+    answers = (
+        frame.lazy()
+        .join(domains.lazy(), on="domain", how="left", maintain_order="left")
+        .select(
+            pl.when(vouched).then(local + "@" + pl.col("domain_normalised")).alias("normalised"),
+            pl.when(vouched & local.str.contains(r"^[\x00-\x7F]*$"))
+            .then((local + "@" + pl.col("domain_ascii")).str.to_lowercase())
+            .alias("email_ascii"),
+        )
+        .collect()
+    )
+    domain_characters = non_ascii_characters(domains.get_column("domain_normalised").drop_nulls())
     characters = sorted(set(local_characters) | set(domain_characters))
-    lowered = lowered_as_python(normalised, characters).alias("email")
-    answers = vouched.select("row", "email_ascii").with_columns(lowered)
-    return (
-        frame.select("row")
-        .join(answers, on="row", how="left", maintain_order="left")
-        .select("email", "email_ascii")
-        .cast(VOUCHED_COLUMNS)
-    )
+    lowered = lowered_as_python(answers.get_column("normalised"), characters).alias("email")
+    return answers.select(lowered, "email_ascii").cast(VOUCHED_COLUMNS)
