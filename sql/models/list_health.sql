@@ -165,25 +165,27 @@ select * from staging.engagement_islands where i_to >= $start_day::date - 1;
 
 -- Day counts by sweeping intervals: +1 on the day an interval starts, -1 on the day it ends, summed.
 -- Every interval here is [from, to) per (list, address), and an address's intervals never overlap.
-create or replace temp table lh_deltas as
-with active as (
-    select list_id, 'members' as metric, m_from as d_from, m_to as d_to from lh_members
-    union all
-    select list_id, 'subscribed', s_from, s_to from lh_subscribed
-    union all
-    select s.list_id, 'engaged', greatest(s.s_from, i.i_from), if(s.s_to is null, i.i_to, least(s.s_to, i.i_to))
-    from lh_subscribed s join lh_islands i on i.contact_id = s.contact_id and i.kind = 0
-    where i.i_to > s.s_from and (s.s_to is null or s.s_to > i.i_from)
-    union all
-    select m.list_id, ['engage', 'open', 'click', 'reach'][i.kind + 1], greatest(m.m_from, i.i_from), if(m.m_to is null, i.i_to, least(m.m_to, i.i_to))
-    from lh_members m join lh_islands i on i.contact_id = m.contact_id and i.kind > 0
-    where i.i_to > m.m_from and (m.m_to is null or m.m_to > i.i_from)
-),
+-- The intervals are stored first and summed in a second statement: in one statement, with the day filter
+-- pushed into the union, DuckDB 2.0.0 fails on a warehouse read back from disk ("dict-surviving cache:
+-- global dictionary column 3 changed identity"), which invalidates the database.
+create or replace temp table lh_active as
+select list_id, 'members' as metric, m_from as d_from, m_to as d_to from lh_members
+union all
+select list_id, 'subscribed', s_from, s_to from lh_subscribed
+union all
+select s.list_id, 'engaged', greatest(s.s_from, i.i_from), if(s.s_to is null, i.i_to, least(s.s_to, i.i_to))
+from lh_subscribed s join lh_islands i on i.contact_id = s.contact_id and i.kind = 0
+where i.i_to > s.s_from and (s.s_to is null or s.s_to > i.i_from)
+union all
+select m.list_id, ['engage', 'open', 'click', 'reach'][i.kind + 1], greatest(m.m_from, i.i_from), if(m.m_to is null, i.i_to, least(m.m_to, i.i_to))
+from lh_members m join lh_islands i on i.contact_id = m.contact_id and i.kind > 0
+where i.i_to > m.m_from and (m.m_to is null or m.m_to > i.i_from);
 
-changes as (
-    select list_id, metric, d_from as day, 1 as delta from active
+create or replace temp table lh_deltas as
+with changes as (
+    select list_id, metric, d_from as day, 1 as delta from lh_active
     union all
-    select list_id, metric, d_to, -1 from active where d_to is not null
+    select list_id, metric, d_to, -1 from lh_active where d_to is not null
 )
 
 select list_id, day,
@@ -308,5 +310,6 @@ drop table lh_days;
 drop table lh_touched;
 drop table lh_event_days;
 drop table lh_islands;
+drop table lh_active;
 drop table lh_deltas;
 drop table lh_counts;
