@@ -1,7 +1,10 @@
 -- list_health (DESIGN 8): one row per list per day, in the configured timezone, rebuilt from business-time
 -- history (status_history, list membership, events) so that any past day is reproducible.
--- Computes the days $start_day .. $as_of into staging.list_health (assets/metrics/health.py picks $start_day:
--- the first day that new inputs touch). Parameters: $tz, $start_day, $as_of; {engaged_window_days}.
+-- Computes the days $start_day .. $until (assets/metrics/health.py picks $start_day, the first day that new
+-- inputs touch, and $until, a year after the as-of date): those up to $as_of into staging.list_health, the
+-- later ones into staging.list_health_ahead, from which a run on a later day takes its days while no input
+-- changed (a day's figures depend on the inputs and the day, never on the as-of date). Parameters: $tz,
+-- $start_day, $as_of, $until, $last_file_id; {engaged_window_days}.
 --
 -- Day arithmetic: a status row is the end-of-day status for the days [day(valid_from), day(valid_to)); an
 -- event on day e falls in the engaged window of the days [e, e + window - 1].
@@ -76,16 +79,16 @@ with overlapping as (
 
 select * from overlapping where s_to is null or s_to > s_from;
 
--- The days to compute, per list: from its first member (or $start_day, if later) to the as-of date.
+-- The days to compute, per list: from its first member (or $start_day, if later) to $until.
 create or replace temp table lh_days as
 with first_days as (
     select list_id, min(m_from) as first_day from lh_members group by list_id
 )
 
-select f.list_id, unnest(generate_series(greatest(f.first_day, $start_day::date - 1), $as_of::date, interval 1 day))::date as day
+select f.list_id, unnest(generate_series(greatest(f.first_day, $start_day::date - 1), $until::date, interval 1 day))::date as day
 from first_days f
 join staging.list_catalog using (list_id)
-where f.first_day <= $as_of::date;
+where f.first_day <= $until::date;
 
 -- Engagement windows as islands: an event on day e makes its contact active on the days [e, e + window).
 -- Overlapping windows of one contact and kind merge into one island, so islands of a contact never
@@ -196,7 +199,7 @@ select list_id, day,
        sum(delta) filter (where metric = 'click') as clicked,
        sum(delta) filter (where metric = 'reach') as reached
 from changes
-where day <= $as_of::date
+where day <= $until::date
 group by all;
 
 create or replace temp table lh_counts as
@@ -223,9 +226,7 @@ running as (
 
 select r.* from running r semi join lh_days using (list_id, day);
 
-delete from staging.list_health where day >= $start_day::date or day > $as_of::date;
-
-insert into staging.list_health
+create or replace temp table lh_final as
 with starts as (
     select list_id, s_from as day, count(*) as new_subscribers from lh_subscribed group by all
 ),
@@ -303,6 +304,16 @@ final as (
 
 select * from final;
 
+delete from staging.list_health where day >= $start_day::date or day > $as_of::date;
+
+insert into staging.list_health
+select * from lh_final where day <= $as_of::date;
+
+delete from staging.list_health_ahead;
+
+insert into staging.list_health_ahead
+select * from lh_final where day > $as_of::date;
+
 drop table lh_status;
 drop table lh_members;
 drop table lh_subscribed;
@@ -313,3 +324,4 @@ drop table lh_islands;
 drop table lh_active;
 drop table lh_deltas;
 drop table lh_counts;
+drop table lh_final;
