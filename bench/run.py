@@ -48,7 +48,7 @@ QUICK_CONTACTS = 20_000
 QUICK_EVENTS = 200_000
 DEFAULT_CONTACTS = 1_000_000
 DEFAULT_EVENTS = 10_000_000
-MODES = ("contacts", "pipeline", "incremental", "emails")
+MODES = ("contacts", "pipeline", "incremental", "daily", "emails")
 log = logging.getLogger("bench")
 
 
@@ -420,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
 def whole_job(mode: str, contacts: int, events: int, args: argparse.Namespace) -> int:
     """`--mode pipeline` or `--mode incremental` (bench/pipeline.py), or `--mode emails` (bench/emails.py)."""
     from bench.emails import emails_mode
-    from bench.pipeline import incremental_mode, pipeline_mode
+    from bench.pipeline import daily_mode, incremental_mode, pipeline_mode
 
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     work = OUT / f"run-{mode}-{stamp}"  # bench/out/ is git-ignored
@@ -429,6 +429,8 @@ def whole_job(mode: str, contacts: int, events: int, args: argparse.Namespace) -
             figures = emails_mode(contacts, args.seed)
         elif mode == "pipeline":
             figures = pipeline_mode(work, contacts, events, args.files, args.seed)
+        elif mode == "daily":
+            figures = daily_mode(work, contacts, events, args.files, args.seed)
         else:
             figures = incremental_mode(work, contacts, events, args.files, args.seed)
     finally:
