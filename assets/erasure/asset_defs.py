@@ -61,7 +61,8 @@ def erasure_log(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse)
         "erasure_log",
         {"inbox": inbox_listing(paths.erasure_inbox), "config": config_token(config)},
         lambda con: {
-            "ledger": ledger_token(con, merged=False),
+            # the erasure requests' own entries: the contact and event files come after this step
+            "ledger": ledger_token(con, merged=False, kinds=(KIND_ERASURE,)),
             "erasures": erasure_token(con),
             "rewrite_pending": rewrite_pending(con),
         },

@@ -150,11 +150,16 @@ def ledger_and_rejects(context: dg.AssetExecutionContext, warehouse: ContactsWar
             "dagster/row_count": rejected_count,
             "by_reason": dg.MetadataValue.md(reject_preview),
             "by_file": dg.MetadataValue.md(rejects_by_file),
+            **unchanged_metadata(skipped),
         },
     )
     yield dg.MaterializeResult(
         asset_key="field_issues",
-        metadata={"dagster/row_count": issue_count, "by_field": dg.MetadataValue.md(issue_preview)},
+        metadata={
+            "dagster/row_count": issue_count,
+            "by_field": dg.MetadataValue.md(issue_preview),
+            **unchanged_metadata(skipped),
+        },
     )
     yield unapplied_files_check(FILES_LOADED, "import_files", outcomes)
     yield dg.AssetCheckResult(

@@ -95,13 +95,16 @@ def sql_token(*names: str) -> str:
     return digest({name: load_sql(name) for name in names})
 
 
-def ledger_token(con: duckdb.DuckDBPyConnection, merged: bool = True) -> str:
-    """Every ledger entry: its file, content, status and erased rows, and (`merged`) whether it was merged,
-    which the contacts step records after the ingest step (whose own token leaves it out)."""
+def ledger_token(
+    con: duckdb.DuckDBPyConnection, merged: bool = True, kinds: tuple[str, ...] | None = None
+) -> str:
+    """The ledger's entries (of `kinds`, or all): file, content, status and erased rows, and (`merged`) whether
+    each was merged, which the contacts step records after the ingest step (whose own token leaves it out)."""
     merged_sql = ", merged_at is not null" if merged else ""
     (count, newest, combined) = con.execute(
         f"""select count(*), max(file_id), bit_xor(hash(file_id, path, sha256, status, rows_erased{merged_sql}))
-            from import_files"""
+            from import_files where $kinds is null or list_contains($kinds, kind)""",
+        {"kinds": list(kinds) if kinds else None},
     ).fetchall()[0]
     return f"{count}:{newest}:{combined}"
 
