@@ -201,7 +201,8 @@ def build_segment_asset(segment: SegmentFile, known_ids: set[str]) -> dg.AssetsD
         except SegmentError as exc:
             raise dg.Failure(description=str(exc)) from None
         with step.connect() as con:
-            with step.publishing("segment_members"):
+            # Only this segment's rows changed: the publish compares those alone.
+            with step.publishing("segment_members", scope=("segment_id", segment.segment_id)):
                 entered, exited = store_membership(con, segment, contact_ids)
             record(con, inputs)
         version = step.version("segment_members")
