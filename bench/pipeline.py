@@ -44,6 +44,8 @@ VOLATILE: dict[str, tuple[str, ...]] = {
     "list_health": (),
     "segment_members": ("contact_id",),
     "events": ("contact_id",),  # replaced by whether there is one
+    "lists": (),
+    "segments": ("version",),  # the version its membership last changed: versions are numbered per run
 }
 EXTRA_COLUMNS: dict[str, str] = {
     "status_history": "(select f.path from {db}import_files f where f.file_id = r.file_id) as file_path",

@@ -176,18 +176,41 @@ def test_the_next_day_equals_a_run_from_scratch_as_of_that_day(daily, tmp_path):
     ) != daily.query(
         "select count(*) from segment_members_at('new-subscribers', version_as_of('segment_members', date '2026-06-30'))"
     )
-    # the day taken from the days computed ahead is the day a full computation gives
-    con = duckdb.connect(str(daily.paths.warehouse))
-    try:
-        taken = con.execute("select * from staging.list_health order by all").fetchall()
-        from assets.metrics.health import compute_list_health
+    assert_incremental_metrics_equal_full(daily, dt.date(2026, 7, 1))
 
+
+def assert_incremental_metrics_equal_full(workspace: Workspace, as_of: dt.date) -> None:
+    """The day taken from the days computed ahead, and segment_health's rows of the new versions alone, are
+    what computing everything again gives."""
+    from assets.metrics.health import compute_list_health, compute_segment_health
+
+    config = load_config(workspace.paths.config_path)
+    con = duckdb.connect(str(workspace.paths.warehouse))
+    try:
+        # the days ahead after a day was taken from them reach one day less far than a new computation's
+        (until,) = con.execute("select ahead_until from staging.metrics_state").fetchone()
+        tables = {
+            "staging.list_health": "true",
+            "staging.list_health_ahead": f"day <= date '{until}'",
+            "segment_health": "true",
+        }
+
+        def rows() -> dict:
+            return {
+                table: con.execute(f"select * from {table} where {where} order by all").fetchall()
+                for table, where in tables.items()
+            }
+
+        before = rows()
         with transaction(con):
             con.execute("delete from staging.metrics_state")
-            compute_list_health(con, load_config(daily.paths.config_path), dt.date(2026, 7, 1))
-        assert con.execute("select * from staging.list_health order by all").fetchall() == taken
+            con.execute("delete from staging.segment_health_state")
+            compute_list_health(con, config, as_of)
+            assert compute_segment_health(con, config) == 0  # every version
+        assert rows() == before
     finally:
         con.close()
+    assert before["segment_health"] and before["staging.list_health_ahead"]
 
 
 def test_a_new_file_after_skipped_runs_is_taken_up(daily, tmp_path):
@@ -247,3 +270,4 @@ def test_a_backfill_between_daily_runs_leaves_the_newest_day_current(daily, tmp_
     daily.run(as_of=NEXT_DAY)
     assert daily.query("select distinct as_of_date::varchar from contact_engagement") == [(NEXT_DAY,)]
     assert_equal_to(daily, from_scratch(tmp_path / "scratch", daily, NEXT_DAY))
+    assert_incremental_metrics_equal_full(daily, dt.date(2026, 7, 1))
