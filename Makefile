@@ -43,7 +43,7 @@ ui: $(STAMP)
 	# Started from inside DAGSTER_HOME so that dagster dev does not warn about the dagster.yaml beside workspace.yaml.
 	cd $(DAGSTER_HOME) && $(CURDIR)/$(BIN)/dagster dev -w $(CURDIR)/workspace.yaml -h 127.0.0.1 -p 3000
 
-# make bench [BENCH_MODE=contacts|pipeline|incremental|emails] [BENCH_CONTACTS=N] [BENCH_EVENTS=M] [BENCH_FILES=K] [BENCH_ARGS=...], or from the environment; see bench/README.md.
+# make bench [BENCH_MODE=contacts|pipeline|incremental|daily|emails] [BENCH_CONTACTS=N] [BENCH_EVENTS=M] [BENCH_FILES=K] [BENCH_ARGS=...], or from the environment; see bench/README.md.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --mode $(or $(BENCH_MODE),contacts) $(if $(BENCH_CONTACTS),--contacts $(BENCH_CONTACTS)) $(if $(BENCH_EVENTS),--events $(BENCH_EVENTS)) $(if $(BENCH_FILES),--files $(BENCH_FILES)) $(BENCH_ARGS)
 

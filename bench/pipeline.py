@@ -5,6 +5,8 @@
 - `incremental`: after a `pipeline` run, one more contact file (10,000 rows) and one more event file
   (100,000 rows), a second run timed the same way; then a fresh data directory holding all the same input
   files, built in one run, and each public relation compared with the incremental warehouse.
+- `daily`: after a `pipeline` run, the same job again on the same day and on the next day with no new file,
+  against the job's fixed cost (an empty inbox) and a rebuild as of the next day.
 """
 
 from __future__ import annotations

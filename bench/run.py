@@ -1,12 +1,13 @@
 """Benchmark: the pipeline's ingest + validate + merge against DuckDB's own CSV load, the whole job, an incremental run, and the email fast path.
 
-    .venv/bin/python -m bench.run [--mode contacts|pipeline|incremental|emails] [--contacts N] [--events M]
+    .venv/bin/python -m bench.run [--mode contacts|pipeline|incremental|daily|emails] [--contacts N] [--events M]
                                   [--files K] [--quick] [--keep]
 
 `contacts` (the default): both measurements run in one process on one set of generated files, so the
 ratio between them is meaningful on any machine even when the absolute times are not. `pipeline`: the
 whole refresh job on generated contacts and events, per step. `incremental`: a run after one more
-contact file and event file, and its warehouse compared with one rebuilt from scratch. `emails`: the email
+contact file and event file, and its warehouse compared with one rebuilt from scratch. `daily`: reruns with no
+new file, the same day and the next, against the full run and the job's fixed cost. `emails`: the email
 fast path against email-validator alone on adversarial addresses. See bench/README.md.
 """
 
@@ -239,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         default="contacts",
         help="contacts: ingest+merge vs the DuckDB floor (default); pipeline: the whole job; "
         "incremental: a run after one more file, compared with a rebuild; "
+        "daily: reruns with no new file, the same day and the next, compared with a rebuild; "
         "emails: the email fast path against email-validator on --contacts adversarial addresses",
     )
     parser.add_argument(
