@@ -57,10 +57,12 @@ def unchanged(con: duckdb.DuckDBPyConnection, inputs: StepInputs) -> str | None:
     stored = con.execute(
         "select digest, computed_at from staging.step_fingerprints where step = ?", [inputs.step]
     ).fetchall()
-    if not stored or stored[0][0] != digest(inputs.read(con)):
+    current = inputs.read(con)
+    if not stored or stored[0][0] != digest(current):
         return None
-    names = sorted(set(inputs.fixed) | set(inputs.tokens(con)))
-    return f"inputs unchanged since {stored[0][1]:%Y-%m-%d %H:%M:%S} UTC ({', '.join(names)})"
+    names = sorted(set(current["fixed"]) | set(current["tokens"]))
+    since = stored[0][1].astimezone(dt.UTC)
+    return f"inputs unchanged since {since:%Y-%m-%d %H:%M:%S} UTC ({', '.join(names)})"
 
 
 def record(con: duckdb.DuckDBPyConnection, inputs: StepInputs) -> None:
