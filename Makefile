@@ -54,7 +54,7 @@ $(PEER_STAMP): bench/requirements-peer.lock
 	$(PEER_VENV)/bin/python -m pip install --quiet --require-virtualenv -r bench/requirements-peer.lock
 	touch $(PEER_STAMP)
 
-# make bench [BENCH_MODE=contacts|pipeline|incremental|emails|compare] [BENCH_CONTACTS=N] [BENCH_EVENTS=M] [BENCH_FILES=K]
+# make bench [BENCH_MODE=contacts|pipeline|incremental|daily|emails|compare] [BENCH_CONTACTS=N] [BENCH_EVENTS=M] [BENCH_FILES=K]
 # [BENCH_MIX=ascii|international|SHARE] [BENCH_ARGS=...], or from the environment; see bench/README.md.
 # BENCH_MIX: the share of new contact addresses that are not ASCII; ascii is 0.01 (the default), international 1/3.
 bench: $(STAMP) $(PEER_STAMP)

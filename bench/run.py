@@ -1,12 +1,13 @@
 """Benchmark: the pipeline's ingest + validate + merge against DuckDB's own CSV load, the whole job, an incremental run, the email fast path, and the whole job against its floor and a pandas peer.
 
-    .venv/bin/python -m bench.run [--mode contacts|pipeline|incremental|emails|compare] [--contacts N] [--events M]
-                                  [--files K] [--international SHARE] [--quick] [--keep]
+    .venv/bin/python -m bench.run [--mode contacts|pipeline|incremental|daily|emails|compare] [--contacts N]
+                                  [--events M] [--files K] [--international SHARE] [--quick] [--keep]
 
 `contacts` (the default): both measurements run in one process on one set of generated files, so the
 ratio between them is meaningful on any machine even when the absolute times are not. `pipeline`: the
 whole refresh job on generated contacts and events, per step. `incremental`: a run after one more
-contact file and event file, and its warehouse compared with one rebuilt from scratch. `emails`: the email
+contact file and event file, and its warehouse compared with one rebuilt from scratch. `daily`: reruns with no
+new file, the same day and the next, against the full run and the job's fixed cost. `emails`: the email
 fast path against email-validator alone on adversarial addresses. `compare`: the whole job against DuckDB
 loading the same files and against the pandas script a user would write (bench/peer.py). See
 bench/README.md.
@@ -53,7 +54,7 @@ QUICK_EVENTS = 200_000
 DEFAULT_CONTACTS = 1_000_000
 DEFAULT_EVENTS = 10_000_000
 DEFAULT_COMPARE_EVENTS = 2_000_000
-MODES = ("contacts", "pipeline", "incremental", "emails", "compare")
+MODES = ("contacts", "pipeline", "incremental", "daily", "emails", "compare")
 MIXES = {"ascii": DEFAULT_INTERNATIONAL, "international": INTERNATIONAL_MIX}  # `make bench BENCH_MIX=...`
 log = logging.getLogger("bench")
 
@@ -254,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         default="contacts",
         help="contacts: ingest+merge vs the DuckDB floor (default); pipeline: the whole job; "
         "incremental: a run after one more file, compared with a rebuild; "
+        "daily: reruns with no new file, the same day and the next, compared with a rebuild; "
         "emails: the email fast path against email-validator on --contacts adversarial addresses; "
         "compare: the whole job vs DuckDB loading the same files and vs a pandas script",
     )
@@ -464,7 +466,7 @@ def whole_job(mode: str, contacts: int, events: int, args: argparse.Namespace) -
     `--mode compare` (bench/compare.py)."""
     from bench.compare import compare_mode
     from bench.emails import emails_mode
-    from bench.pipeline import incremental_mode, pipeline_mode
+    from bench.pipeline import daily_mode, incremental_mode, pipeline_mode
 
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     work = OUT / f"run-{mode}-{stamp}"  # bench/out/ is git-ignored
@@ -473,6 +475,8 @@ def whole_job(mode: str, contacts: int, events: int, args: argparse.Namespace) -
             figures = emails_mode(contacts, args.seed, work)
         elif mode == "pipeline":
             figures = pipeline_mode(work, contacts, events, args.files, args.seed, args.international)
+        elif mode == "daily":
+            figures = daily_mode(work, contacts, events, args.files, args.seed, args.international)
         elif mode == "compare":
             figures = compare_mode(work, contacts, events, args.files, args.seed, args.international)
         else:

@@ -3,6 +3,7 @@ Dagster event log holds no personal data that an erasure could not reach."""
 
 from __future__ import annotations
 
+import dagster as dg
 import duckdb
 
 
@@ -15,3 +16,12 @@ def markdown_table(con: duckdb.DuckDBPyConnection, sql: str, parameters: list | 
         cells = ["" if value is None else str(value).replace("|", "\\|").replace("\n", " ") for value in row]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def unchanged_metadata(reason: str | None) -> dict:
+    """The same two keys on every materialization of a step that can skip its work: whether it skipped, and
+    why (its inputs were those of its last computation, pipelines/warehouse/fingerprints.py)."""
+    return {
+        "unchanged": reason is not None,
+        "unchanged_because": dg.MetadataValue.text(reason) if reason else dg.MetadataValue.null(),
+    }

@@ -5,10 +5,28 @@ import re
 import dagster as dg
 
 from assets.audience.lists import rebuild_list_members
-from assets.audience.segments import SegmentError, SegmentFile, run_sandboxed, store_membership
-from pipelines.metadata import markdown_table
+from assets.audience.segments import (
+    SegmentError,
+    SegmentFile,
+    run_sandboxed,
+    store_membership,
+    uses_as_of_date,
+)
+from pipelines.metadata import markdown_table, unchanged_metadata
 from pipelines.resources import DUCKDB_POOL, ContactsWarehouse
 from pipelines.vocabulary import SEGMENT_RELATIONS, SYSTEM_LISTS
+from pipelines.warehouse.fingerprints import (
+    StepInputs,
+    config_token,
+    data_tokens,
+    reclaim_pending,
+    record,
+    relation_token,
+    segment_token,
+    sql_token,
+    unchanged,
+)
+from pipelines.warehouse.versioning import VERSIONED
 
 SEGMENT_PREFIX = "segments"
 
@@ -35,14 +53,30 @@ SEGMENT_PREFIX = "segments"
 def lists_and_members(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse):
     """Rebuild list membership from every input and publish what changed as the run's version."""
     step = warehouse.step(context)
+    # Membership does not depend on the as-of date: only new files, an erasure or a setting change it.
+    inputs = StepInputs(
+        "lists_and_members",
+        {"config": config_token(step.config), "sql": sql_token("models/list_members.sql")},
+        lambda con: {
+            **data_tokens(con),
+            "contacts": relation_token(con, "contacts"),
+            "list_members": relation_token(con, "list_members"),
+        },
+    )
     with step.connect() as con:
-        with step.publishing("list_members"):
-            recomputed = rebuild_list_members(con, step.config)
+        skipped = None if reclaim_pending(con, "list_members", step.as_of) else unchanged(con, inputs)
+        recomputed = 0
+        if skipped:
+            context.log.info("list membership unchanged: %s", skipped)
+        else:
+            with step.publishing("list_members"):
+                recomputed = rebuild_list_members(con, step.config)
+            record(con, inputs)
+            context.log.info(
+                "list membership recomputed for %s",
+                "every address" if recomputed is None else f"{recomputed} address(es) the new files mention",
+            )
         version = step.version("list_members")
-        context.log.info(
-            "list membership recomputed for %s",
-            "every address" if recomputed is None else f"{recomputed} address(es) the new files mention",
-        )
         counts = dict(con.execute("select list_id, member_count from lists").fetchall())
         (total,) = con.execute("select count(*) from list_members").fetchone()
         preview = markdown_table(
@@ -55,6 +89,7 @@ def lists_and_members(context: dg.AssetExecutionContext, warehouse: ContactsWare
             "dagster/row_count": total,
             "version": version if version is not None else dg.MetadataValue.null(),
             "addresses_recomputed": -1 if recomputed is None else recomputed,
+            **unchanged_metadata(skipped),
         },
     )
     yield dg.MaterializeResult(
@@ -63,6 +98,7 @@ def lists_and_members(context: dg.AssetExecutionContext, warehouse: ContactsWare
             "dagster/row_count": len(counts),
             **{f"members_{list_id}": counts.get(list_id, 0) for list_id in SYSTEM_LISTS},
             "preview": dg.MetadataValue.md(preview),
+            **unchanged_metadata(skipped),
         },
     )
 
@@ -140,34 +176,76 @@ def build_segment_asset(segment: SegmentFile, known_ids: set[str]) -> dg.AssetsD
         if segment.problem:
             raise dg.Failure(description=segment.problem)
         step = warehouse.step(context)
+        inputs = segment_inputs(segment, step.as_of)
+        with step.connect() as con:
+            skipped = None if reclaim_pending(con, "segment_members", step.as_of) else unchanged(con, inputs)
+            if skipped:
+                (size,) = con.execute(
+                    "select count(*) from staging.segment_members where segment_id = ?", [segment.segment_id]
+                ).fetchone()
+        if skipped:
+            context.log.info("segment %s unchanged: %s", segment.segment_id, skipped)
+            return dg.MaterializeResult(
+                metadata={
+                    "dagster/row_count": size,
+                    "entered": 0,
+                    "exited": 0,
+                    "version": dg.MetadataValue.null(),
+                    "as_of_date": step.as_of.isoformat(),
+                    **unchanged_metadata(skipped),
+                }
+            )
         try:
             # Before the writer opens: the sandbox reads the file read-only.
             contact_ids = run_sandboxed(warehouse.paths.warehouse, segment, step.as_of)
         except SegmentError as exc:
             raise dg.Failure(description=str(exc)) from None
         with step.connect() as con:
-            before = {
-                row[0]
-                for row in con.execute(
-                    "select contact_id from staging.segment_members where segment_id = ?",
-                    [segment.segment_id],
-                ).fetchall()
-            }
-            with step.publishing("segment_members"):
-                store_membership(con, segment, contact_ids)
+            # Only this segment's rows changed: the publish compares those alone.
+            with step.publishing("segment_members", scope=("segment_id", segment.segment_id)):
+                entered, exited = store_membership(con, segment, contact_ids)
+            record(con, inputs)
         version = step.version("segment_members")
-        after = set(contact_ids)
         return dg.MaterializeResult(
             metadata={
-                "dagster/row_count": len(after),
-                "entered": len(after - before),
-                "exited": len(before - after),
+                "dagster/row_count": len(contact_ids),
+                "entered": entered,
+                "exited": exited,
                 "version": version if version is not None else dg.MetadataValue.null(),
                 "as_of_date": step.as_of.isoformat(),
+                **unchanged_metadata(None),
             }
         )
 
     return segment_asset
+
+
+def segment_inputs(segment: SegmentFile, as_of) -> StepInputs:
+    """A segment reads its SQL, the relations it names (their working tables), the segments it references, and
+    the as-of date only when its SQL calls as_of_date(): a segment of contacts and lists alone stays as it is
+    on a new day."""
+    versioned = sorted(
+        {"contacts"} | {SEGMENT_RELATIONS[name] for name in segment.relations} & set(VERSIONED)
+    )
+
+    def tokens(con) -> dict:
+        return {
+            **data_tokens(con),
+            **{relation: relation_token(con, relation) for relation in versioned},
+            "segments": {
+                segment_id: segment_token(con, segment_id)
+                for segment_id in sorted(segment.references | {segment.segment_id})
+            },
+        }
+
+    return StepInputs(
+        f"segments/{segment.segment_id}",
+        {
+            "sql": segment.sql_sha256,
+            "as_of": as_of.isoformat() if uses_as_of_date(segment.sql) else None,
+        },
+        tokens,
+    )
 
 
 def build_segment_assets(segments: list[SegmentFile]) -> list[dg.AssetsDefinition]:

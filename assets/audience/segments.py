@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from pipelines.vocabulary import SEGMENT_RELATIONS
-from pipelines.warehouse.connection import memory_limit
+from pipelines.warehouse.connection import memory_limit, registered
 from pipelines.warehouse.versioning import VERSIONED
 
 SEGMENT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -124,6 +125,24 @@ def parse_segment_sql(sql: str) -> tuple[set[str], set[str]]:
     return relations, references
 
 
+def uses_as_of_date(sql: str) -> bool:
+    """Whether the query calls as_of_date() (then a new as-of date can change its members). Read from DuckDB's
+    parse tree; the text is looked at too, so that a query the parser cannot read counts as using it."""
+    if re.search(r"as_of_date\W*\(", sql, re.IGNORECASE):
+        return True
+    con = duckdb.connect()
+    try:
+        tree = json.loads(con.execute("select json_serialize_sql(?)", [sql]).fetchall()[0][0])
+    except duckdb.Error:
+        return True
+    finally:
+        con.close()
+    return bool(tree.get("error")) or any(
+        node.get("class") == "FUNCTION" and str(node.get("function_name", "")).lower() == "as_of_date"
+        for node in _walk(tree)
+    )
+
+
 def discover_segments(folder: Path) -> list[SegmentFile]:
     """Every `*.sql` in the folder, parsed; a file the sandbox refuses keeps its problem for its asset to report."""
     segments = []
@@ -223,18 +242,44 @@ def run_sandboxed(
     return [row[0] for row in rows if row[0] is not None]
 
 
-def store_membership(con: duckdb.DuckDBPyConnection, segment: SegmentFile, contact_ids: list[int]) -> None:
-    """Replace the segment's working rows and catalog entry. Call inside a transaction."""
-    con.execute("delete from staging.segment_members where segment_id = ?", [segment.segment_id])
-    if contact_ids:
+def store_membership(
+    con: duckdb.DuckDBPyConnection, segment: SegmentFile, contact_ids: list[int]
+) -> tuple[int, int]:
+    """Replace the segment's working rows and catalog entry; returns how many members entered and exited.
+    Call inside a transaction. The ids go over as one Arrow column (a list parameter of a million ids costs
+    a second)."""
+    ids = pl.DataFrame({"contact_id": contact_ids}, schema={"contact_id": pl.Int64})
+    with registered(con, "_segment_ids", ids):
+        entered, exited = con.execute(
+            """with before as (select contact_id from staging.segment_members where segment_id = $id)
+               select (select count(*) from _segment_ids anti join before using (contact_id)),
+                      (select count(*) from before anti join _segment_ids using (contact_id))""",
+            {"id": segment.segment_id},
+        ).fetchall()[0]
+        # Rows of members who stay are kept when the SQL is the same (a daily run moves a few hundred of a
+        # million): a contact's email never changes (it is the identity key), so they are what a rewrite
+        # would write again.
+        con.execute(
+            "delete from staging.segment_members where segment_id = $id and sql_sha256 <> $sha",
+            {"id": segment.segment_id, "sha": segment.sql_sha256},
+        )
+        con.execute(
+            """delete from staging.segment_members
+               where segment_id = $id and contact_id not in (select contact_id from _segment_ids)""",
+            {"id": segment.segment_id},
+        )
         con.execute(
             """insert into staging.segment_members
-               select ?, c.contact_id, c.email, ? from staging.contacts c
-               where c.contact_id in (select unnest(?::bigint[]))""",
-            [segment.segment_id, segment.sql_sha256, contact_ids],
+               select $id, c.contact_id, c.email, $sha from staging.contacts c
+               where c.contact_id in (
+                   select contact_id from _segment_ids
+                   anti join (select contact_id from staging.segment_members where segment_id = $id) using (contact_id)
+               )""",
+            {"id": segment.segment_id, "sha": segment.sql_sha256},
         )
     con.execute(
         """insert or replace into staging.segment_catalog (segment_id, description, sql_sha256, path, retired_version)
            values (?, ?, ?, ?, null)""",
         [segment.segment_id, segment.description, segment.sql_sha256, segment.path.name],
     )
+    return entered, exited

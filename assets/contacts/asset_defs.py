@@ -10,9 +10,19 @@ from assets.contacts.engagement import compute_engagement
 from assets.contacts.merge import drop_temp_tables, merge_pending_files, replay_status
 from assets.erasure.address_scan import erased_address_traces
 from pipelines.crash_points import crash_point
-from pipelines.metadata import markdown_table
+from pipelines.metadata import markdown_table, unchanged_metadata
 from pipelines.resources import DUCKDB_POOL, ContactsWarehouse
 from pipelines.vocabulary import STATUSES, SUPPRESSION_REASONS
+from pipelines.warehouse.fingerprints import (
+    StepInputs,
+    config_token,
+    data_tokens,
+    reclaim_pending,
+    record,
+    relation_token,
+    sql_token,
+    unchanged,
+)
 from pipelines.warehouse.render import load_sql, render
 from pipelines.warehouse.tombstones import erasure_salt, has_tombstones
 
@@ -82,17 +92,33 @@ def contacts_statuses_and_events(context: dg.AssetExecutionContext, warehouse: C
     """Merge new files into contacts in ledger order, then replay every status fact in business time."""
     step = warehouse.step(context)
     now = dt.datetime.now(dt.UTC)
+    # Statuses are replayed from every fact in business time, whatever the as-of date (it never hides
+    # inputs), so the as-of date is not an input: only new files, an erasure or a setting change anything.
+    inputs = StepInputs(
+        "contacts_statuses_and_events",
+        {
+            "config": config_token(step.config),
+            "sql": sql_token("models/merge_contacts.sql", "models/status_history.sql"),
+        },
+        lambda con: {**data_tokens(con), "contacts": relation_token(con, "contacts")},
+    )
     with step.connect() as con:
-        with step.publishing("contacts"):
-            outcomes = merge_pending_files(con, step.config, context.log)
-            replayed = replay_status(con, step.config, now, [outcome.file_id for outcome in outcomes])
-            context.log.info(
-                "replayed the status of %s",
-                "every address" if replayed is None else f"{replayed} address(es) the new files mention",
-            )
+        skipped = None if reclaim_pending(con, "contacts", step.as_of) else unchanged(con, inputs)
+        outcomes, replayed = [], 0
+        if skipped:
+            context.log.info("contacts, statuses and events unchanged: %s", skipped)
+        else:
+            with step.publishing("contacts"):
+                outcomes = merge_pending_files(con, step.config, context.log)
+                replayed = replay_status(con, step.config, now, [outcome.file_id for outcome in outcomes])
+                context.log.info(
+                    "replayed the status of %s",
+                    "every address" if replayed is None else f"{replayed} address(es) the new files mention",
+                )
+            crash_point("after_contacts_published")
+            drop_temp_tables(con)
+            record(con, inputs)
         version = step.version("contacts")
-        crash_point("after_contacts_published")
-        drop_temp_tables(con)
         total, duplicate_emails, duplicate_ids = con.execute(ONE_CONTACT_SQL).fetchone()
         (mismatched,) = con.execute(STATUS_MISMATCH_SQL).fetchone()
         erased_traces = erased_address_traces(con, erasure_salt(con)) if has_tombstones(con) else {}
@@ -124,6 +150,7 @@ def contacts_statuses_and_events(context: dg.AssetExecutionContext, warehouse: C
             **{f"status_{status}": by_status.get(status, 0) for status in STATUSES},
             "preview": dg.MetadataValue.md(preview),
             "top_domains": dg.MetadataValue.md(domains),
+            **unchanged_metadata(skipped),
         },
     )
     yield dg.MaterializeResult(
@@ -132,6 +159,7 @@ def contacts_statuses_and_events(context: dg.AssetExecutionContext, warehouse: C
         metadata={
             "dagster/row_count": history_rows,
             "addresses_replayed": -1 if replayed is None else replayed,
+            **unchanged_metadata(skipped),
         },
     )
     yield dg.MaterializeResult(
@@ -139,11 +167,16 @@ def contacts_statuses_and_events(context: dg.AssetExecutionContext, warehouse: C
         metadata={
             "dagster/row_count": sum(suppressed.values()),
             **{f"reason_{r}": suppressed.get(r, 0) for r in SUPPRESSION_REASONS},
+            **unchanged_metadata(skipped),
         },
     )
     yield dg.MaterializeResult(
         asset_key="events",
-        metadata={"dagster/row_count": event_count, "by_event": dg.MetadataValue.md(event_preview)},
+        metadata={
+            "dagster/row_count": event_count,
+            "by_event": dg.MetadataValue.md(event_preview),
+            **unchanged_metadata(skipped),
+        },
     )
     yield dg.AssetCheckResult(
         check_name=ONE_CONTACT_PER_EMAIL,
@@ -175,14 +208,35 @@ def contact_engagement(
     """One row per contact: opens, clicks and purchases in their windows, an engagement score and a lifecycle
     stage, as of the run's as-of date (tag `contacts/as_of`, default today)."""
     step = warehouse.step(context)
+    # Every window ends on the as-of day: a new day recomputes every contact, the same day with no new file
+    # nothing.
+    inputs = StepInputs(
+        "contact_engagement",
+        {
+            "config": config_token(step.config),
+            "sql": sql_token("models/contact_engagement.sql"),
+            "as_of": step.as_of.isoformat(),
+        },
+        lambda con: {
+            **data_tokens(con),
+            "contacts": relation_token(con, "contacts"),
+            "contact_engagement": relation_token(con, "contact_engagement"),
+        },
+    )
     with step.connect() as con:
-        with step.publishing("contact_engagement"):
-            recomputed = compute_engagement(con, step.config, step.as_of)
+        skipped = None if reclaim_pending(con, "contact_engagement", step.as_of) else unchanged(con, inputs)
+        recomputed = 0
+        if skipped:
+            context.log.info("engagement unchanged: %s", skipped)
+        else:
+            with step.publishing("contact_engagement"):
+                recomputed = compute_engagement(con, step.config, step.as_of)
+            record(con, inputs)
+            context.log.info(
+                "engagement recomputed for %s",
+                "every contact" if recomputed is None else f"{recomputed} address(es) the new files mention",
+            )
         version = step.version("contact_engagement")
-        context.log.info(
-            "engagement recomputed for %s",
-            "every contact" if recomputed is None else f"{recomputed} address(es) the new files mention",
-        )
         total, average, engaged = con.execute(
             "select count(*), coalesce(avg(engagement_score), 0), count(*) filter (where lifecycle = 'active') from staging.contact_engagement"
         ).fetchone()
@@ -200,5 +254,6 @@ def contact_engagement(
             "average_engagement_score": round(float(average), 2),
             "active_contacts": engaged,
             "lifecycle": dg.MetadataValue.md(lifecycle),
+            **unchanged_metadata(skipped),
         }
     )

@@ -28,6 +28,7 @@ from assets.exports.files import (
     AtomicWriter,
     PendingFile,
     exported_versions,
+    file_sha256,
     read_manifest,
     write_csv,
 )
@@ -75,6 +76,7 @@ def rows_at(
             from list_members_history
             where valid_from_version <= $v and (valid_to_version is null or valid_to_version > $v)
               and list_id in (select list_id from staging.list_catalog where kind in ('static', 'test'))
+              and contact_id in (select contact_id from members)
             group by contact_id
         )
         select c.contact_id, c.email, c.first_name, c.last_name, c.tags{custom},
@@ -86,6 +88,28 @@ def rows_at(
         order by c.contact_id
     """
     return con.sql(sql, params={"id": target.export_id, "v": version}).pl()
+
+
+def previous_rows(
+    con,
+    config: ContactsConfig,
+    target: ExportTarget,
+    folder: Path,
+    previous: int | None,
+    current: pl.DataFrame,
+) -> pl.DataFrame:
+    """The rows of the previous exported version, for the added and removed files: read back from its Parquet
+    file when that is the file its manifest names (same SHA-256) with today's columns and types, which is
+    rows_at(previous) as written (erasure rewrites both together); otherwise computed from the history again."""
+    if previous is None:
+        return current.clear()
+    manifest = read_manifest(folder, f"v{previous}.manifest.json")
+    path = folder / f"v{previous}.parquet"
+    if manifest and path.exists() and manifest["files"].get(path.name) == file_sha256(path):
+        stored = pl.read_parquet(path)
+        if stored.schema == current.schema:
+            return stored
+    return rows_at(con, config, target, previous)
 
 
 def write_version(
@@ -105,7 +129,7 @@ def write_version(
     """All files of one version, then its manifest; returns the manifest. `current` and `staged_csv`: the
     version's rows and its CSV file, when the caller has them already."""
     current = rows_at(con, config, target, version) if current is None else current
-    before = rows_at(con, config, target, previous) if previous is not None else current.clear()
+    before = previous_rows(con, config, target, folder, previous, current)
     added = current.filter(~pl.col("contact_id").is_in(before.get_column("contact_id").implode()))
     removed = before.filter(~pl.col("contact_id").is_in(current.get_column("contact_id").implode()))
     order = [f"v{version}.{extension}" for extension in FILE_WRITERS]  # data files, then the diffs
@@ -189,16 +213,37 @@ def export_backfill(
     return ExportResult(version, manifest["row_count"], sorted(manifest["files"]), backfill=True)
 
 
+def newest_version(con) -> tuple[int, dt.date | None] | None:
+    rows = con.execute("select version, as_of_date from versions order by version desc limit 1").fetchall()
+    return rows[0] if rows else None
+
+
+def would_backfill(con, folder: Path) -> bool:
+    """Whether export_target would write a backfill: the newest version is as of a day before the latest export's."""
+    newest, latest = newest_version(con), read_manifest(folder, "latest.manifest.json")
+    return bool(
+        newest
+        and newest[1]
+        and latest
+        and latest.get("as_of_date")
+        and newest[1] < dt.date.fromisoformat(latest["as_of_date"])
+    )
+
+
+def latest_export(folder: Path) -> dict | None:
+    """What the export folder's latest version is: its version and the hashes of its files."""
+    latest = read_manifest(folder, "latest.manifest.json")
+    return {"version": latest["version"], "files": latest["files"]} if latest else None
+
+
 def export_target(
     con, config: ContactsConfig, data_dir: Path, target: ExportTarget, sql_sha256: str | None = None
 ) -> ExportResult:
     """Export the current version when its rows differ from the latest export."""
-    version_row = con.execute(
-        "select version, as_of_date from versions order by version desc limit 1"
-    ).fetchall()
+    version_row = newest_version(con)
     if not version_row:
         return ExportResult(None, 0, [])
-    version, as_of = version_row[0]
+    version, as_of = version_row
     folder = target.folder(data_dir)
     writer = AtomicWriter(folder)
     latest = read_manifest(folder, "latest.manifest.json")

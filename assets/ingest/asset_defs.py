@@ -8,10 +8,19 @@ import dagster as dg
 
 from assets.ingest.context import KIND_CONTACTS, KIND_EVENTS, IngestContext
 from assets.ingest.inbox import ingest_folder
-from assets.ingest.outcomes import unapplied_files_check
+from assets.ingest.outcomes import unapplied_files_check, unapplied_in_inbox
 from assets.validation.emails import EmailValidatorCache
-from pipelines.metadata import markdown_table
+from pipelines.metadata import markdown_table, unchanged_metadata
 from pipelines.resources import DUCKDB_POOL, ContactsWarehouse
+from pipelines.warehouse.fingerprints import (
+    StepInputs,
+    config_token,
+    erasure_token,
+    inbox_listing,
+    ledger_token,
+    record,
+    unchanged,
+)
 from pipelines.warehouse.render import load_sql, render
 
 NOTHING_LOST = "nothing_lost_per_file"
@@ -72,10 +81,27 @@ def ledger_and_rejects(context: dg.AssetExecutionContext, warehouse: ContactsWar
     paths = warehouse.paths
     cache = EmailValidatorCache(config.rules.fold_provider_aliases)
     now = dt.datetime.now(dt.UTC)
+    # Skipped when no inbox file (data or manifest), no setting and nothing in the ledger or the erasure log
+    # changed since the last run: every file would be hashed only to be found in the ledger again. The
+    # merge's marks in the ledger are left out: they come after this step.
+    inputs = StepInputs(
+        "ledger_and_rejects",
+        {
+            "inbox": inbox_listing(paths.contact_inbox, paths.event_inbox),
+            "config": config_token(config),
+        },
+        lambda con: {"ledger": ledger_token(con, merged=False), "erasures": erasure_token(con)},
+    )
     with warehouse.connect() as con:
-        ctx = IngestContext(con, paths.data_dir, config, cache, now, context.log)
-        outcomes = ingest_folder(ctx, paths.contact_inbox, KIND_CONTACTS)
-        outcomes += ingest_folder(ctx, paths.event_inbox, KIND_EVENTS)
+        skipped = unchanged(con, inputs)
+        if skipped:
+            outcomes = unapplied_in_inbox(con, paths.data_dir, paths.contact_inbox, KIND_CONTACTS)
+            outcomes += unapplied_in_inbox(con, paths.data_dir, paths.event_inbox, KIND_EVENTS)
+        else:
+            ctx = IngestContext(con, paths.data_dir, config, cache, now, context.log)
+            outcomes = ingest_folder(ctx, paths.contact_inbox, KIND_CONTACTS)
+            outcomes += ingest_folder(ctx, paths.event_inbox, KIND_EVENTS)
+            record(con, inputs)
         lost = con.execute(LOST_ROWS_SQL).fetchall()
         (ledger_count,) = con.execute("select count(*) from import_files").fetchone()
         (rejected_count,) = con.execute("select count(*) from rejected_rows").fetchone()
@@ -115,6 +141,7 @@ def ledger_and_rejects(context: dg.AssetExecutionContext, warehouse: ContactsWar
             "rows_rejected": sum(o.rows_rejected for o in outcomes),
             "email_validations": cache.calls,
             "preview": dg.MetadataValue.md(ledger_preview),
+            **unchanged_metadata(skipped),
         },
     )
     yield dg.MaterializeResult(
@@ -123,11 +150,16 @@ def ledger_and_rejects(context: dg.AssetExecutionContext, warehouse: ContactsWar
             "dagster/row_count": rejected_count,
             "by_reason": dg.MetadataValue.md(reject_preview),
             "by_file": dg.MetadataValue.md(rejects_by_file),
+            **unchanged_metadata(skipped),
         },
     )
     yield dg.MaterializeResult(
         asset_key="field_issues",
-        metadata={"dagster/row_count": issue_count, "by_field": dg.MetadataValue.md(issue_preview)},
+        metadata={
+            "dagster/row_count": issue_count,
+            "by_field": dg.MetadataValue.md(issue_preview),
+            **unchanged_metadata(skipped),
+        },
     )
     yield unapplied_files_check(FILES_LOADED, "import_files", outcomes)
     yield dg.AssetCheckResult(

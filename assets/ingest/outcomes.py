@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 
 from assets.ingest.context import FileOutcome
+from assets.ingest.inbox import discover_files
+from pipelines.warehouse.ledger import unapplied_entries
 
 
 def outcome_table(outcomes: list[FileOutcome]) -> str:
@@ -32,3 +36,13 @@ def unapplied_files_check(
         },
         description=None if not unloaded else "; ".join(f"{o.path}: {o.status}" for o in unloaded[:5]),
     )
+
+
+def unapplied_in_inbox(con, data_dir: Path, inbox: Path, kind: str) -> list[FileOutcome]:
+    """The held and failed files of an inbox folder, from the ledger: what ingesting the folder again reports
+    when none of its files, the config or the ledger changed (a skipped step's warning check says the same)."""
+    paths = [path.relative_to(data_dir).as_posix() for path in discover_files(inbox)]
+    return [
+        FileOutcome(file_id, path, kind, status, reason)
+        for file_id, path, status, reason in unapplied_entries(con, kind, paths)
+    ]

@@ -1,13 +1,24 @@
 """Dagster wrappers for the metrics: list_health, segment_health, and the HTML report (DESIGN 8)."""
 
 import datetime as dt
+from pathlib import Path
 
 import dagster as dg
 
 from assets.metrics.health import compute_list_health, compute_segment_health
 from assets.metrics.report import write_report
-from pipelines.metadata import markdown_table
+from pipelines.metadata import markdown_table, unchanged_metadata
 from pipelines.resources import DUCKDB_POOL, ContactsWarehouse
+from pipelines.warehouse.fingerprints import (
+    StepInputs,
+    config_token,
+    data_tokens,
+    reclaim_pending,
+    record,
+    relation_token,
+    sql_token,
+    unchanged,
+)
 
 HEADLINE_LISTS = ("all", "subscribed")
 # One partition per day, so the asset page plots each list's figures over days (Dagster plots a partitioned
@@ -46,9 +57,32 @@ def list_health(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse)
     Only the days that new inputs touch are recomputed."""
     step = warehouse.step(context)
     as_of = step.as_of
+    # A new day with no new input takes its day from the days computed ahead (assets/metrics/health.py); the
+    # same day with no new input does nothing.
+    inputs = StepInputs(
+        "list_health",
+        {
+            "config": config_token(step.config),
+            "sql": sql_token("models/list_health.sql"),
+            "as_of": as_of.isoformat(),
+        },
+        lambda con: {
+            **data_tokens(con),
+            **{
+                relation: relation_token(con, relation)
+                for relation in ("contacts", "list_members", "list_health")
+            },
+        },
+    )
     with step.connect() as con:
-        with step.publishing("list_health"):
-            start = compute_list_health(con, step.config, as_of)
+        skipped = None if reclaim_pending(con, "list_health", as_of) else unchanged(con, inputs)
+        if skipped:
+            context.log.info("list health unchanged: %s", skipped)
+            start = as_of + dt.timedelta(days=1)
+        else:
+            with step.publishing("list_health"):
+                start = compute_list_health(con, step.config, as_of)
+            record(con, inputs)
         version = step.version("list_health")
         headline = {
             list_id: dict(zip(HEADLINE_METRICS, values, strict=True))
@@ -67,7 +101,7 @@ def list_health(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse)
                from staging.list_health where day > ?::date - 7 and day <= ? order by list_id, day""",
             [as_of, as_of],
         )
-        reported = report_days(context, con, start, as_of)
+        reported = report_days(context, con, start, as_of) if not skipped else 0
     metadata = {
         "dagster/row_count": total,
         "as_of_date": as_of.isoformat(),
@@ -75,6 +109,7 @@ def list_health(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse)
         "days_reported": reported,
         "version": version if version is not None else dg.MetadataValue.null(),
         "last_7_days": dg.MetadataValue.md(last_week),
+        **unchanged_metadata(skipped),
     }
     for list_id in HEADLINE_LISTS:
         for metric in HEADLINE_METRICS:
@@ -129,6 +164,15 @@ def report_days(context: dg.AssetExecutionContext, con, start, as_of) -> int:
     return len(days)
 
 
+def report_stat(path: Path) -> list | None:
+    """What changes when the report file is written, replaced or deleted."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+
+
 def build_metrics_assets(segment_keys: list[dg.AssetKey]) -> list[dg.AssetsDefinition]:
     @dg.asset(
         deps=["segment_catalog", *segment_keys], group_name="metrics", kinds={"duckdb"}, pool=DUCKDB_POOL
@@ -138,9 +182,20 @@ def build_metrics_assets(segment_keys: list[dg.AssetKey]) -> list[dg.AssetsDefin
     ) -> dg.MaterializeResult:
         """One row per segment and version at which its membership changed: size, entered, exited, open and click rate."""
         step = warehouse.step(context)
+        # Rebuilt from the segments' history and the events: unchanged while no segment changed and no file came.
+        inputs = StepInputs(
+            "segment_health",
+            {"config": config_token(step.config), "sql": sql_token("models/segment_health.sql")},
+            lambda con: {**data_tokens(con), "segment_members": relation_token(con, "segment_members")},
+        )
         with step.connect() as con:
-            with step.publishing():
-                compute_segment_health(con, step.config)
+            skipped = unchanged(con, inputs)
+            if skipped:
+                context.log.info("segment health unchanged: %s", skipped)
+            else:
+                with step.publishing():
+                    compute_segment_health(con, step.config)
+                record(con, inputs)
             (total,) = con.execute("select count(*) from segment_health").fetchone()
             latest = markdown_table(
                 con,
@@ -148,7 +203,11 @@ def build_metrics_assets(segment_keys: list[dg.AssetKey]) -> list[dg.AssetsDefin
                    qualify row_number() over (partition by segment_id order by version desc) = 1 order by segment_id""",
             )
         return dg.MaterializeResult(
-            metadata={"dagster/row_count": total, "latest": dg.MetadataValue.md(latest)}
+            metadata={
+                "dagster/row_count": total,
+                "latest": dg.MetadataValue.md(latest),
+                **unchanged_metadata(skipped),
+            }
         )
 
     @dg.asset(deps=["list_health", "segment_health"], group_name="metrics", kinds={"html"}, pool=DUCKDB_POOL)
@@ -163,13 +222,31 @@ def build_metrics_assets(segment_keys: list[dg.AssetKey]) -> list[dg.AssetsDefin
             (shown,) = con.execute(
                 "select as_of_date from versions where version = current_version('list_health')"
             ).fetchone() or (None,)
-            charts = write_report(con, path, shown or step.as_of)
-        context.log.info("wrote %s (%d charts)", path, charts)
+            # Unchanged while the versions it shows, the day it names and the file itself are as it left them.
+            inputs = StepInputs(
+                "list_health_report",
+                {"config": config_token(step.config), "day": (shown or step.as_of).isoformat()},
+                lambda con: {
+                    **data_tokens(con),
+                    "list_health": con.execute("select current_version('list_health')").fetchall()[0][0],
+                    "segment_members": relation_token(con, "segment_members"),
+                    "file": report_stat(path),
+                },
+            )
+            skipped = unchanged(con, inputs)
+            if skipped:
+                (charts,) = con.execute("select count(*) + 1 from staging.list_catalog").fetchone()
+                context.log.info("%s unchanged: %s", path, skipped)
+            else:
+                charts = write_report(con, path, shown or step.as_of)
+                record(con, inputs)
+                context.log.info("wrote %s (%d charts)", path, charts)
         return dg.MaterializeResult(
             metadata={
                 "path": dg.MetadataValue.path(str(path)),
                 "open": dg.MetadataValue.url(path.as_uri()),
                 "charts": charts,
+                **unchanged_metadata(skipped),
             }
         )
 

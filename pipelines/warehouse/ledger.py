@@ -179,3 +179,15 @@ def record_erased_rows(con: duckdb.DuckDBPyConnection, rows_table: str) -> None:
             from (select file_id, count(distinct row_number) as n from {rows_table} group by file_id) e
             where f.file_id = e.file_id"""
     )
+
+
+def unapplied_entries(con: duckdb.DuckDBPyConnection, kind: str, paths: list[str]) -> list[tuple]:
+    """(file_id, path, status, reason) of each of `paths` whose latest ledger entry is held or failed: what a
+    run that tries them again reports, when nothing about them changed."""
+    return con.execute(
+        """select file_id, path, status, reason from import_files
+           where kind = ? and list_contains(?, path)
+           qualify row_number() over (partition by path order by file_id desc) = 1 and status in ('held', 'failed')
+           order by file_id""",
+        [kind, paths],
+    ).fetchall()

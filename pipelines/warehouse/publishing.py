@@ -41,15 +41,18 @@ class PublishStep:
                 self.con = None
 
     @contextmanager
-    def publishing(self, *relations: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    def publishing(
+        self, *relations: str, scope: tuple[str, str] | None = None
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
         """One transaction; when its body succeeds, each relation's changes become the run's version (none
-        when nothing changed), recorded in `versions`, and the transaction commits."""
+        when nothing changed), recorded in `versions`, and the transaction commits. `scope` (column, value):
+        the body changed only those rows (versioning.publish)."""
         if self.con is None:
             raise RuntimeError("publishing() needs step.connect() first")
         with transaction(self.con):
             yield self.con
             for relation in relations:
-                self.versions[relation] = publish(self.con, relation, self.run_id, self.as_of)
+                self.versions[relation] = publish(self.con, relation, self.run_id, self.as_of, scope)
 
     def publish_now(self, relation: str) -> int:
         """Publish `relation` inside the open transaction and return the run's version, allocated even when

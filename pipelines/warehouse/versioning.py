@@ -79,21 +79,32 @@ def version_for_run(con: duckdb.DuckDBPyConnection, run_id: str, as_of: dt.date,
     return version
 
 
-def publish(con: duckdb.DuckDBPyConnection, name: str, run_id: str, as_of: dt.date) -> int | None:
-    """Record the working table's changes as the run's version; None when nothing changed. Call in a transaction."""
+def publish(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    run_id: str,
+    as_of: dt.date,
+    scope: tuple[str, str] | None = None,
+) -> int | None:
+    """Record the working table's changes as the run's version; None when nothing changed. Call in a transaction.
+    `scope` (column, value): only the rows with that value changed (one segment of segment_members), so only
+    they are compared."""
     relation = VERSIONED[name]
     names = list(column_types(con, relation.working))
     columns = ", ".join(f'"{column}"' for column in names)
-    current = f"select {columns} from {relation.history} where valid_to_version is null"
-    if not con.execute(f"select exists ({current})").fetchall()[0][0]:
+    where = f'"{scope[0]}" = $scope' if scope else "true"
+    parameters = {"scope": scope[1]} if scope else {}
+    working = f"(select * from {relation.working} where {where})"
+    current = f"select {columns} from {relation.history} where valid_to_version is null and {where}"
+    if not con.execute(f"select exists ({current})", parameters).fetchall()[0][0]:
         # Nothing current (a first run, or an emptied relation): every working row is new, no diff needed.
-        (added,) = con.execute(f"select count(*) from {relation.working}").fetchall()[0]
+        (added,) = con.execute(f"select count(*) from {working}", parameters).fetchall()[0]
         if not added:
             return _reclaim_current(con, name, run_id, as_of)
         version = version_for_run(con, run_id, as_of, name)
         con.execute(
-            f"insert into {relation.history} ({columns}, valid_from_version) select {columns}, ? from {relation.working}",
-            [version],
+            f"insert into {relation.history} ({columns}, valid_from_version) select {columns}, $version from {working}",
+            {**parameters, "version": version},
         )
         return version
     # One full join on the key finds both sides of the change: a working row with no current row, or one
@@ -108,16 +119,18 @@ def publish(con: duckdb.DuckDBPyConnection, name: str, run_id: str, as_of: dt.da
     con.execute(
         f"""create or replace temp table publish_diff as
             select w.*, {old_keys}, w."{first}" is not null as is_added, h."{first}" is not null as is_removed
-            from {relation.working} w full join ({current}) h on {on}
-            where w."{first}" is null or h."{first}" is null or {differs}"""
+            from {working} w full join ({current}) h on {on}
+            where w."{first}" is null or h."{first}" is null or {differs}""",
+        parameters,
     )
     key = ", ".join(relation.key)
     added, removed, repeated, working_rows, current_rows = con.execute(
         f"""select count(*) filter (where is_added), count(*) filter (where is_removed),
                    count(*) filter (where is_added) - count(distinct ({key})) filter (where is_added),
-                   (select count(*) from {relation.working}),
-                   (select count(*) from {relation.history} where valid_to_version is null)
-            from publish_diff"""
+                   (select count(*) from {working}),
+                   (select count(*) from {relation.history} where valid_to_version is null and {where})
+            from publish_diff""",
+        parameters,
     ).fetchall()[0]
     if repeated or working_rows != current_rows + added - removed:
         # A key twice in the working table would pair every copy with the current row: refuse, never guess.

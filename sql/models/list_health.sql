@@ -1,7 +1,10 @@
 -- list_health (DESIGN 8): one row per list per day, in the configured timezone, rebuilt from business-time
 -- history (status_history, list membership, events) so that any past day is reproducible.
--- Computes the days $start_day .. $as_of into staging.list_health (assets/metrics/health.py picks $start_day:
--- the first day that new inputs touch). Parameters: $tz, $start_day, $as_of; {engaged_window_days}.
+-- Computes the days $start_day .. $until (assets/metrics/health.py picks $start_day, the first day that new
+-- inputs touch, and $until, a year after the as-of date): those up to $as_of into staging.list_health, the
+-- later ones into staging.list_health_ahead, from which a run on a later day takes its days while no input
+-- changed (a day's figures depend on the inputs and the day, never on the as-of date). Parameters: $tz,
+-- $start_day, $as_of, $until, $last_file_id; {engaged_window_days}.
 --
 -- Day arithmetic: a status row is the end-of-day status for the days [day(valid_from), day(valid_to)); an
 -- event on day e falls in the engaged window of the days [e, e + window - 1].
@@ -76,16 +79,16 @@ with overlapping as (
 
 select * from overlapping where s_to is null or s_to > s_from;
 
--- The days to compute, per list: from its first member (or $start_day, if later) to the as-of date.
+-- The days to compute, per list: from its first member (or $start_day, if later) to $until.
 create or replace temp table lh_days as
 with first_days as (
     select list_id, min(m_from) as first_day from lh_members group by list_id
 )
 
-select f.list_id, unnest(generate_series(greatest(f.first_day, $start_day::date - 1), $as_of::date, interval 1 day))::date as day
+select f.list_id, unnest(generate_series(greatest(f.first_day, $start_day::date - 1), $until::date, interval 1 day))::date as day
 from first_days f
 join staging.list_catalog using (list_id)
-where f.first_day <= $as_of::date;
+where f.first_day <= $until::date;
 
 -- Engagement windows as islands: an event on day e makes its contact active on the days [e, e + window).
 -- Overlapping windows of one contact and kind merge into one island, so islands of a contact never
@@ -165,25 +168,27 @@ select * from staging.engagement_islands where i_to >= $start_day::date - 1;
 
 -- Day counts by sweeping intervals: +1 on the day an interval starts, -1 on the day it ends, summed.
 -- Every interval here is [from, to) per (list, address), and an address's intervals never overlap.
-create or replace temp table lh_deltas as
-with active as (
-    select list_id, 'members' as metric, m_from as d_from, m_to as d_to from lh_members
-    union all
-    select list_id, 'subscribed', s_from, s_to from lh_subscribed
-    union all
-    select s.list_id, 'engaged', greatest(s.s_from, i.i_from), if(s.s_to is null, i.i_to, least(s.s_to, i.i_to))
-    from lh_subscribed s join lh_islands i on i.contact_id = s.contact_id and i.kind = 0
-    where i.i_to > s.s_from and (s.s_to is null or s.s_to > i.i_from)
-    union all
-    select m.list_id, ['engage', 'open', 'click', 'reach'][i.kind + 1], greatest(m.m_from, i.i_from), if(m.m_to is null, i.i_to, least(m.m_to, i.i_to))
-    from lh_members m join lh_islands i on i.contact_id = m.contact_id and i.kind > 0
-    where i.i_to > m.m_from and (m.m_to is null or m.m_to > i.i_from)
-),
+-- The intervals are stored first and summed in a second statement: in one statement, with the day filter
+-- pushed into the union, DuckDB 2.0.0 fails on a warehouse read back from disk ("dict-surviving cache:
+-- global dictionary column 3 changed identity"), which invalidates the database.
+create or replace temp table lh_active as
+select list_id, 'members' as metric, m_from as d_from, m_to as d_to from lh_members
+union all
+select list_id, 'subscribed', s_from, s_to from lh_subscribed
+union all
+select s.list_id, 'engaged', greatest(s.s_from, i.i_from), if(s.s_to is null, i.i_to, least(s.s_to, i.i_to))
+from lh_subscribed s join lh_islands i on i.contact_id = s.contact_id and i.kind = 0
+where i.i_to > s.s_from and (s.s_to is null or s.s_to > i.i_from)
+union all
+select m.list_id, ['engage', 'open', 'click', 'reach'][i.kind + 1], greatest(m.m_from, i.i_from), if(m.m_to is null, i.i_to, least(m.m_to, i.i_to))
+from lh_members m join lh_islands i on i.contact_id = m.contact_id and i.kind > 0
+where i.i_to > m.m_from and (m.m_to is null or m.m_to > i.i_from);
 
-changes as (
-    select list_id, metric, d_from as day, 1 as delta from active
+create or replace temp table lh_deltas as
+with changes as (
+    select list_id, metric, d_from as day, 1 as delta from lh_active
     union all
-    select list_id, metric, d_to, -1 from active where d_to is not null
+    select list_id, metric, d_to, -1 from lh_active where d_to is not null
 )
 
 select list_id, day,
@@ -194,7 +199,7 @@ select list_id, day,
        sum(delta) filter (where metric = 'click') as clicked,
        sum(delta) filter (where metric = 'reach') as reached
 from changes
-where day <= $as_of::date
+where day <= $until::date
 group by all;
 
 create or replace temp table lh_counts as
@@ -221,9 +226,7 @@ running as (
 
 select r.* from running r semi join lh_days using (list_id, day);
 
-delete from staging.list_health where day >= $start_day::date or day > $as_of::date;
-
-insert into staging.list_health
+create or replace temp table lh_final as
 with starts as (
     select list_id, s_from as day, count(*) as new_subscribers from lh_subscribed group by all
 ),
@@ -301,6 +304,16 @@ final as (
 
 select * from final;
 
+delete from staging.list_health where day >= $start_day::date or day > $as_of::date;
+
+insert into staging.list_health
+select * from lh_final where day <= $as_of::date;
+
+delete from staging.list_health_ahead;
+
+insert into staging.list_health_ahead
+select * from lh_final where day > $as_of::date;
+
 drop table lh_status;
 drop table lh_members;
 drop table lh_subscribed;
@@ -308,5 +321,7 @@ drop table lh_days;
 drop table lh_touched;
 drop table lh_event_days;
 drop table lh_islands;
+drop table lh_active;
 drop table lh_deltas;
 drop table lh_counts;
+drop table lh_final;

@@ -210,11 +210,34 @@ create table if not exists staging.list_health (
     invalid_rate    double
 );
 
+-- Internal: list_health's days after the as-of date of its last computation, up to a year ahead
+-- (sql/models/list_health.sql): a run on a later day, when no input changed since, takes its new days from
+-- here instead of recomputing. Counts and rates per list and day only.
+create table if not exists staging.list_health_ahead (
+    list_id         varchar not null,
+    day             date not null,
+    members         bigint not null,
+    subscribed      bigint not null,
+    new_subscribers bigint not null,
+    unsubscribes    bigint not null,
+    bounces         bigint not null,
+    complaints      bigint not null,
+    churned         bigint not null,
+    growth_rate     double,
+    churn_rate      double,
+    engagement_rate double,
+    open_rate       double,
+    click_rate      double,
+    invalid_rate    double
+);
+
 -- Internal: what list_health was last computed from, so a run recomputes only the days new inputs touch.
+-- ahead_until: the last day staging.list_health_ahead holds (null: nothing ahead, e.g. an earlier release).
 create table if not exists staging.metrics_state (
     last_file_id bigint not null,
     last_day     date not null,
-    settings     varchar not null
+    settings     varchar not null,
+    ahead_until  date
 );
 
 -- Grain: one row per (segment, version at which its membership changed).
@@ -227,6 +250,13 @@ create table if not exists segment_health (
     exited     bigint not null,
     open_rate  double,
     click_rate double
+);
+
+-- Internal: what segment_health was last computed from (a digest of the files, erasures and settings it reads)
+-- and the last version then, so that a run computes only the rows of newer versions (assets/metrics/health.py).
+create table if not exists staging.segment_health_state (
+    inputs          varchar not null,
+    through_version bigint not null
 );
 
 -- Internal: work that must finish even if a run is killed half-way (e.g. the rewrite after an erasure).
@@ -275,4 +305,22 @@ create table if not exists staging.derived_state (
     name         varchar primary key,
     last_file_id bigint not null,
     settings     varchar not null
+);
+
+-- Internal: what each step last computed its output from (pipelines/warehouse/fingerprints.py): a digest of its
+-- inputs (config, SQL, as-of date, inbox listing, ledger and version tokens), so that a run whose inputs did not
+-- change skips the step. Digests and times only, no personal data.
+create table if not exists staging.step_fingerprints (
+    step        varchar primary key,
+    digest      varchar not null,
+    computed_at timestamptz not null
+);
+
+-- Internal: export files whose SHA-256 the export audit computed, with what changes when a file is written,
+-- replaced or renamed (size, modification and status-change times, inode): a file whose stat is unchanged is
+-- not hashed again (assets/exports/audit.py). Export file paths and digests only, no personal data.
+create table if not exists staging.verified_files (
+    path   varchar primary key,
+    stat   varchar not null,
+    sha256 varchar not null
 );

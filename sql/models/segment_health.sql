@@ -2,9 +2,11 @@
 -- exited, and the open and click rates of its members over the engaged window ending on that
 -- version's as-of date (unique openers or clickers over members reached: delivered to, sent to, or who
 -- opened or clicked, which proves delivery; the same definition as list_health).
--- Parameters: $tz; {engaged_window_days}.
+-- Rows of versions from $from_version on are computed (assets/metrics/health.py passes 0, every version, unless
+-- only new versions came since the last computation, none of them a backfill, and no file or setting).
+-- Parameters: $tz, $from_version; {engaged_window_days}.
 
-delete from segment_health;
+delete from segment_health where version >= $from_version;
 
 insert into segment_health
 with changes as (
@@ -22,11 +24,22 @@ ordered as (
     join versions v using (version)
 ),
 
+computed as (
+    select * from ordered where version >= $from_version
+),
+
+-- the versions whose members are counted: those computed and the change before each
+needed as (
+    select segment_id, version from computed
+    union
+    select segment_id, previous_version from computed where previous_version is not null
+),
+
 members as (
-    select o.segment_id, o.version, h.contact_id
-    from ordered o
+    select n.segment_id, n.version, h.contact_id
+    from needed n
     join segment_members_history h
-      on h.segment_id = o.segment_id and h.valid_from_version <= o.version and (h.valid_to_version is null or h.valid_to_version > o.version)
+      on h.segment_id = n.segment_id and h.valid_from_version <= n.version and (h.valid_to_version is null or h.valid_to_version > n.version)
 ),
 
 sized as (
@@ -36,7 +49,7 @@ sized as (
         o.as_of_date,
         count(m.contact_id) as size,
         count(m.contact_id) filter (where p.contact_id is null) as entered
-    from ordered o
+    from computed o
     left join members m on m.segment_id = o.segment_id and m.version = o.version
     left join members p on p.segment_id = o.segment_id and p.version = o.previous_version and p.contact_id = m.contact_id
     group by all
@@ -44,7 +57,7 @@ sized as (
 
 exits as (
     select o.segment_id, o.version, count(*) as exited
-    from ordered o
+    from computed o
     join members p on p.segment_id = o.segment_id and p.version = o.previous_version
     anti join members m on m.segment_id = o.segment_id and m.version = o.version and m.contact_id = p.contact_id
     group by all
@@ -56,8 +69,8 @@ window_events as (
     select email, case when event = 'open' and machine_open then 'delivered' else event end as event, occurred_at
     from staging.event_rows
     where event in {reach_events}
-      and occurred_at >= (select min(as_of_date) from versions) - interval ({engaged_window_days} + 1) day
-      and occurred_at < (select max(as_of_date) from versions) + interval 2 day
+      and occurred_at >= (select min(as_of_date) from computed) - interval ({engaged_window_days} + 1) day
+      and occurred_at < (select max(as_of_date) from computed) + interval 2 day
 ),
 
 member_activity as (
@@ -67,13 +80,12 @@ member_activity as (
         count(distinct h.email) filter (where e.event = 'open') as opened,
         count(distinct h.email) filter (where e.event = 'click') as clicked,
         count(distinct h.email) as reached
-    from changes c
-    join versions v using (version)
+    from computed c
     join segment_members_history h
       on h.segment_id = c.segment_id and h.valid_from_version <= c.version and (h.valid_to_version is null or h.valid_to_version > c.version)
     join window_events e
       on e.email = h.email
-     and timezone($tz, e.occurred_at)::date between v.as_of_date - ({engaged_window_days} - 1) and v.as_of_date
+     and timezone($tz, e.occurred_at)::date between c.as_of_date - ({engaged_window_days} - 1) and c.as_of_date
     group by all
 ),
 
