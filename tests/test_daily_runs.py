@@ -160,7 +160,10 @@ def test_the_same_day_again_changes_nothing(daily):
     assert all(passed for name, passed in check_outcomes(again).items() if "every_" not in name)
 
 
-def test_the_next_day_equals_a_run_from_scratch_as_of_that_day(daily, tmp_path):
+def test_the_next_day_and_a_backfill_between_daily_runs_equal_a_run_from_scratch(daily, tmp_path):
+    """The next day redoes only what the day moves and ends as a run from scratch as of it; a run as of the
+    earlier day then recomputes that day (and writes backfill files), and the next run as of the newest day
+    makes the newest day current again, as the same run from scratch shows."""
     result = daily.run(as_of=NEXT_DAY)
     skipped = unchanged_steps(result)
     # nothing of ingest, merge, status replay, membership or a segment without the as-of date was redone
@@ -176,6 +179,14 @@ def test_the_next_day_equals_a_run_from_scratch_as_of_that_day(daily, tmp_path):
     ) != daily.query(
         "select count(*) from segment_members_at('new-subscribers', version_as_of('segment_members', date '2026-06-30'))"
     )
+    assert_incremental_metrics_equal_full(daily, dt.date(2026, 7, 1))
+
+    backfill = daily.run(as_of=DAY)
+    assert "contact_engagement" not in unchanged_steps(backfill)
+    assert any((daily.paths.data_dir / "exports").rglob("backfill/2026-06-30/*.manifest.json"))
+    daily.run(as_of=NEXT_DAY)
+    assert daily.query("select distinct as_of_date::varchar from contact_engagement") == [(NEXT_DAY,)]
+    assert_equal_to(daily, scratch)
     assert_incremental_metrics_equal_full(daily, dt.date(2026, 7, 1))
 
 
@@ -213,7 +224,10 @@ def assert_incremental_metrics_equal_full(workspace: Workspace, as_of: dt.date) 
     assert before["segment_health"] and before["staging.list_health_ahead"]
 
 
-def test_a_new_file_after_skipped_runs_is_taken_up(daily, tmp_path):
+def test_a_new_file_an_edited_segment_a_changed_setting_and_an_erasure_after_skipped_runs_are_taken_up(
+    daily, tmp_path
+):
+    """Each after a run that skipped: every change is seen, and the warehouse ends as a run from scratch."""
     assert "contacts" in unchanged_steps(daily.run(as_of=DAY))
     daily.drop("2026-07-contacts.csv", NEW_CONTACTS)
     daily.drop("2026-07-events.csv", NEW_EVENTS, folder="events")
@@ -221,9 +235,6 @@ def test_a_new_file_after_skipped_runs_is_taken_up(daily, tmp_path):
     assert not {"import_files", "contacts", "list_members", "segments/vips"} & unchanged_steps(result)
     assert daily.one("select count(*) from contacts where email = 'gus@example.com'") == (1,)
     assert_equal_to(daily, from_scratch(tmp_path / "scratch", daily, DAY))
-
-
-def test_an_edited_segment_and_a_changed_setting_after_skipped_runs_are_taken_up(daily, tmp_path):
     assert "contacts" in unchanged_steps(daily.run(as_of=DAY))
     daily.write_segment(
         "vips",
@@ -237,10 +248,7 @@ def test_an_edited_segment_and_a_changed_setting_after_skipped_runs_are_taken_up
     config.write_text(config.read_text() + "rules:\n  engaged_window_days: 60\n", encoding="utf-8")
     result = daily.run(as_of=DAY)
     assert {"contact_engagement", "list_health", "list_members"}.isdisjoint(unchanged_steps(result))
-    assert_equal_to(daily, from_scratch(tmp_path / "scratch", daily, DAY))
-
-
-def test_an_erasure_after_skipped_runs_is_applied_everywhere(daily):
+    assert_equal_to(daily, from_scratch(tmp_path / "scratch-settings", daily, DAY))
     assert "contacts" in unchanged_steps(daily.run(as_of=DAY))
     daily.drop("erase.csv", "email\nann@example.com\n", manifest=None, folder="erasure")
     result = daily.run(as_of=DAY)
@@ -258,16 +266,3 @@ def test_an_erasure_after_skipped_runs_is_applied_everywhere(daily):
     again = daily.run(as_of=DAY)
     assert {"contacts", "erasure_log", "import_files"} <= unchanged_steps(again)
     assert check_outcomes(again)["contacts:no_erased_address_anywhere"]
-
-
-def test_a_backfill_between_daily_runs_leaves_the_newest_day_current(daily, tmp_path):
-    """A run as of an earlier day recomputes that day (and writes backfill files); the next run as of the newest
-    day makes the newest day current again, as a run from scratch as of it shows."""
-    daily.run(as_of=NEXT_DAY)
-    backfill = daily.run(as_of=DAY)
-    assert "contact_engagement" not in unchanged_steps(backfill)
-    assert any((daily.paths.data_dir / "exports").rglob("backfill/2026-06-30/*.manifest.json"))
-    daily.run(as_of=NEXT_DAY)
-    assert daily.query("select distinct as_of_date::varchar from contact_engagement") == [(NEXT_DAY,)]
-    assert_equal_to(daily, from_scratch(tmp_path / "scratch", daily, NEXT_DAY))
-    assert_incremental_metrics_equal_full(daily, dt.date(2026, 7, 1))

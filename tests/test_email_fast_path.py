@@ -14,8 +14,8 @@ from bench.email_cases import adversarial_addresses, international_addresses
 from bench.emails import corpus_addresses
 
 SOURCES = {
-    "generated": lambda: adversarial_addresses(60_000),
-    "international": lambda: international_addresses(45_000),
+    "generated": lambda: adversarial_addresses(40_000),
+    "international": lambda: international_addresses(36_000),
     "corpus": corpus_addresses,
 }
 
