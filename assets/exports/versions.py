@@ -3,7 +3,8 @@
 `data/exports/<segments|lists>/<id>/` holds, for each exported version V, `vV.csv`, `vV.parquet`,
 `vV.jsonl`, `vV.added.csv`, `vV.removed.csv` (against the previous exported version) and
 `vV.manifest.json`, plus `latest.*`: hard links to the newest version's files. Rows are rebuilt from the versioned history
-(`*_history` at V), so a version can be regenerated exactly, which erasure relies on.
+(`*_history` at V), so a version can be regenerated exactly, which erasure relies on; the diffs of a new version
+read the previous version back from its Parquet file when its hash is the manifest's.
 
 Every file is written to a temporary name and renamed into place; a version's manifest is written after its
 files, and `latest.*` after the manifest, so a crash leaves the previous export intact. CSV cells that
@@ -218,16 +219,17 @@ def newest_version(con) -> tuple[int, dt.date | None] | None:
     return rows[0] if rows else None
 
 
+def before_latest(as_of: dt.date | None, latest: dict | None) -> bool:
+    """Whether a version as of `as_of` is for a day before the latest export's: it is written as a backfill."""
+    return bool(
+        as_of and latest and latest.get("as_of_date") and as_of < dt.date.fromisoformat(latest["as_of_date"])
+    )
+
+
 def would_backfill(con, folder: Path) -> bool:
     """Whether export_target would write a backfill: the newest version is as of a day before the latest export's."""
-    newest, latest = newest_version(con), read_manifest(folder, "latest.manifest.json")
-    return bool(
-        newest
-        and newest[1]
-        and latest
-        and latest.get("as_of_date")
-        and newest[1] < dt.date.fromisoformat(latest["as_of_date"])
-    )
+    newest = newest_version(con)
+    return bool(newest) and before_latest(newest[1], read_manifest(folder, "latest.manifest.json"))
 
 
 def latest_export(folder: Path) -> dict | None:
@@ -249,7 +251,7 @@ def export_target(
     latest = read_manifest(folder, "latest.manifest.json")
     if latest and latest["version"] == version:
         return ExportResult(None, latest["row_count"], sorted(latest["files"]))
-    if latest and as_of and latest.get("as_of_date") and as_of < dt.date.fromisoformat(latest["as_of_date"]):
+    if before_latest(as_of, latest):
         return export_backfill(con, config, target, folder, version, as_of, sql_sha256)
     current = rows_at(con, config, target, version)
     candidate = writer.stage(f"v{version}.csv", lambda path: write_csv(current, path))

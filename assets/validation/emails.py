@@ -135,24 +135,19 @@ def vouched_verdicts(prepared: pl.Series) -> pl.DataFrame:
     (valid, with exactly these forms); both null where email-validator itself must be asked. Plain ASCII
     addresses take one pass; the rest (international, IDN, unusual domains) the per-domain path of
     assets/validation/international_emails.py."""
-    email = ascii_verdicts(prepared)
-    rest = (email.is_null() & prepared.is_not_null() & (prepared != "")).fill_null(False)
+    plain = ascii_verdicts(prepared)  # for these, email_ascii is the email itself
+    rest = (plain.is_null() & prepared.is_not_null() & (prepared != "")).fill_null(False)
     if not rest.any():
-        return pl.DataFrame({"email": email, "email_ascii": email})
+        return pl.DataFrame({"email": plain, "email_ascii": plain})
     positions = rest.arg_true()
     international = international_verdicts(prepared.gather(positions))
+    # scatter writes in place: each column starts from its own copy of the plain answers
     return pl.DataFrame(
         {
-            "email": email.scatter(positions, international.get_column("email")),
-            "email_ascii": email.clone().scatter(positions, international.get_column("email_ascii")),
+            column: plain.clone().scatter(positions, international.get_column(column))
+            for column in ("email", "email_ascii")
         }
     )
-
-
-def fast_verdicts(prepared: pl.Series) -> pl.Series:
-    """The normalised, lower-cased address where the vectorised paths can vouch for it, else null (ask
-    email-validator)."""
-    return vouched_verdicts(prepared).get_column("email")
 
 
 def fold_alias(email: str) -> str:

@@ -31,12 +31,8 @@ from email_validator import EmailNotValidError, validate_email
 ATOM_INTL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\x{80}-\x{10FFFF}]+"
 LOCAL_SHAPE = rf"^{ATOM_INTL}(?:\.{ATOM_INTL})*$"
 EMAIL_MAX_BYTES = 254  # email_validator.rfc_constants.EMAIL_MAX_LENGTH, in UTF-8 octets
-SAFE_CATEGORIES = (
-    "L",
-    "N",
-    "P",
-    "S",
-)  # email-validator's check_unsafe_chars; marks (M) only after the first character
+# email-validator's check_unsafe_chars: letters, numbers, punctuation, symbols; marks (M) only after the first character
+SAFE_CATEGORIES = ("L", "N", "P", "S")
 PROBE_LOCAL = "a"  # a local part that is valid everywhere, to ask email-validator about a domain alone
 
 VOUCHED_COLUMNS = {"email": pl.Utf8, "email_ascii": pl.Utf8}
