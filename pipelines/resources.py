@@ -15,7 +15,7 @@ import duckdb
 from pipelines.as_of import resolve_as_of
 from pipelines.config import ContactsConfig, load_config
 from pipelines.settings import Paths
-from pipelines.warehouse.connection import connect
+from pipelines.warehouse.connection import connect, held, release
 from pipelines.warehouse.publishing import PublishStep
 from pipelines.warehouse.schema import ensure_schema
 
@@ -76,9 +76,14 @@ class ContactsWarehouse(dg.ConfigurableResource):
         mtime = path.stat().st_mtime_ns if path.exists() else 0
         return _cached_config(str(path), mtime)
 
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        release(self.paths.warehouse)
+
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = open_waiting(self.paths.warehouse)
+        """A connection on the warehouse instance this run holds (opened on first use, waiting for a lock held
+        elsewhere; closed when the run ends)."""
+        con = held(self.paths.warehouse, open_waiting)
         try:
             config = self.config()
             stat = self.paths.warehouse.stat()

@@ -23,7 +23,7 @@ import duckdb
 import polars as pl
 
 from pipelines.vocabulary import SEGMENT_RELATIONS
-from pipelines.warehouse.connection import memory_limit, registered
+from pipelines.warehouse.connection import memory_limit, registered, release
 from pipelines.warehouse.versioning import VERSIONED
 
 SEGMENT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -205,7 +205,8 @@ def run_sandboxed(
     warehouse: Path, segment: SegmentFile, as_of: dt.date, time_limit: float = TIME_LIMIT_SECONDS
 ) -> list[int]:
     """The segment's distinct contact_ids, computed on a locked-down read-only connection.
-    Call with no read-write connection to the warehouse open in this process."""
+    Call with no read-write connection to the warehouse open in this process; the run's held instance closes."""
+    release(warehouse)
     con = duckdb.connect(str(warehouse), read_only=True, config={"memory_limit": memory_limit()})
     timer = threading.Timer(time_limit, con.interrupt)
     try:

@@ -31,7 +31,7 @@ from assets.ingest.parsed_file import FileFailed
 from assets.ingest.read_ahead import read_and_parse
 from assets.validation.contact_rows import StagedFile
 from pipelines.config import Limits
-from pipelines.warehouse.connection import registered
+from pipelines.warehouse.connection import registered, release
 from pipelines.warehouse.ledger import record_erased_rows
 from pipelines.warehouse.tombstones import erasure_salt
 
@@ -147,7 +147,8 @@ def rewrite_done(con: duckdb.DuckDBPyConnection) -> None:
 
 def rewrite_database(path: Path) -> None:
     """Copy the warehouse into a fresh file and swap it in, so deleted values leave the bytes on disk.
-    Call with no other connection open."""
+    Call with no other connection open; the run's held instance closes."""
+    release(path)
     fresh = path.with_name(path.name + ".rewrite")
     for leftover in (fresh, Path(str(fresh) + ".wal")):
         leftover.unlink(missing_ok=True)

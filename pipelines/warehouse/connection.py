@@ -46,6 +46,30 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(path), read_only=read_only, config=duckdb_config())
 
 
+# The warehouse instance a run holds open in this process, by path (pipelines/resources.py). Opening a DuckDB
+# file starts a database instance (about 25 ms: the catalog read, the built-in functions registered) and
+# closing the last connection checkpoints it; a run's steps open about fifty connections, so each is a cursor
+# on the held instance instead, and the instance closes (and checkpoints) once, when the run ends.
+_HELD: dict[str, duckdb.DuckDBPyConnection] = {}
+
+
+def held(path: Path, opener) -> duckdb.DuckDBPyConnection:
+    """A new connection (cursor) on the instance held for `path`, opened with `opener(path)` when none is."""
+    key = str(path)
+    if key not in _HELD:
+        _HELD[key] = opener(path)
+    return _HELD[key].cursor()
+
+
+def release(path: Path) -> None:
+    """Close the instance held for `path`, if any: before the file is opened another way in this process (the
+    segments' read-only sandbox) or replaced (the erasure rewrite), and when the run ends. Its cursors must
+    be closed already."""
+    con = _HELD.pop(str(path), None)
+    if con is not None:
+        con.close()
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """All or nothing: a file's rows are applied together or not at all."""
