@@ -166,31 +166,55 @@ where is_end;
 create or replace temp table lh_islands as
 select * from staging.engagement_islands where i_to >= $start_day::date - 1;
 
--- Day counts by sweeping intervals: +1 on the day an interval starts, -1 on the day it ends, summed.
--- Every interval here is [from, to) per (list, address), and an address's intervals never overlap.
--- The intervals are stored first and summed in a second statement: in one statement, with the day filter
--- pushed into the union, DuckDB 2.0.0 fails on a warehouse read back from disk ("dict-surviving cache:
--- global dictionary column 3 changed identity"), which invalidates the database.
-create or replace temp table lh_active as
-select list_id, 'members' as metric, m_from as d_from, m_to as d_to from lh_members
-union all
-select list_id, 'subscribed', s_from, s_to from lh_subscribed
-union all
-select s.list_id, 'engaged', greatest(s.s_from, i.i_from), if(s.s_to is null, i.i_to, least(s.s_to, i.i_to))
-from lh_subscribed s join lh_islands i on i.contact_id = s.contact_id and i.kind = 0
-where i.i_to > s.s_from and (s.s_to is null or s.s_to > i.i_from)
-union all
-select m.list_id, ['engage', 'open', 'click', 'reach'][i.kind + 1], greatest(m.m_from, i.i_from), if(m.m_to is null, i.i_to, least(m.m_to, i.i_to))
-from lh_members m join lh_islands i on i.contact_id = m.contact_id and i.kind > 0
-where i.i_to > m.m_from and (m.m_to is null or m.m_to > i.i_from);
+-- Day counts by sweeping intervals: +1 on the day an interval starts, -1 on the day it ends, summed per
+-- list, metric and day. Every interval here is [from, to) per (list, address), and an address's intervals
+-- never overlap. Each kind of interval is summed by its own statement into the small lh_changes, which
+-- streams every interval once and stores none: a union of the four in one statement, with the day filter
+-- pushed into it, makes DuckDB 2.0.0 fail on a warehouse read back from disk ("dict-surviving cache:
+-- global dictionary column 3 changed identity", which invalidates the database), and storing the intervals
+-- first spills at 10M contacts.
+create or replace temp table lh_changes (list_id varchar, metric varchar, day date, delta bigint);
+
+insert into lh_changes
+select list_id, 'members', day, sum(delta)
+from (select list_id, unnest([m_from, m_to]) as day, unnest([1, -1]) as delta from lh_members) edges
+where day <= $until::date
+group by all;
+
+insert into lh_changes
+select list_id, 'subscribed', day, sum(delta)
+from (select list_id, unnest([s_from, s_to]) as day, unnest([1, -1]) as delta from lh_subscribed) edges
+where day <= $until::date
+group by all;
+
+insert into lh_changes
+select list_id, 'engaged', day, sum(delta)
+from (
+    select
+        s.list_id,
+        unnest([greatest(s.s_from, i.i_from), if(s.s_to is null, i.i_to, least(s.s_to, i.i_to))]) as day,
+        unnest([1, -1]) as delta
+    from lh_subscribed s join lh_islands i on i.contact_id = s.contact_id and i.kind = 0
+    where i.i_to > s.s_from and (s.s_to is null or s.s_to > i.i_from)
+) edges
+where day <= $until::date
+group by all;
+
+insert into lh_changes
+select list_id, metric, day, sum(delta)
+from (
+    select
+        m.list_id,
+        ['engage', 'open', 'click', 'reach'][i.kind + 1] as metric,
+        unnest([greatest(m.m_from, i.i_from), if(m.m_to is null, i.i_to, least(m.m_to, i.i_to))]) as day,
+        unnest([1, -1]) as delta
+    from lh_members m join lh_islands i on i.contact_id = m.contact_id and i.kind > 0
+    where i.i_to > m.m_from and (m.m_to is null or m.m_to > i.i_from)
+) edges
+where day <= $until::date
+group by all;
 
 create or replace temp table lh_deltas as
-with changes as (
-    select list_id, metric, d_from as day, 1 as delta from lh_active
-    union all
-    select list_id, metric, d_to, -1 from lh_active where d_to is not null
-)
-
 select list_id, day,
        sum(delta) filter (where metric = 'members') as members,
        sum(delta) filter (where metric = 'subscribed') as subscribed,
@@ -198,8 +222,7 @@ select list_id, day,
        sum(delta) filter (where metric = 'open') as opened,
        sum(delta) filter (where metric = 'click') as clicked,
        sum(delta) filter (where metric = 'reach') as reached
-from changes
-where day <= $until::date
+from lh_changes
 group by all;
 
 create or replace temp table lh_counts as
@@ -321,7 +344,7 @@ drop table lh_days;
 drop table lh_touched;
 drop table lh_event_days;
 drop table lh_islands;
-drop table lh_active;
+drop table lh_changes;
 drop table lh_deltas;
 drop table lh_counts;
 drop table lh_final;
