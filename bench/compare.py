@@ -32,7 +32,17 @@ from bench.pipeline import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-FLOOR_TARGET = 10.0  # the whole job at most this many times the floor (issue 18)
+# The whole job at most this many times the floor (issue 18): 10x at 2M events, 8x from 10M events on, where
+# the job's fixed costs weigh less.
+FLOOR_TARGET = 10.0
+FLOOR_TARGET_LARGE = 8.0
+LARGE_EVENTS = 10_000_000
+
+
+def floor_target(events: int) -> float:
+    return FLOOR_TARGET_LARGE if events >= LARGE_EVENTS else FLOOR_TARGET
+
+
 PEER_PYTHON = ROOT / ".venv-peer" / "bin" / "python"  # bench/requirements-peer.lock, made by `make bench`
 PEER_TARGET = 3.0  # the peer at least this many times slower than the whole job (issue 18)
 SHIPPED_ENGAGED_SEGMENT = "engaged-users"  # sql/segments/: opened in 30 days, clicked in 60, subscribed
@@ -76,14 +86,14 @@ def pipeline_segments(warehouse: Path, engaged_days: int) -> dict:
     return {SHIPPED_ENGAGED_SEGMENT: shipped, "peer_definition": same_definition}
 
 
-def targets(pipeline_seconds: float, floor_seconds: float, peer_seconds: float) -> dict:
+def targets(pipeline_seconds: float, floor_seconds: float, peer_seconds: float, events: int) -> dict:
     to_floor = pipeline_seconds / floor_seconds
     to_peer = peer_seconds / pipeline_seconds
     return {
         "pipeline_to_floor": {
             "ratio": to_floor,
-            "target_at_most": FLOOR_TARGET,
-            "met": to_floor <= FLOOR_TARGET,
+            "target_at_most": floor_target(events),
+            "met": to_floor <= floor_target(events),
         },
         "peer_to_pipeline": {"ratio": to_peer, "target_at_least": PEER_TARGET, "met": to_peer >= PEER_TARGET},
     }
@@ -112,7 +122,7 @@ def compare_mode(
     # the peer's definition, on the pipeline's warehouse; a failed run's segments are not results
     segments = pipeline_segments(paths.warehouse, peer["engaged_days"]) if run.success else {}
     rows = generated.rows + generated_events.rows
-    ratios = targets(run.seconds, floor["seconds"], peer["seconds"])
+    ratios = targets(run.seconds, floor["seconds"], peer["seconds"], events)
 
     print()
     print(
@@ -179,7 +189,7 @@ def print_totals(floor: dict, pipeline_seconds: float, peer: dict, rows: int, ra
     print(f"    (floor tries: {', '.join(f'{seconds:.2f}' for seconds in floor['tries_seconds'])} s)")
     to_floor, to_peer = ratios["pipeline_to_floor"], ratios["peer_to_pipeline"]
     print(
-        f"  ratio pipeline / floor {to_floor['ratio']:6.1f} x  (target at most {FLOOR_TARGET:.0f}x: "
+        f"  ratio pipeline / floor {to_floor['ratio']:6.1f} x  (target at most {to_floor['target_at_most']:.0f}x: "
         f"{'met' if to_floor['met'] else 'MISSED'})"
     )
     print(
