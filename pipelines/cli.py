@@ -150,6 +150,34 @@ def command_person(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_duplicates(args: argparse.Namespace) -> int:
+    """Write the candidate pairs for review as CSV (stdout, or --output), in the shape of a merge file."""
+    from assets.contacts.duplicate_review import review_rows, write_review, write_review_file
+
+    with read_only_warehouse(paths_from_env()) as con:
+        rows = review_rows(con, args.min_probability)
+    if args.output:
+        write_review_file(rows, args.output)
+        print(
+            f"{len(rows)} candidate pair(s) at match_probability >= {args.min_probability} in {args.output}: "
+            "delete the rows that are not one person, then drop the file in inbox/merges/",
+            file=sys.stderr,
+        )
+    else:
+        write_review(rows, sys.stdout)
+    return 0
+
+
+def _probability(value: str) -> float:
+    try:
+        probability = float(value)
+    except ValueError:
+        probability = -1.0
+    if not 0 <= probability <= 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a probability between 0 and 1")
+    return probability
+
+
 def _as_of(value: str):
     try:
         return parse_as_of(value)
@@ -188,6 +216,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     person.add_argument("email")
     person.set_defaults(handler=command_person)
+    duplicates = commands.add_parser(
+        "duplicates", help="write probable duplicate contacts for review, as CSV in the shape of a merge file"
+    )
+    duplicates.add_argument(
+        "--min-probability",
+        type=_probability,
+        default=0.5,
+        help="the lowest match_probability listed (default 0.5)",
+    )
+    duplicates.add_argument("--output", type=Path, help="write to this file instead of stdout")
+    duplicates.set_defaults(handler=command_duplicates)
     home = commands.add_parser("prepare-home", help="create DAGSTER_HOME with the shipped dagster.yaml")
     home.set_defaults(handler=command_prepare_home)
     args = parser.parse_args(argv)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipelines.vocabulary import SYSTEM_LISTS
 
@@ -81,6 +81,14 @@ class Schedule(_Strict):
     daily_at: str = Field("06:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # local time in `timezone`
 
 
+class Dedupe(_Strict):
+    """Probable duplicates (assets/contacts/duplicates.py): the custom fields compared beside names and
+    addresses (None: every text and date field), and the probability from which a pair is a candidate."""
+
+    fields: list[str] | None = None
+    min_probability: float = Field(0.5, gt=0, lt=1)
+
+
 class Limits(_Strict):
     """What one inbox file may hold (assets/ingest/read_limits.py); sizes as `4MiB`, `1GB` or bytes."""
 
@@ -101,6 +109,7 @@ class ContactsConfig(_Strict):
     exports: Exports = Field(default_factory=Exports)
     schedule: Schedule = Field(default_factory=Schedule)
     limits: Limits = Field(default_factory=Limits)
+    dedupe: Dedupe = Field(default_factory=Dedupe)
 
     @field_validator("timezone")
     @classmethod
@@ -121,6 +130,21 @@ class ContactsConfig(_Strict):
             if spec.format and spec.type != "date":
                 raise ValueError(f"field {name!r}: `format` applies only to date fields")
         return value
+
+    @model_validator(mode="after")
+    def _dedupe_fields_declared(self) -> ContactsConfig:
+        for name in self.dedupe.fields or []:
+            if name not in self.fields:
+                declared = ", ".join(sorted(self.fields)) or "none"
+                raise ValueError(f"dedupe.fields: {name!r} is not a custom field (declared: {declared})")
+        return self
+
+    @property
+    def dedupe_fields(self) -> list[str]:
+        """The custom fields the duplicate model compares."""
+        if self.dedupe.fields is not None:
+            return list(self.dedupe.fields)
+        return [name for name, spec in self.fields.items() if spec.type in ("text", "date")]
 
     @field_validator("lists")
     @classmethod

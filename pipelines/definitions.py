@@ -7,6 +7,7 @@ import dagster as dg
 from assets.audience.asset_defs import build_segment_assets, lists_and_members
 from assets.audience.segments import discover_segments
 from assets.contacts.asset_defs import contact_engagement, contacts_statuses_and_events
+from assets.contacts.duplicate_defs import duplicate_candidates
 from assets.erasure.asset_defs import erasure_log
 from assets.exports.asset_defs import build_export_assets
 from assets.ingest.asset_defs import ledger_and_rejects
@@ -41,6 +42,7 @@ def build_definitions(paths: Paths) -> dg.Definitions:
             ledger_and_rejects,
             contacts_statuses_and_events,
             contact_engagement,
+            duplicate_candidates,
             lists_and_members,
             *segment_assets,
             list_health,

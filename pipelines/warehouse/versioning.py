@@ -39,6 +39,9 @@ VERSIONED = {
             "segment_members", "staging.segment_members", ("segment_id", "contact_id"), hidden=("sql_sha256",)
         ),
         VersionedRelation("list_health", "staging.list_health", ("list_id", "day")),
+        VersionedRelation(
+            "duplicate_candidates", "staging.duplicate_candidates", ("contact_id_a", "contact_id_b")
+        ),
     )
 }
 

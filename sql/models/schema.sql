@@ -173,6 +173,17 @@ create table if not exists staging.segment_members (
     sql_sha256 varchar not null
 );
 
+-- Grain: one row per pair of current contacts that are probably one person (assets/contacts/duplicates.py);
+-- never merged automatically. match_reasons: the comparisons that counted for a match.
+create table if not exists staging.duplicate_candidates (
+    contact_id_a      bigint not null,
+    contact_id_b      bigint not null,
+    email_a           varchar not null,
+    email_b           varchar not null,
+    match_probability double not null,
+    match_reasons     varchar[] not null
+);
+
 -- Grain: one row per segment file ever seen; retired_version is set when its file is deleted.
 create table if not exists staging.segment_catalog (
     segment_id      varchar primary key,

@@ -43,6 +43,9 @@ select * exclude (valid_from_version, valid_to_version) from list_health_history
 where valid_from_version <= current_version('list_health')
   and (valid_to_version is null or valid_to_version > current_version('list_health'));
 
+create or replace view duplicate_candidates as
+select * exclude (valid_from_version, valid_to_version) from duplicate_candidates_history where valid_to_version is null;
+
 create or replace view events as
 select c.contact_id, e.email, e.event, e.occurred_at, e.campaign_id, e.list, e.value, e.url,
        e.message_id, e.tags, e.machine_open, e.service_event
@@ -78,6 +81,10 @@ where valid_from_version <= v and (valid_to_version is null or valid_to_version 
 
 create or replace macro contact_engagement_at(v) as table
 select * exclude (valid_from_version, valid_to_version) from contact_engagement_history
+where valid_from_version <= v and (valid_to_version is null or valid_to_version > v);
+
+create or replace macro duplicate_candidates_at(v) as table
+select * exclude (valid_from_version, valid_to_version) from duplicate_candidates_history
 where valid_from_version <= v and (valid_to_version is null or valid_to_version > v);
 
 create or replace macro list_health_at(v) as table
