@@ -10,9 +10,10 @@ addresses, scored by splink's Fellegi-Sunter model, never merged here (a reviewe
   text field by exact (term-frequency adjusted: two Londoners prove less than two people from Tring)
   and two edits.
 - *Blocking*: splink compares only pairs that share a blocking key. Each candidate key's pair count is
-  computed first (a group-by, no pair built); a key that would make more than `PAIR_BUDGET_PER_CONTACT`
-  pairs per contact (a common first and last name in a big audience) is narrowed by the domain, and
-  dropped if it is still too broad. The keys kept and dropped are reported.
+  computed first (a group-by, no pair built); keys are taken in order of preference while all of them
+  together make at most `PAIR_BUDGET_PER_CONTACT` pairs per contact, and a key too broad for what is left
+  (a common first and last name in a big audience) is narrowed by the domain, or dropped. The keys kept
+  and dropped are reported.
 - *Parameters*: estimated from the audience itself, never tuned per data set: u by random sampling (a
   fixed seed, so a rerun gives the same pairs), the prior from deterministic rules, m by expectation
   maximisation on two blocks (names, address), each estimating the comparisons it does not block on.
@@ -139,17 +140,19 @@ def narrowed(key: BlockingKey) -> BlockingKey | None:
 
 
 def blocking_plan(con: duckdb.DuckDBPyConnection, keys: list[BlockingKey], contacts: int):
-    """The keys within budget (narrowed by the domain where a key alone is too broad), and the dropped."""
-    budget = max(PAIR_BUDGET_FLOOR, PAIR_BUDGET_PER_CONTACT * contacts)
+    """The keys, in order of preference, while their pairs fit the budget (a key too broad for what is left is
+    narrowed by the domain, or dropped), and the keys dropped with their pair counts."""
+    left = max(PAIR_BUDGET_FLOOR, PAIR_BUDGET_PER_CONTACT * contacts)
     used: dict[str, tuple[BlockingKey, int]] = {}
     dropped: dict[str, int] = {}
     for key in keys:
         candidate = key
         while candidate is not None:
             pairs = blocked_pairs(con, candidate)
-            if pairs <= budget:
+            if pairs <= left:
                 if candidate.name not in used:
                     used[candidate.name] = (candidate, pairs)
+                    left -= pairs
                 break
             dropped[candidate.name] = pairs
             candidate = narrowed(candidate)
