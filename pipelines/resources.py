@@ -34,6 +34,12 @@ def _cached_config(path: str, mtime_ns: int) -> ContactsConfig:
 
 LOCK_WAIT_SECONDS = 120
 
+# A run keeps the warehouse's DuckDB instance open between its steps only while the file is small: there the
+# opening (about 25 ms) is a real share of steps that take tens of milliseconds. Past this size steps take
+# seconds, and a held instance would keep its cache (up to DuckDB's memory budget) in the process while the
+# next step, or splink's own DuckDB, needs the memory.
+HOLD_UP_TO_BYTES = 256 << 20
+
 
 def open_waiting(path: Path, wait_seconds: float = LOCK_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
     """Open the warehouse for writing, waiting while another process (a DuckDB shell, a notebook) holds
@@ -94,6 +100,8 @@ class ContactsWarehouse(dg.ConfigurableResource):
             yield con
         finally:
             con.close()
+            if self.paths.warehouse.stat().st_size > HOLD_UP_TO_BYTES:
+                release(self.paths.warehouse)
 
     def step(self, context: dg.AssetExecutionContext) -> PublishStep:
         """The prologue of every step that writes the warehouse: the config in force, the run's as-of date

@@ -52,11 +52,15 @@ def duplicate_candidates(context: dg.AssetExecutionContext, warehouse: ContactsW
     scored = None
     with step.connect() as con:
         skipped = unchanged(con, inputs)
-        if skipped:
-            context.log.info("duplicate candidates unchanged: %s", skipped)
-        else:
-            features = read_features(con, step.config)
-            scored = score(features, step.config, context.log)
+        features = None if skipped else read_features(con, step.config)
+    if skipped:
+        context.log.info("duplicate candidates unchanged: %s", skipped)
+    else:
+        # With the warehouse connection closed: splink's DuckDB gets the memory a big warehouse's cache held.
+        scored = score(features, step.config, context.log)
+        del features
+    with step.connect() as con:
+        if scored is not None:
             with step.publishing("duplicate_candidates"):
                 store_candidates(con, scored)
             record(con, inputs)

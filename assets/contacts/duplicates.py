@@ -276,8 +276,9 @@ def score(features: pa.Table, config: ContactsConfig, log: logging.Logger | None
         if contacts < 2:
             return empty
         used, dropped = blocking_plan(con, candidate_keys(config), contacts)
-        if not used:
-            return DuplicateScore(_empty_pairs(), contacts, {}, dropped, 0)
+        if not any(pairs for _, pairs in used.values()):
+            # no two contacts share any key: nothing to score, and no model to train on
+            return DuplicateScore(_empty_pairs(), contacts, {k: n for k, (_, n) in used.items()}, dropped, 0)
         database = DuckDBAPI(connection=con)
         table = database.register("features", dataset_display_name="contacts")
         settings = SettingsCreator(
