@@ -103,6 +103,7 @@ def contacts_statuses_and_events(context: dg.AssetExecutionContext, warehouse: C
             "sql": sql_token(
                 "models/merge_contacts.sql",
                 "models/status_history.sql",
+                "models/merge_pair_rows.sql",
                 "models/merge_pairs.sql",
                 "models/rekey_aliases.sql",
             ),

@@ -4,7 +4,9 @@ merged address becomes an alias (staging.contact_aliases) whose staged rows, now
 to the kept address (sql/models/rekey_aliases.sql).
 
 Pairs are applied one by one, in ledger order then row order, because a pair can depend on the one before it (a
-chain: A into B, then B into C); merge files are short, reviewed lists, so this costs little. A pair is checked
+chain: A into B, then B into C); merge files are short, reviewed lists. The staged rows a file's pairs read are
+taken once per file (sql/models/merge_pair_rows.sql), so a pair costs a few lookups in `staging.contacts`, not
+scans of every staged row. A pair is checked
 when it is applied, not when its file is read: whether an address is a contact depends on the contact files of
 the same run, merged just before. A pair that cannot be applied moves from staging.merge_rows to rejected_rows.
 """
@@ -25,7 +27,15 @@ from pipelines.warehouse.render import load_sql, render
 
 REJECT_UNKNOWN_CONTACT = "unknown_contact"
 REJECT_SAME_CONTACT = "same_contact"
-PAIR_TEMP_TABLES = ("pair_fields", "pair_union", "rekey_pairs")
+PAIR_TEMP_TABLES = (
+    "pair_addresses",
+    "pair_rows",
+    "pair_signups",
+    "pair_contacts",
+    "pair_fields",
+    "pair_union",
+    "rekey_pairs",
+)
 
 
 @dataclass(frozen=True)
@@ -66,12 +76,22 @@ def apply_pending_merges(
     files = pending_merge_files(con)
     if not files:
         return []
+    rows_script = con.extract_statements(render(load_sql("models/merge_pair_rows.sql"), fields=config.fields))
     statements = con.extract_statements(render(load_sql("models/merge_pairs.sql"), fields=config.fields))
     outcomes = []
     for position, (file_id, path, loaded_at) in enumerate(files, start=1):
+        run_statements(con, rows_script, {"file_id": file_id})
         merged, rejects = _apply_file(con, statements, file_id, loaded_at)
         _reject(con, file_id, rejects)
         record_pairs_merged(con, file_id, merged, len(rejects))
+        # Every staged row of the aliases this file made (older rows included) moves to the kept address,
+        # before the next file reads its rows.
+        con.execute(
+            """create or replace temp table rekey_pairs as
+               select alias_email, kept_email from staging.contact_aliases where file_id = ?""",
+            [file_id],
+        )
+        _rekey(con, 0)
         outcomes.append(PairMergeOutcome(file_id, path, merged, len(rejects)))
         log.info(
             "[%d/%d] merge file %s: %d pair(s) merged, %d rejected",
@@ -81,13 +101,6 @@ def apply_pending_merges(
             merged,
             len(rejects),
         )
-    # Every staged row of the aliases these files made (older rows included) moves to the kept address.
-    con.execute(
-        """create or replace temp table rekey_pairs as
-           select alias_email, kept_email from staging.contact_aliases where list_contains($ids, file_id)""",
-        {"ids": [outcome.file_id for outcome in outcomes]},
-    )
-    _rekey(con, 0)
     for table in PAIR_TEMP_TABLES:
         con.execute(f"drop table if exists {table}")
     return outcomes

@@ -8,22 +8,27 @@
 -- addresses' rows: per field the value of the latest row (ledger order, then row order) that has one (empty
 -- never blanks), tags unioned, the earliest created_at. Lists, events and engagement follow from the staged
 -- rows, which pair_merge.py re-keys to the kept address (sql/models/rekey_aliases.sql); statuses from the
--- replay, which reads the alias row's status_at_merge as a fact.
+-- replay, which reads the alias row's status_at_merge as a fact. The staged rows of the file's addresses are in
+-- temp tables pair_rows and pair_signups (sql/models/merge_pair_rows.sql).
+
+-- Grain: one row per contact of the pair, as stored before the merge.
+create or replace temp table pair_contacts as
+select * from staging.contacts where email in ($kept, $merged);
 
 -- Grain: one row, the kept contact's fields after the merge.
 create or replace temp table pair_fields as
 with addresses as (
-    -- both contacts' addresses, and the aliases merged into either before
-    select email from staging.contacts where email in ($kept, $merged)
+    -- both contacts' addresses, and the aliases merged into either before (their rows still under the alias
+    -- when that merge was an earlier row of this file)
+    select $kept as email
+    union
+    select $merged
     union
     select alias_email from staging.contact_aliases where kept_email in ($kept, $merged)
 ),
 
 staged as (
-    select r.email, r.file_id, r.row_number, f.mode, r.first_name, r.last_name{each_field:, r.@f}
-    from staging.contact_rows r
-    join import_files f using (file_id)
-    where r.email in (select email from addresses)
+    select * from pair_rows where email in (select email from addresses)
 ),
 
 creating as (
@@ -33,8 +38,7 @@ creating as (
     from (
         select email, file_id from staged where mode <> 'suppress'
         union all
-        select email, file_id from staging.event_rows
-        where email in (select email from addresses) and event in {signup_events}
+        select email, file_id from pair_signups where email in (select email from addresses)
     ) candidates
     group by email
 ),
@@ -43,8 +47,7 @@ contributions as (
     -- the stored contacts first (the kept one after the merged one), so that a value no staged row holds is
     -- still kept, and any staged value wins over them
     select 0 as file_id, if(email = $kept, 1, 0) as row_number, first_name, last_name{each_field:, @f}
-    from staging.contacts
-    where email in ($kept, $merged)
+    from pair_contacts
     union all
     select s.file_id, s.row_number, s.first_name, s.last_name{each_field:, s.@f}
     from staged s
@@ -74,8 +77,7 @@ select
     list_sort(list_distinct(flatten(list(tags)))) as tags,
     min(created_at) as created_at,
     arg_max(status, list_position(['unconfirmed', 'subscribed', 'unsubscribed', 'bounced', 'complained'], status)) as status
-from staging.contacts
-where email in ($kept, $merged);
+from pair_contacts;
 
 update staging.contacts as c set
     first_name = p.first_name,
@@ -100,7 +102,7 @@ select
     $row_number,
     $at as merged_at,
     u.status as status_at_merge
-from staging.contacts m, pair_union u
+from pair_contacts m, pair_union u
 where m.email = $merged;
 
 -- The merged contact leaves; its contact_id stays in contacts_history and is never given again.
