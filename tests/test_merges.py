@@ -253,15 +253,8 @@ def test_a_merge_file_without_the_two_columns_fails_and_changes_nothing(seeded_t
     assert workspace.one("select count(*) from staging.contact_aliases") == (0,)
 
 
-def test_a_chain_of_merges_resolves_to_its_end(merged):
-    workspace = merged
-    # Carl arrives in the same run as the merge of Ann into Carl, and an event of Ann B (an alias of Ann)
-    workspace.drop("04-carl.csv", f"email,first_name\n{CARL},Carl\n")
-    workspace.drop(
-        "03-events.csv", f"email,event,occurred_at\n{ANN_B},click,2026-06-29T10:00:00Z\n", folder="events"
-    )
-    workspace.drop("2026-08-carl.csv", f"keep_email,merge_email\n{CARL},{ANN}\n", folder="merges")
-    workspace.run(only=THROUGH_METRICS)
+def assert_chain_ends_at_carl(workspace, events: int) -> None:
+    """Ann B into Ann, then Ann into Carl: both are aliases of Carl, who holds everything."""
     ids = dict(workspace.query("select email, contact_id from contacts"))
     assert set(ids) == {CARL, KEEP} and ids[KEEP] == workspace.before["ids"][KEEP]
     assert ids[CARL] not in workspace.before["ids"].values()  # a new number: no id is given twice
@@ -277,13 +270,39 @@ def test_a_chain_of_merges_resolves_to_its_end(merged):
         "Smith",
         "unsubscribed",
     )
-    assert workspace.one("select count(*) from events where contact_id = ?", [ids[CARL]]) == (6,)
+    assert workspace.one("select count(*) from events where contact_id = ?", [ids[CARL]]) == (events,)
     assert workspace.one("select count(*) from events where contact_id is null") == (0,)
+    assert workspace.query(
+        "select list_id from list_members where contact_id = ? and list_id not in ('all', 'subscribed', 'suppressed') order by 1",
+        [ids[CARL]],
+    ) == [("newsletter",), ("webinar-2026",)]
+    assert lost_rows(workspace) == []
+
+
+def test_a_chain_of_merges_resolves_to_its_end(merged):
+    workspace = merged
+    # Carl arrives in the same run as the merge of Ann into Carl, and an event of Ann B (an alias of Ann)
+    workspace.drop("04-carl.csv", f"email,first_name\n{CARL},Carl\n")
+    workspace.drop(
+        "03-events.csv", f"email,event,occurred_at\n{ANN_B},click,2026-06-29T10:00:00Z\n", folder="events"
+    )
+    workspace.drop("2026-08-carl.csv", f"keep_email,merge_email\n{CARL},{ANN}\n", folder="merges")
+    workspace.run(only=THROUGH_METRICS)
+    assert_chain_ends_at_carl(workspace, events=6)
     # the original address of a row re-keyed twice is the one it came with
     assert workspace.query(
         "select original_email, count(*) from staging.rekeyed_rows where kind = 'events' group by all order by 1"
     ) == [(ANN_B_KEY, 4), (ANN, 2)]
-    assert lost_rows(workspace) == []
+
+
+def test_a_chain_within_one_file_resolves_row_by_row(seeded_template, tmp_path):
+    workspace = seeded_template.copy_to(tmp_path / "chain")
+    workspace.before = {"ids": dict(workspace.query("select email, contact_id from contacts"))}
+    workspace.drop("04-carl.csv", f"email,first_name\n{CARL},Carl\n")
+    workspace.drop("pairs.csv", f"keep_email,merge_email\n{ANN},{ANN_B}\n{CARL},{ANN}\n", folder="merges")
+    workspace.run(only=THROUGH_METRICS)
+    assert_chain_ends_at_carl(workspace, events=5)
+    assert workspace.one("select rows_merged from import_files where kind = 'merges'") == (2,)
 
 
 def traces(workspace, addresses: tuple[str, ...]) -> dict[str, list[str]]:
