@@ -15,7 +15,8 @@ ANN_B = "Ann.B@Example.org"  # the second address, as a file writes it
 ANN_B_KEY = ANN_B.lower()  # its identity key
 KEEP = "keep@example.org"
 CARL = "carl@example.org"
-MERGE_FILE = f"keep_email,merge_email\n{ANN},{ANN_B}\n"
+# the shape of `contacts duplicates`' review file: the pair first, then what the reviewer read
+MERGE_FILE = f"keep_email,merge_email,match_probability,keep_name\n{ANN},{ANN_B},0.97,Ann\n"
 MERGE_PATH = "inbox/merges/2026-07-ann.csv"
 
 
@@ -139,11 +140,11 @@ def test_a_merge_takes_the_most_restrictive_status_and_never_resubscribes(merged
 
 def test_the_merge_is_recorded_with_its_file_and_row_and_publishes_a_version(merged_template):
     workspace = merged_template
-    file_id, status, totals, merged, merged_at = workspace.one(
-        """select file_id, status, (rows_total, rows_accepted, rows_rejected), rows_merged, merged_at
+    file_id, status, totals, merged, merged_at, ignored = workspace.one(
+        """select file_id, status, (rows_total, rows_accepted, rows_rejected), rows_merged, merged_at, ignored_columns
            from import_files where kind = 'merges'"""
     )
-    assert (status, totals, merged) == ("loaded", (1, 1, 0), 1)
+    assert (status, totals, merged, ignored) == ("loaded", (1, 1, 0), 1, ["match_probability", "keep_name"])
     assert merged_at is not None
     assert workspace.query(
         "select alias_email, kept_email, contact_id, file_id, row_number from contact_aliases"
