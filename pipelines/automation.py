@@ -21,7 +21,7 @@ from pipelines.as_of import AS_OF_TAG
 from pipelines.settings import Paths
 from pipelines.wording import counted
 
-INBOX_FOLDERS = ("contacts", "events", "erasure")
+INBOX_FOLDERS = ("contacts", "events", "erasure", "merges")
 
 
 def inbox_state(paths: Paths, previous: dict) -> tuple[dict, list[str]]:

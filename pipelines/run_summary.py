@@ -97,6 +97,11 @@ def summarise(paths: Paths, since_file_id: int = 0) -> RunSummary:
         f"contacts:  {contacts} ({', '.join(f'{n} {status}' for status, n in by_contact_status)})",
         f"erasures:  {counted(erased, 'address')} erased so far",
     ]
+    if "merges" in rows_by_kind:  # once a merge file came: a warehouse without one reads as before
+        _, pairs_out, pairs_merged = rows_by_kind["merges"]
+        lines.insert(
+            -2, f"merges:    {counted(pairs_merged, 'pair')} of contacts merged, {pairs_out} rejected"
+        )
     for path, status, reason in attention:
         lines.append(f"  {status}: {path}: {reason}")
     lines += [

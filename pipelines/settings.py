@@ -32,6 +32,10 @@ class Paths:
         return self.inbox / "erasure"
 
     @property
+    def merge_inbox(self) -> Path:
+        return self.inbox / "merges"
+
+    @property
     def warehouse(self) -> Path:
         return self.data_dir / "warehouse.duckdb"
 

@@ -8,6 +8,7 @@ import dagster as dg
 
 from assets.contacts.engagement import compute_engagement
 from assets.contacts.merge import drop_temp_tables, merge_pending_files, replay_status
+from assets.contacts.pair_merge import apply_pending_merges, rekey_pending_rows
 from assets.erasure.address_scan import erased_address_traces
 from pipelines.crash_points import crash_point
 from pipelines.metadata import markdown_table, unchanged_metadata
@@ -89,7 +90,8 @@ STATUS_MISMATCH_SQL = render(load_sql("checks/status_matches_suppression.sql"))
     pool=DUCKDB_POOL,
 )
 def contacts_statuses_and_events(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse):
-    """Merge new files into contacts in ledger order, then replay every status fact in business time."""
+    """Merge new files into contacts in ledger order, replay every status fact in business time, then apply
+    the reviewed merge files (pairs of contacts)."""
     step = warehouse.step(context)
     now = dt.datetime.now(dt.UTC)
     # Statuses are replayed from every fact in business time, whatever the as-of date (it never hides
@@ -98,19 +100,32 @@ def contacts_statuses_and_events(context: dg.AssetExecutionContext, warehouse: C
         "contacts_statuses_and_events",
         {
             "config": config_token(step.config),
-            "sql": sql_token("models/merge_contacts.sql", "models/status_history.sql"),
+            "sql": sql_token(
+                "models/merge_contacts.sql",
+                "models/status_history.sql",
+                "models/merge_pair_rows.sql",
+                "models/merge_pairs.sql",
+                "models/rekey_aliases.sql",
+            ),
         },
         lambda con: {**data_tokens(con), "contacts": relation_token(con, "contacts")},
     )
     with step.connect() as con:
         skipped = None if reclaim_pending(con, "contacts", step.as_of) else unchanged(con, inputs)
-        outcomes, replayed = [], 0
+        outcomes, pairs, replayed = [], [], 0
         if skipped:
             context.log.info("contacts, statuses and events unchanged: %s", skipped)
         else:
             with step.publishing("contacts"):
+                rekey_pending_rows(con)  # a later file of a merged address goes to the kept contact
                 outcomes = merge_pending_files(con, step.config, context.log)
                 replayed = replay_status(con, step.config, now, [outcome.file_id for outcome in outcomes])
+                # Reviewed pairs after the files, whose statuses they compare, so replayed first; then the
+                # pairs' addresses again, with the facts the merged address brought.
+                pairs = apply_pending_merges(con, step.config, context.log)
+                if pairs:
+                    again = replay_status(con, step.config, now, [pair.file_id for pair in pairs])
+                    replayed = None if replayed is None or again is None else replayed + again
                 context.log.info(
                     "replayed the status of %s",
                     "every address" if replayed is None else f"{replayed} address(es) the new files mention",
@@ -146,6 +161,7 @@ def contacts_statuses_and_events(context: dg.AssetExecutionContext, warehouse: C
             "files_merged": len(outcomes),
             "contacts_created": sum(o.contacts_created for o in outcomes),
             "rows_merged": sum(o.rows_merged or 0 for o in outcomes),
+            "contact_pairs_merged": sum(pair.pairs_merged for pair in pairs),
             "version": version if version is not None else dg.MetadataValue.null(),
             **{f"status_{status}": by_status.get(status, 0) for status in STATUSES},
             "preview": dg.MetadataValue.md(preview),

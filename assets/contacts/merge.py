@@ -74,7 +74,7 @@ def replay_status(
     merged_file_ids: list[int] | None = None,
 ) -> int | None:
     """Rebuild status history, current statuses, consent and suppressions of the addresses that files
-    `merged_file_ids` mention, from all their facts; of every address when `merged_file_ids` is None or
+    `merged_file_ids` mention (contact, event or merge files), from all their facts; of every address when `merged_file_ids` is None or
     the rules changed since the last replay. Returns the number of addresses replayed, None for all.
     Call inside a transaction."""
     settings = status_rules_fingerprint(config)
@@ -88,7 +88,11 @@ def replay_status(
                 """create or replace temp table replay_scope as
                    select email from staging.contact_rows where file_id in (select file_id from _merged_files)
                    union
-                   select email from staging.event_rows where file_id in (select file_id from _merged_files)"""
+                   select email from staging.event_rows where file_id in (select file_id from _merged_files)
+                   union  -- a merge file: both addresses of each pair it merged (the alias keeps no fact of its own)
+                   select alias_email from staging.contact_aliases where file_id in (select file_id from _merged_files)
+                   union
+                   select kept_email from staging.contact_aliases where file_id in (select file_id from _merged_files)"""
             )
     rules = {
         "soft_bounce_limit": config.rules.soft_bounce_limit,

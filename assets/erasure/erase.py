@@ -37,7 +37,7 @@ from pipelines.warehouse.tombstones import erasure_salt
 
 # The stores of input rows, whose erased rows the ledger counts (rows_total = accepted + rejected, of
 # which rows_erased are gone from the warehouse).
-INPUT_ROW_TABLES = ("staging.contact_rows", "staging.event_rows", "main.rejected_rows")
+INPUT_ROW_TABLES = ("staging.contact_rows", "staging.event_rows", "staging.merge_rows", "main.rejected_rows")
 
 
 def erase_addresses(ctx, staged: StagedFile, file_id: int) -> None:
@@ -46,12 +46,40 @@ def erase_addresses(ctx, staged: StagedFile, file_id: int) -> None:
     addresses = staged.rows.select("email", "email_ascii").unique()
     if not addresses.height:
         return
+    addresses = _with_aliases(con, addresses)
     with registered(con, "_erase", addresses):
         _erase_registered(con, ctx)
     ctx.erased.update(addresses.get_column("email").to_list())
     ctx.erased_forms.update(
         form.lower() for form in addresses.unpivot().get_column("value").drop_nulls().to_list()
     )
+
+
+def _with_aliases(con: duckdb.DuckDBPyConnection, addresses: pl.DataFrame) -> pl.DataFrame:
+    """The addresses with every other address of the same person (README "Merge files"): an alias stands for
+    the contact it was merged into, so erasing either address erases the contact and all its aliases. A
+    merge is one person's two addresses; keeping one would keep the person."""
+    (aliases,) = con.execute("select count(*) from staging.contact_aliases").fetchone()
+    if not aliases:
+        return addresses
+    with registered(con, "_asked", addresses):
+        return con.sql(
+            """with kept as (
+                   select coalesce(a.kept_email, q.email) as email
+                   from _asked q left join staging.contact_aliases a on a.alias_email = q.email
+               ),
+               person as (
+                   select email, email_ascii from _asked
+                   union all
+                   select c.email, c.email_ascii from staging.contacts c where c.email in (select email from kept)
+                   union all
+                   select email, null from kept
+                   union all
+                   select alias_email, alias_email_ascii from staging.contact_aliases
+                   where kept_email in (select email from kept)
+               )
+               select email, max(email_ascii) as email_ascii from person group by email order by email"""
+        ).pl()
 
 
 def _erase_registered(con: duckdb.DuckDBPyConnection, ctx) -> None:

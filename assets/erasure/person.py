@@ -58,6 +58,13 @@ def person_record(con: duckdb.DuckDBPyConnection, raw_email: str) -> dict[str, A
             else None
         ),
         "suppressions": _rows(con, "select reason, since from suppressions where email = ?", [email]),
+        # the person's other addresses: merged into this contact, or the contact this address was merged into
+        "aliases": _rows(
+            con,
+            """select alias_email, kept_email, file_id, row_number, merged_at from staging.contact_aliases
+               where ? in (alias_email, kept_email) order by merged_at, alias_email""",
+            [email],
+        ),
         "lists": _rows(
             con, "select list_id, added_at from list_members where email = ? order by list_id", [email]
         ),

@@ -6,7 +6,7 @@ import datetime as dt
 
 import dagster as dg
 
-from assets.ingest.context import KIND_CONTACTS, KIND_EVENTS, IngestContext
+from assets.ingest.context import KIND_CONTACTS, KIND_EVENTS, KIND_MERGES, IngestContext
 from assets.ingest.inbox import ingest_folder
 from assets.ingest.outcomes import unapplied_files_check, unapplied_in_inbox
 from assets.validation.emails import EmailValidatorCache
@@ -75,7 +75,7 @@ def _ledger_metadata(outcomes, kind):
     pool=DUCKDB_POOL,
 )
 def ledger_and_rejects(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse):
-    """Contact and event files, after the erasure requests (erasure_log) so that nothing of an erased
+    """Contact, event and merge files, after the erasure requests (erasure_log) so that nothing of an erased
     address loads again; one transaction per file."""
     config = warehouse.config()
     paths = warehouse.paths
@@ -87,7 +87,7 @@ def ledger_and_rejects(context: dg.AssetExecutionContext, warehouse: ContactsWar
     inputs = StepInputs(
         "ledger_and_rejects",
         {
-            "inbox": inbox_listing(paths.contact_inbox, paths.event_inbox),
+            "inbox": inbox_listing(paths.contact_inbox, paths.event_inbox, paths.merge_inbox),
             "config": config_token(config),
         },
         lambda con: {"ledger": ledger_token(con, merged=False), "erasures": erasure_token(con)},
@@ -97,10 +97,13 @@ def ledger_and_rejects(context: dg.AssetExecutionContext, warehouse: ContactsWar
         if skipped:
             outcomes = unapplied_in_inbox(con, paths.data_dir, paths.contact_inbox, KIND_CONTACTS)
             outcomes += unapplied_in_inbox(con, paths.data_dir, paths.event_inbox, KIND_EVENTS)
+            outcomes += unapplied_in_inbox(con, paths.data_dir, paths.merge_inbox, KIND_MERGES)
         else:
             ctx = IngestContext(con, paths.data_dir, config, cache, now, context.log)
             outcomes = ingest_folder(ctx, paths.contact_inbox, KIND_CONTACTS)
             outcomes += ingest_folder(ctx, paths.event_inbox, KIND_EVENTS)
+            # reviewed pairs last: they are applied after the run's contact and event files are merged
+            outcomes += ingest_folder(ctx, paths.merge_inbox, KIND_MERGES)
             record(con, inputs)
         lost = con.execute(LOST_ROWS_SQL).fetchall()
         (ledger_count,) = con.execute("select count(*) from import_files").fetchone()
@@ -136,6 +139,7 @@ def ledger_and_rejects(context: dg.AssetExecutionContext, warehouse: ContactsWar
             "files_failed": sum(1 for o in outcomes if o.status == "failed"),
             "files_skipped": sum(1 for o in outcomes if o.status == "skipped"),
             "event_files_loaded": _ledger_metadata(outcomes, KIND_EVENTS)["loaded"],
+            "merge_files_loaded": _ledger_metadata(outcomes, KIND_MERGES)["loaded"],
             "rows_total": sum(o.rows_total for o in outcomes),
             "rows_accepted": sum(o.rows_accepted for o in outcomes),
             "rows_rejected": sum(o.rows_rejected for o in outcomes),

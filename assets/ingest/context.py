@@ -15,6 +15,7 @@ from pipelines.config import ContactsConfig
 KIND_CONTACTS = "contacts"
 KIND_EVENTS = "events"
 KIND_ERASURE = "erasure"
+KIND_MERGES = "merges"  # reviewed pairs of contacts to merge (assets/ingest/merge_files.py)
 
 
 @dataclass(frozen=True)

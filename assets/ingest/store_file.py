@@ -10,10 +10,17 @@ import duckdb
 import polars as pl
 
 from assets.ingest.contact_reading import ContactReading, contact_reading
-from assets.ingest.context import KIND_CONTACTS, KIND_ERASURE, KIND_EVENTS, FileOutcome, IngestContext
+from assets.ingest.context import (
+    KIND_CONTACTS,
+    KIND_EVENTS,
+    KIND_MERGES,
+    FileOutcome,
+    IngestContext,
+)
 from assets.ingest.event_loading import load_event_rows
 from assets.ingest.headers import HeaderMapping, contact_aliases, map_header
 from assets.ingest.manifest import EventManifest, Manifest
+from assets.ingest.merge_files import merge_mapping, stage_merge_file
 from assets.ingest.no_email_column import no_email_column_reason
 from assets.ingest.parsed_file import FileFailed, ParsedFile
 from assets.ingest.service_events import service_for, service_rows
@@ -38,7 +45,11 @@ from pipelines.warehouse.ledger import (
 )
 from pipelines.warehouse.tombstones import erasure_salt, has_tombstones
 
-STAGED_TABLES = {KIND_CONTACTS: "staging.contact_rows", KIND_EVENTS: "staging.event_rows"}
+STAGED_TABLES = {
+    KIND_CONTACTS: "staging.contact_rows",
+    KIND_EVENTS: "staging.event_rows",
+    KIND_MERGES: "staging.merge_rows",
+}
 
 
 def ledger_file(kind: str, path: str, sha: str, manifest: Manifest | EventManifest | None) -> LedgerFile:
@@ -96,7 +107,10 @@ def _mapped(
 
 def load_file(ctx, parsed: ParsedFile, relative, kind, sha, existing_id, manifest, apply) -> FileOutcome:
     con = ctx.con
-    reading = _reading_for(kind, parsed, ctx, manifest)
+    if kind == KIND_MERGES:
+        reading = FileReading(parsed, merge_mapping(parsed, relative))
+    else:
+        reading = _reading_for(kind, parsed, ctx, manifest)
     parsed, mapping = reading.parsed, reading.mapping
     # Each file gets its own load time: imports without dates happen, in business time, when they
     # arrive, so two files of one run stay in ledger order.
@@ -111,9 +125,14 @@ def load_file(ctx, parsed: ParsedFile, relative, kind, sha, existing_id, manifes
         elif kind == KIND_EVENTS:
             loaded = load_event_rows(con, parsed, mapping, file_id, ctx.config, ctx.cache, reading.events)
             inserted, staged = loaded.inserted, loaded.rest
+        elif kind == KIND_MERGES:  # refuses erased addresses itself: a row holds two
+            staged = stage_merge_file(con, parsed, mapping, file_id, ctx.cache)
         else:
             staged = _stage_addresses_only(parsed, mapping, file_id, ctx)
-        if kind != KIND_ERASURE:  # an erasure request's rows are never stored, so they have no field issues
+        if kind in (
+            KIND_CONTACTS,
+            KIND_EVENTS,
+        ):  # an erasure request's rows are never stored; a merge file's are pairs
             staged = reject_erased(con, staged)
             repaired = repair_issues(parsed, mapping, file_id, staged.rejects)
             if repaired.height:

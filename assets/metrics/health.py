@@ -44,11 +44,12 @@ def first_touched_day(con: duckdb.DuckDBPyConnection, config: ContactsConfig) ->
     if not state or state[0][2] != metric_settings(config):
         return None
     last_file_id, last_day, _ = state[0]
-    erased = con.execute(
-        "select count(*) from import_files where file_id > ? and kind = 'erasure' and status = 'loaded'",
+    redo_all = con.execute(
+        # an erasure, or a merge (it moves a contact's past, its events, lists and statuses, to another): every day again
+        "select count(*) from import_files where file_id > ? and kind in ('erasure', 'merges') and status = 'loaded'",
         [last_file_id],
     ).fetchall()[0][0]
-    if erased:
+    if redo_all:
         return None
     touched = con.execute(
         """select min(day) from (

@@ -157,6 +157,28 @@ def record_merged(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str, int, i
     ).fetchall()
 
 
+def pending_merge_files(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str, dt.datetime]]:
+    """(file_id, path, loaded_at) of each merge file loaded but not applied yet, in ledger order."""
+    return con.execute(
+        """select file_id, path, loaded_at from import_files
+           where kind = 'merges' and status = 'loaded' and merged_at is null order by file_id"""
+    ).fetchall()
+
+
+def record_pairs_merged(con: duckdb.DuckDBPyConnection, file_id: int, merged: int, rejected: int) -> None:
+    """A merge file applied: pairs merged, and the pairs that could not be (an address not a contact, or one
+    contact twice), which moved from accepted to rejected; the rows still add up to rows_total."""
+    con.execute(
+        """update import_files set
+               rows_accepted = rows_accepted - $rejected,
+               rows_rejected = rows_rejected + $rejected,
+               rows_merged = $merged,
+               merged_at = loaded_at
+           where file_id = $file_id""",
+        {"file_id": file_id, "merged": merged, "rejected": rejected},
+    )
+
+
 def record_resubscribes_blocked(con: duckdb.DuckDBPyConnection) -> None:
     """Per contact file, how many of its rows asked to resubscribe a closed address (kept per row in
     `staging.resubscribe_blocked`, so that a partial status replay recounts them)."""

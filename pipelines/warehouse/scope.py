@@ -68,7 +68,7 @@ def changed_since(con: duckdb.DuckDBPyConnection, name: str, settings: str) -> i
     last_file_id = state[0][0]
     (everything,) = con.execute(
         """select count(*) from import_files
-           where status = 'loaded' and ((kind = 'erasure' and file_id > ?) or (kind in ('contacts', 'events') and merged_at is null))""",
+           where status = 'loaded' and ((kind = 'erasure' and file_id > ?) or (kind in ('contacts', 'events', 'merges') and merged_at is null))""",
         [last_file_id],
     ).fetchall()[0]
     return None if everything else last_file_id
@@ -80,19 +80,23 @@ def create_scope(con: duckdb.DuckDBPyConnection, table: str, last_file_id: int) 
         f"""create or replace temp table {table} as
             select email from staging.contact_rows where file_id > $last
             union
-            select email from staging.event_rows where file_id > $last""",
+            select email from staging.event_rows where file_id > $last
+            union  -- a merge file: both addresses of each pair it merged
+            select alias_email from staging.contact_aliases where file_id > $last
+            union
+            select kept_email from staging.contact_aliases where file_id > $last""",
         {"last": last_file_id},
     )
     return con.execute(f"select count(*) from {table}").fetchall()[0][0]
 
 
 def reflected_through(con: duckdb.DuckDBPyConnection) -> int:
-    """The last ledger file whose rows the merged state holds: every file, unless a contact or event file is
+    """The last ledger file whose rows the merged state holds: every file, unless a contact, event or merge file is
     loaded but not merged yet (a step run on its own before `contacts_statuses_and_events`), which a later run must still
     see as new."""
     return con.execute(
         """select coalesce(
-               (select min(file_id) - 1 from import_files where status = 'loaded' and kind in ('contacts', 'events') and merged_at is null),
+               (select min(file_id) - 1 from import_files where status = 'loaded' and kind in ('contacts', 'events', 'merges') and merged_at is null),
                (select max(file_id) from import_files),
                0)"""
     ).fetchall()[0][0]

@@ -12,6 +12,7 @@ with counted as (
         case f.kind
             when 'contacts' then (select count(*) from staging.contact_rows s where s.file_id = f.file_id)
             when 'events' then (select count(*) from staging.event_rows s where s.file_id = f.file_id)
+            when 'merges' then (select count(*) from staging.merge_rows s where s.file_id = f.file_id)
             else f.rows_accepted  -- erasure requests keep no rows
         end as rows_staged,
         (select count(*) from rejected_rows r where r.file_id = f.file_id) as rows_in_rejects

@@ -7,7 +7,7 @@ create schema if not exists staging;
 create table if not exists import_files (
     file_id             bigint primary key,
     path                varchar not null,     -- relative to the data directory
-    kind                varchar not null,     -- 'contacts'
+    kind                varchar not null,     -- 'contacts', 'events', 'erasure', 'merges'
     sha256              varchar not null,     -- file bytes + manifest bytes
     status              varchar not null,     -- 'loaded', 'held', 'failed', 'skipped'
     reason              varchar,
@@ -34,7 +34,7 @@ create table if not exists import_files (
 create table if not exists rejected_rows (
     file_id    bigint not null,
     row_number bigint not null,
-    reason     varchar not null,              -- missing_email | invalid_email | erased | unparseable
+    reason     varchar not null,              -- missing_email | invalid_email | erased | unparseable | unknown_contact | same_contact | ...
     detail     varchar,
     raw        varchar
 );
@@ -60,6 +60,41 @@ create table if not exists staging.contact_rows (
     tags         varchar[] not null,
     status       varchar,
     created_at   timestamptz
+);
+
+-- Grain: one row per accepted row of a merge file (inbox/merges): a reviewed pair, both addresses validated and
+-- normalised like a contact file's. Applied in ledger order by assets/contacts/pair_merge.py; a row found
+-- unusable then (an address that is not a contact, or two addresses of one contact) moves to rejected_rows.
+create table if not exists staging.merge_rows (
+    file_id           bigint not null,
+    row_number        bigint not null,
+    keep_email        varchar not null,
+    keep_email_ascii  varchar,
+    merge_email       varchar not null,
+    merge_email_ascii varchar
+);
+
+-- Grain: one row per address merged into another contact (DESIGN 5.2): the alias, the contact it now belongs to
+-- (always the end of a chain: a merge of the kept contact moves its aliases along), the merge file's row that
+-- made it, when, and the most restrictive status of the two contacts then (status_history.sql replays it as a
+-- fact, so that a merge never resubscribes). A later file's rows for the alias are re-keyed to `kept_email`.
+create table if not exists staging.contact_aliases (
+    alias_email       varchar not null,
+    alias_email_ascii varchar,
+    kept_email        varchar not null,
+    file_id           bigint not null,
+    row_number        bigint not null,
+    merged_at         timestamptz not null,
+    status_at_merge   varchar not null
+);
+
+-- Grain: one row per staged contact or event row re-keyed from an alias to the contact it belongs to: the
+-- address the input row had, for the audit (staging.contact_rows and staging.event_rows hold the kept one).
+create table if not exists staging.rekeyed_rows (
+    kind           varchar not null,          -- 'contacts' or 'events'
+    file_id        bigint not null,
+    row_number     bigint not null,
+    original_email varchar not null
 );
 
 -- Working state of the versioned relations (DESIGN 6.1, 6.2). The pipeline writes these; each run

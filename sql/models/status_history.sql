@@ -80,10 +80,23 @@ soft_bounce_facts as (
     where bounces_in_window >= {soft_bounce_limit}
 ),
 
+merge_facts as (
+    -- A reviewed merge (sql/models/merge_pairs.sql) holds the kept contact at the most restrictive status of the
+    -- two from the merge on: the merged address's facts now replay as the kept one's, and this fact keeps a
+    -- confirm of one address that came before the other's unsubscribe from resubscribing the person, in every
+    -- later replay too. Only closed statuses need it: opening facts never decide.
+    select a.kept_email as email, a.status_at_merge as wanted, 'merge' as reason, f.path as source,
+           a.file_id, a.row_number, 'merge' as origin, a.merged_at as happened_at
+    from staging.contact_aliases a
+    join import_files f using (file_id)
+    where a.status_at_merge in {closed_statuses} and {scope:a.kept_email}
+),
+
 final as (
     select * from import_timed
     union all by name select * from event_facts
     union all by name select * from soft_bounce_facts
+    union all by name select * from merge_facts
 )
 
 select

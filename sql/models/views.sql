@@ -119,3 +119,10 @@ create or replace macro status_at(moment) as table
 select email, status, valid_from, reason, source
 from status_history
 where valid_from <= moment and (valid_to is null or valid_to > moment);
+
+-- One row per address merged into another contact (a reviewed merge file, README "Merge files"): the alias, the
+-- address and contact_id of the contact it belongs to, and the merge file's row that made it.
+create or replace view contact_aliases as
+select a.alias_email, a.kept_email, c.contact_id, a.file_id, a.row_number, a.merged_at
+from staging.contact_aliases a
+left join contacts c on c.email = a.kept_email;
