@@ -32,6 +32,7 @@ def test_definitions_shape(tmp_path):
         "suppressions": "contacts",
         "events": "contacts",
         "contact_engagement": "contacts",
+        "duplicate_candidates": "contacts",
         "list_members": "audience",
         "lists": "audience",
         "segment_catalog": "audience",
@@ -68,6 +69,7 @@ def test_definitions_shape(tmp_path):
     assert checks == {
         ("import_files", "nothing_lost_per_file"),
         ("contacts", "one_contact_per_email"),
+        ("duplicate_candidates", "pairs_are_two_current_contacts"),
         ("contacts", "no_erased_address_anywhere"),
         ("suppressions", "status_matches_suppression"),
         ("import_files", "every_file_of_this_run_loaded"),

@@ -264,3 +264,17 @@ def test_precision_and_recall_on_the_labelled_corpora(name, tmp_path):
         f"{name}: {len(contacts)} contacts, {len(truth)} true pairs, {len(found)} found, precision {precision:.3f}, recall {recall:.3f}"
     )
     assert precision >= 0.9 and recall >= 0.8, (precision, recall)
+
+
+def test_an_audience_too_small_for_a_model_has_no_candidates_and_says_why(tmp_path):
+    workspace = make_workspace(tmp_path)
+    workspace.paths.config_path.write_text(DEDUPE_CONFIG)
+    rows, _ = audience(people=60)
+    workspace.drop("people.csv", to_csv(rows[:60]), PLAIN_MANIFEST)
+    result = workspace.run(only=THROUGH_DUPLICATES)
+    metadata = result.asset_materializations_for_node("duplicate_candidates")[0].metadata
+    assert workspace.one("select count(*) from duplicate_candidates") == (0,)
+    assert (
+        metadata["not_scored_because"].value
+        == "60 contact(s): a model needs at least 100 to estimate its parameters from"
+    )

@@ -59,6 +59,8 @@ def duplicate_candidates(context: dg.AssetExecutionContext, warehouse: ContactsW
         # With the warehouse connection closed: splink's DuckDB gets the memory a big warehouse's cache held.
         scored = score(features, step.config, context.log)
         del features
+        if scored.not_scored:
+            context.log.info("duplicate candidates: none scored, %s", scored.not_scored)
     with step.connect() as con:
         if scored is not None:
             with step.publishing("duplicate_candidates"):
@@ -90,6 +92,7 @@ def duplicate_candidates(context: dg.AssetExecutionContext, warehouse: ContactsW
             "pairs_compared": scored.pairs_compared,
             "blocking_keys_used": dg.MetadataValue.json(scored.keys_used),
             "blocking_keys_too_broad": dg.MetadataValue.json(scored.keys_dropped),
+            "not_scored_because": dg.MetadataValue.text(scored.not_scored or ""),
         }
         if scored
         else {}

@@ -40,6 +40,9 @@ PAIR_BUDGET_PER_CONTACT = 1
 PAIR_BUDGET_FLOOR = 200_000
 U_SAMPLE_PAIRS = 300_000
 SEED = 20260101
+# Below this many contacts the model's parameters cannot be estimated from the audience (u from a few hundred
+# random pairs, EM on a handful of blocked ones): no candidates then, and the step says why.
+MIN_CONTACTS = 100
 FOLDING_PROVIDERS = ("gmail.com", "googlemail.com")  # dots in the local part are ignored there
 SPLINK_LOGGERS = ("splink",)
 
@@ -59,6 +62,7 @@ class DuplicateScore:
     keys_used: dict[str, int]  # key -> blocked pairs
     keys_dropped: dict[str, int]
     pairs_compared: int
+    not_scored: str | None = None  # why no model was fitted
 
 
 def _text(column: str) -> str:
@@ -272,13 +276,20 @@ def score(features: pa.Table, config: ContactsConfig, log: logging.Logger | None
         con.execute("create table features as select * from features_arrow")
         con.unregister("features_arrow")
         contacts = features.num_rows
-        empty = DuplicateScore(_empty_pairs(), contacts, {}, {}, 0)
-        if contacts < 2:
-            return empty
+        if contacts < MIN_CONTACTS:
+            reason = f"{contacts} contact(s): a model needs at least {MIN_CONTACTS} to estimate its parameters from"
+            return DuplicateScore(_empty_pairs(), contacts, {}, {}, 0, reason)
         used, dropped = blocking_plan(con, candidate_keys(config), contacts)
         if not any(pairs for _, pairs in used.values()):
             # no two contacts share any key: nothing to score, and no model to train on
-            return DuplicateScore(_empty_pairs(), contacts, {k: n for k, (_, n) in used.items()}, dropped, 0)
+            return DuplicateScore(
+                _empty_pairs(),
+                contacts,
+                {k: n for k, (_, n) in used.items()},
+                dropped,
+                0,
+                "no two contacts share a key",
+            )
         database = DuckDBAPI(connection=con)
         table = database.register("features", dataset_display_name="contacts")
         settings = SettingsCreator(
@@ -310,6 +321,7 @@ def score(features: pa.Table, config: ContactsConfig, log: logging.Logger | None
         # EM re-estimates the prior too; in an audience without duplicates it can reach 0, which leaves no
         # pair a probability: the deterministic estimate stands then.
         _usable_prior(linker, contacts, fallback=prior)
+        _smooth_levels(linker)
         predictions = linker.inference.predict(threshold_match_probability=config.dedupe.min_probability)
         pairs = _scored_pairs(con, predictions.physical_name, linker)
         timer.done("scoring")
@@ -342,13 +354,33 @@ class _Phases:
 
 def _usable_prior(linker, contacts: int, fallback: float | None = None) -> float:
     """The model's probability that two random contacts are one person, kept strictly between 0 and 1: at
-    `fallback` when given and the estimate is not usable, else at one pair in the whole audience."""
+    `fallback` when given and the estimate is not usable, else at one pair in the whole audience (at most even
+    odds: in an audience of two, that pair)."""
     settings = linker._settings_obj
     prior = settings._probability_two_random_records_match
     if prior is None or not 0 < prior < 1:
-        prior = fallback if fallback is not None else 2 / (contacts * (contacts - 1))
+        prior = fallback if fallback is not None else min(0.5, 2 / (contacts * (contacts - 1)))
         settings._probability_two_random_records_match = prior
     return prior
+
+
+def _smooth_levels(linker) -> None:
+    """Keep every level's m and u strictly between 0 and 1. A level no sampled pair reached (any level in a
+    small audience, a rare one in a big one) gets u of half a pair in the sample, and a level EM saw no match
+    in gets m of a millionth: a zero would make its weight infinite, which is no evidence (and no SQL)."""
+    floor_u = 0.5 / U_SAMPLE_PAIRS
+    for comparison in linker._settings_obj.comparisons:
+        for level in comparison.comparison_levels:
+            if level.is_null_level:
+                continue
+            if level.u_probability is None or level.u_probability <= 0:
+                level.u_probability = floor_u
+            elif level.u_probability >= 1:
+                level.u_probability = 1 - floor_u
+            if level.m_probability is not None and level.m_probability <= 0:
+                level.m_probability = 1e-6
+            elif level.m_probability is not None and level.m_probability >= 1:
+                level.m_probability = 1 - 1e-6
 
 
 def _empty_pairs() -> pa.Table:
