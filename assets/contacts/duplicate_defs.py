@@ -35,6 +35,7 @@ PAIR_PROBLEMS_SQL = """
         dg.AssetCheckSpec(
             PAIRS_ARE_CONTACTS,
             asset="duplicate_candidates",
+            blocking=True,
             description="Every candidate pairs two different current contacts (a < b, with their addresses) at a "
             "probability between dedupe.min_probability and 1.",
         )
