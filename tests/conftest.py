@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-# Two test workers share two cores: one DuckDB and polars thread each, instead of one per core each, so
+# The test workers share two cores: one DuckDB and polars thread each, instead of one per core each, so
 # that the workers do not fight over the cores. Set before polars is first imported.
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("CONTACTS_DUCKDB_THREADS", "1")
