@@ -8,13 +8,12 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from assets.ingest.erased_rows import reject_erased
 from assets.ingest.headers import HeaderMapping, map_header
 from assets.ingest.parsed_file import FileFailed, ParsedFile
-from assets.validation.contact_rows import REJECT_ERASED, StagedFile, address_frame, build_rejects
+from assets.validation.contact_rows import StagedFile, address_frame, build_rejects
 from assets.validation.emails import EmailValidatorCache
-from assets.validation.frame_schemas import issue_schema, reject_schema
-from pipelines.warehouse.connection import registered
-from pipelines.warehouse.tombstones import erasure_salt, has_tombstones
+from assets.validation.frame_schemas import issue_schema
 
 MERGE_COLUMNS = ("keep_email", "merge_email")
 MERGE_HEADERS = {
@@ -82,47 +81,13 @@ def stage_merge_file(
         "merge_email",
         "merge_email_ascii",
     )
-    return _reject_erased(
+    return reject_erased(
         con,
         StagedFile(
             rows=rows,
             rejects=build_rejects(frame, parsed, file_id),
             field_issues=pl.DataFrame(schema=issue_schema()),
         ),
-    )
-
-
-def _reject_erased(con: duckdb.DuckDBPyConnection, staged: StagedFile) -> StagedFile:
-    """Rows with an erased address on either side become rejects with reason `erased` and no raw text, as
-    in every other file (assets/ingest/store_file.py reject_erased, which knows one address per row)."""
-    if not staged.rows.height or not has_tombstones(con):
-        return staged
-    with registered(con, "_pairs", staged.rows.select("row_number", *MERGE_COLUMNS)):
-        erased = [
-            number
-            for (number,) in con.execute(
-                """select row_number from _pairs
-                   where sha256($salt || keep_email) in (select email_sha256 from suppressions where reason = 'erased')
-                      or sha256($salt || merge_email) in (select email_sha256 from suppressions where reason = 'erased')
-                   order by row_number""",
-                {"salt": erasure_salt(con)},
-            ).fetchall()
-        ]
-    if not erased:
-        return staged
-    file_id = staged.rows.get_column("file_id")[0]
-    erased_rejects = pl.DataFrame(
-        {
-            "file_id": file_id,
-            "row_number": erased,
-            "reason": REJECT_ERASED,
-            "detail": "an address of the pair was erased on request",
-            "raw": None,
-        },
-        schema=reject_schema(),
-    )
-    return StagedFile(
-        rows=staged.rows.filter(~pl.col("row_number").is_in(erased)),
-        rejects=pl.concat([staged.rejects, erased_rejects]).sort("row_number"),
-        field_issues=staged.field_issues,
+        MERGE_COLUMNS,
+        "an address of the pair was erased on request",
     )

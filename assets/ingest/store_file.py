@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import duckdb
 import polars as pl
 
 from assets.ingest.contact_reading import ContactReading, contact_reading
@@ -17,6 +16,7 @@ from assets.ingest.context import (
     FileOutcome,
     IngestContext,
 )
+from assets.ingest.erased_rows import reject_erased
 from assets.ingest.event_loading import load_event_rows
 from assets.ingest.headers import HeaderMapping, contact_aliases, map_header
 from assets.ingest.manifest import EventManifest, Manifest
@@ -25,7 +25,6 @@ from assets.ingest.no_email_column import no_email_column_reason
 from assets.ingest.parsed_file import FileFailed, ParsedFile
 from assets.ingest.service_events import service_for, service_rows
 from assets.validation.contact_rows import (
-    REJECT_ERASED,
     StagedFile,
     address_frame,
     build_rejects,
@@ -33,7 +32,7 @@ from assets.validation.contact_rows import (
     stage_file,
 )
 from assets.validation.event_rows import EventReading
-from assets.validation.frame_schemas import issue_schema, reject_schema
+from assets.validation.frame_schemas import issue_schema
 from pipelines.crash_points import crash_point
 from pipelines.vocabulary import EVENT_HEADERS
 from pipelines.warehouse.connection import registered, transaction
@@ -43,7 +42,6 @@ from pipelines.warehouse.ledger import (
     next_file_id,
     record_loaded,
 )
-from pipelines.warehouse.tombstones import erasure_salt, has_tombstones
 
 STAGED_TABLES = {
     KIND_CONTACTS: "staging.contact_rows",
@@ -177,39 +175,4 @@ def _stage_addresses_only(parsed, mapping, file_id, ctx: IngestContext) -> Stage
         rows=rows,
         rejects=build_rejects(frame, parsed, file_id),
         field_issues=pl.DataFrame(schema=issue_schema()),
-    )
-
-
-def reject_erased(con: duckdb.DuckDBPyConnection, staged: StagedFile) -> StagedFile:
-    """Rows whose address was erased become rejects with reason `erased`; their text is not kept."""
-    if not staged.rows.height or not has_tombstones(con):
-        return staged
-    salt = erasure_salt(con)
-    with registered(con, "_rows", staged.rows.select("row_number", "email")):
-        erased = {
-            number
-            for (number,) in con.execute(
-                """select row_number from _rows
-                   where sha256(? || email) in (select email_sha256 from suppressions where reason = 'erased')""",
-                [salt],
-            ).fetchall()
-        }
-    if not erased:
-        return staged
-    file_id = staged.rows.get_column("file_id")[0]
-    erased_rejects = pl.DataFrame(
-        {
-            "file_id": file_id,
-            "row_number": sorted(erased),
-            "reason": REJECT_ERASED,
-            "detail": "the address was erased on request; it is not imported again",
-            "raw": None,
-        },
-        schema=reject_schema(),
-    )
-    keep = ~pl.col("row_number").is_in(list(erased))
-    return StagedFile(
-        rows=staged.rows.filter(keep),
-        rejects=pl.concat([staged.rejects, erased_rejects]).sort("row_number"),
-        field_issues=staged.field_issues.filter(keep),
     )
