@@ -74,6 +74,43 @@ left join changes c using (segment_id)
 where s.retired_version is null
 group by all;
 
+-- Overlap of every pair of audiences (lists, system lists included, and current segments), as of the current
+-- versions: shared members, overlap = shared / the smaller audience (Mailtrap's formula) and Jaccard = shared /
+-- the union. Each unordered pair once (a before b by kind, then id); pairs with no shared member included.
+create or replace view list_overlap as
+with audiences as (
+    select 'list' as kind, list_id as audience_id, contact_id from list_members
+    union all
+    select 'segment', segment_id, contact_id from segment_members where segment_id in (select segment_id from segments)
+),
+
+sizes as (
+    select 'list' as kind, list_id as audience_id, member_count as members from lists
+    union all
+    select 'segment', segment_id, member_count from segments
+),
+
+shared as (
+    select a.kind as kind_a, a.audience_id as id_a, b.kind as kind_b, b.audience_id as id_b, count(*) as shared
+    from audiences a
+    join audiences b on b.contact_id = a.contact_id and (b.kind, b.audience_id) > (a.kind, a.audience_id)
+    group by all
+)
+
+select
+    a.kind as kind_a,
+    a.audience_id as id_a,
+    b.kind as kind_b,
+    b.audience_id as id_b,
+    a.members as members_a,
+    b.members as members_b,
+    coalesce(s.shared, 0) as shared,
+    round(coalesce(s.shared, 0) / nullif(least(a.members, b.members), 0), 4) as overlap,
+    round(coalesce(s.shared, 0) / nullif(a.members + b.members - coalesce(s.shared, 0), 0), 4) as jaccard
+from sizes a
+join sizes b on (b.kind, b.audience_id) > (a.kind, a.audience_id)
+left join shared s on s.kind_a = a.kind and s.id_a = a.audience_id and s.kind_b = b.kind and s.id_b = b.audience_id;
+
 -- Time travel (DESIGN 6.3): the relation as it was at a version.
 create or replace macro contacts_at(v) as table
 select * exclude (valid_from_version, valid_to_version) from contacts_history
