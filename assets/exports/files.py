@@ -1,5 +1,5 @@
-"""The files of an export on disk: CSV, Parquet and JSON Lines writers, atomic writes (temporary name, fsync,
-rename), and reading the versions and manifests a folder holds.
+"""The files of an export on disk: CSV, Parquet, JSON Lines and XML writers, atomic writes (temporary name,
+fsync, rename), and reading the versions and manifests a folder holds.
 """
 
 from __future__ import annotations
@@ -8,9 +8,10 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from xml.sax.saxutils import quoteattr
 
 import polars as pl
 
@@ -20,7 +21,7 @@ FORMULA_START = r"^[=+\-@\t\r]"
 VERSION_FILE = re.compile(r"^v(\d+)\.manifest\.json$")
 
 
-DATA_FILES = ("csv", "parquet", "jsonl")
+DATA_FILES = ("csv", "parquet", "jsonl", "xml")  # each has its latest.<extension>
 
 
 CRASH_HOOK = "CONTACTS_TEST_CRASH_AFTER_EXPORT_FILES"  # tests: die after writing this many files
@@ -57,6 +58,81 @@ FILE_WRITERS: dict[str, Callable[[pl.DataFrame, Path], None]] = {
     "parquet": lambda frame, path: frame.write_parquet(path),
     "jsonl": lambda frame, path: frame.write_ndjson(path),
 }
+
+
+XML_SCHEMA = 1  # the `schema` attribute of <contacts>: changes only when the element layout does
+
+# Characters XML 1.0 cannot carry, not even as a character reference (NUL and the other C0 controls but TAB,
+# LF and CR; U+FFFE and U+FFFF; a polars string holds no surrogates): a value with one is written in base64.
+XML_NOT_ALLOWED = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x{FFFE}\x{FFFF}]"
+
+XML_ITEMS = {"tags": "tag", "lists": "list"}  # the element of one item of a list column
+
+XML_BATCH_ROWS = 20_000  # rows turned into text at a time: the document is never held whole
+
+
+def _xml_text(value: pl.Expr, tag: str, attributes: str = "") -> pl.Expr:
+    """One element holding a text value, null when the value is: & < > escaped, CR as &#13; (a parser would
+    turn it into LF), and the whole value in base64 (`encoding="base64"`, of its UTF-8) when it holds a
+    character XML 1.0 cannot carry."""
+    escaped = (
+        value.str.replace_all("&", "&amp;", literal=True)
+        .str.replace_all("<", "&lt;", literal=True)
+        .str.replace_all(">", "&gt;", literal=True)
+        .str.replace_all("\r", "&#13;", literal=True)
+    )
+    encoded = pl.lit(f'<{tag}{attributes} encoding="base64">') + value.str.encode("base64")
+    opened = pl.when(value.str.contains(XML_NOT_ALLOWED)).then(encoded)
+    return opened.otherwise(pl.lit(f"<{tag}{attributes}>") + escaped) + pl.lit(f"</{tag}>")
+
+
+def _xml_scalar(value: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """A number, boolean or date as XML Schema writes it: 42, 12.5, 1e+20, INF, -INF, NaN, true, 1990-01-02."""
+    text = value.cast(pl.Utf8)
+    if dtype.is_float():
+        return (
+            pl.when(value.is_infinite())
+            .then(pl.when(value > 0).then(pl.lit("INF")).otherwise(pl.lit("-INF")))
+            .otherwise(text)
+        )
+    return text
+
+
+def _xml_element(name: str, dtype: pl.DataType, fields: Mapping[str, str]) -> pl.Expr:
+    column = pl.col(name)
+    if isinstance(dtype, pl.List):  # <tags><tag>a</tag><tag>b</tag></tags>; an empty list is <tags></tags>
+        items = column.list.eval(_xml_text(pl.element(), XML_ITEMS.get(name, "item"))).list.join("")
+        return pl.lit(f"<{name}>") + items + pl.lit(f"</{name}>")
+    if name in fields:  # <field name="birthday" type="date">1990-01-02</field>
+        attributes = f" name={quoteattr(name)} type={quoteattr(fields[name])}"
+        if dtype == pl.Utf8:
+            return _xml_text(column, "field", attributes)
+        return pl.lit(f"<field{attributes}>") + _xml_scalar(column, dtype) + pl.lit("</field>")
+    if dtype == pl.Utf8:
+        return _xml_text(column, name)
+    return pl.lit(f"<{name}>") + _xml_scalar(column, dtype) + pl.lit(f"</{name}>")
+
+
+def write_xml(frame: pl.DataFrame, path: Path, export: str, version: int, fields: Mapping[str, str]) -> None:
+    """The export as XML 1.0 in UTF-8 (README "Exports"): one <contact> per row, its columns as child
+    elements in the file's column order, custom fields (`fields`: name -> type) as typed <field> elements,
+    list columns as repeated child elements, a null as an absent element. No DTD, no entities: & < > are
+    escaped, nothing else is needed in text. Written in batches of rows, each turned into text by polars."""
+    contact = pl.concat_str(
+        [
+            pl.lit("<contact>"),
+            *(_xml_element(name, dtype, fields) for name, dtype in frame.schema.items()),
+            pl.lit("</contact>\n"),
+        ],
+        ignore_nulls=True,
+    ).alias("xml")
+    root = f"<contacts export={quoteattr(export)} version={quoteattr(str(version))} schema={quoteattr(str(XML_SCHEMA))}>"
+    with open(path, "wb") as handle:
+        handle.write(f'<?xml version="1.0" encoding="UTF-8"?>\n{root}\n'.encode())
+        for offset in range(0, frame.height, XML_BATCH_ROWS):
+            rows = frame.slice(offset, XML_BATCH_ROWS).select(contact).to_series()
+            handle.write(rows.str.join("").item().encode("utf-8"))
+        handle.write(b"</contacts>\n")
 
 
 def file_sha256(path: Path) -> str:

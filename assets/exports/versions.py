@@ -1,14 +1,15 @@
 """Exports (DESIGN 9): files that sending tools can trust, per segment and static list, per version.
 
 `data/exports/<segments|lists>/<id>/` holds, for each exported version V, `vV.csv`, `vV.parquet`,
-`vV.jsonl`, `vV.added.csv`, `vV.removed.csv` (against the previous exported version) and
+`vV.jsonl`, `vV.xml`, `vV.added.csv`, `vV.removed.csv` (against the previous exported version) and
 `vV.manifest.json`, plus `latest.*`: hard links to the newest version's files. Rows are rebuilt from the versioned history
 (`*_history` at V), so a version can be regenerated exactly, which erasure relies on; the diffs of a new version
 read the previous version back from its Parquet file when its hash is the manifest's.
 
 Every file is written to a temporary name and renamed into place; a version's manifest is written after its
 files, and `latest.*` after the manifest, so a crash leaves the previous export intact. CSV cells that
-begin with = + - @ TAB or CR are prefixed with ' (OWASP CSV injection); Parquet and JSON keep raw values.
+begin with = + - @ TAB or CR are prefixed with ' (OWASP CSV injection); Parquet, JSON Lines and XML keep raw
+values. The diffs are CSV only.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -32,6 +35,7 @@ from assets.exports.files import (
     file_sha256,
     read_manifest,
     write_csv,
+    write_xml,
 )
 from pipelines.config import ContactsConfig
 
@@ -91,6 +95,16 @@ def rows_at(
     return con.sql(sql, params={"id": target.export_id, "v": version}).pl()
 
 
+def data_writers(
+    config: ContactsConfig, target: ExportTarget, version: int
+) -> dict[str, Callable[[pl.DataFrame, Path], None]]:
+    """The writer of each data file of a version, in DATA_FILES' order (the XML names its export and version)."""
+    fields = {name: field.type for name, field in config.fields.items()}
+    export = f"{target.kind}/{target.export_id}"
+    writers = {**FILE_WRITERS, "xml": partial(write_xml, export=export, version=version, fields=fields)}
+    return {extension: writers[extension] for extension in DATA_FILES}
+
+
 def previous_rows(
     con,
     config: ContactsConfig,
@@ -133,10 +147,11 @@ def write_version(
     before = previous_rows(con, config, target, folder, previous, current)
     added = current.filter(~pl.col("contact_id").is_in(before.get_column("contact_id").implode()))
     removed = before.filter(~pl.col("contact_id").is_in(current.get_column("contact_id").implode()))
-    order = [f"v{version}.{extension}" for extension in FILE_WRITERS]  # data files, then the diffs
+    writers = data_writers(config, target, version)
+    order = [f"v{version}.{extension}" for extension in writers]  # data files, then the diffs
     produce = {
         name: (lambda path, write=write: write(current, path))
-        for name, write in zip(order, FILE_WRITERS.values(), strict=True)
+        for name, write in zip(order, writers.values(), strict=True)
     }
     for label, frame in (("added", added), ("removed", removed)):
         order.append(f"v{version}.{label}.csv")
