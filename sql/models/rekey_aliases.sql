@@ -6,23 +6,19 @@
 -- The address each row had is kept in staging.rekeyed_rows, once (a chain re-keys a row again).
 
 insert into staging.rekeyed_rows
-select 'contacts' as kind, r.file_id, r.row_number, r.email as original_email
-from staging.contact_rows r
-join rekey_pairs p on p.alias_email = r.email
-where r.file_id >= $from_file_id
-  and not exists (
-      select 1 from staging.rekeyed_rows k
-      where k.kind = 'contacts' and k.file_id = r.file_id and k.row_number = r.row_number
-  );
+with staged as (
+    select 'contacts' as kind, file_id, row_number, email from staging.contact_rows
+    union all
+    select 'events' as kind, file_id, row_number, email from staging.event_rows
+)
 
-insert into staging.rekeyed_rows
-select 'events' as kind, e.file_id, e.row_number, e.email as original_email
-from staging.event_rows e
-join rekey_pairs p on p.alias_email = e.email
-where e.file_id >= $from_file_id
+select s.kind, s.file_id, s.row_number, s.email as original_email
+from staged s
+join rekey_pairs p on p.alias_email = s.email
+where s.file_id >= $from_file_id
   and not exists (
       select 1 from staging.rekeyed_rows k
-      where k.kind = 'events' and k.file_id = e.file_id and k.row_number = e.row_number
+      where k.kind = s.kind and k.file_id = s.file_id and k.row_number = s.row_number
   );
 
 update staging.contact_rows as r set
