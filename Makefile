@@ -43,6 +43,9 @@ lint: $(STAMP)
 ui: $(STAMP)
 	$(BIN)/contacts prepare-home
 	# Started from inside DAGSTER_HOME so that dagster dev does not warn about the dagster.yaml beside workspace.yaml.
+	# The report server beside it serves data/reports, where the list_health_report asset's links point; it stops
+	# with the UI.
+	$(BIN)/contacts serve-reports & trap 'kill $$! 2>/dev/null' EXIT; \
 	cd $(DAGSTER_HOME) && $(CURDIR)/$(BIN)/dagster dev -w $(CURDIR)/workspace.yaml -h 127.0.0.1 -p 3000
 
 # The peer of `make bench BENCH_MODE=compare` (bench/peer.py) runs in an environment of its own: pandas stays out

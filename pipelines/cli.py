@@ -185,6 +185,23 @@ def _as_of(value: str):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def command_serve_reports(args: argparse.Namespace) -> int:
+    from pipelines.report_server import serve_reports
+
+    paths = paths_from_env()
+    try:
+        port = args.port or load_config(paths.config_path).reports.serve_port
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        serve_reports(paths.data_dir / "reports", "127.0.0.1", port)
+    except OSError as exc:
+        print(f"error: cannot serve on 127.0.0.1:{port}: {exc.strerror}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def command_prepare_home(args: argparse.Namespace) -> int:
     print(f"DAGSTER_HOME={dagster_home()}")
     return 0
@@ -227,6 +244,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     duplicates.add_argument("--output", type=Path, help="write to this file instead of stdout")
     duplicates.set_defaults(handler=command_duplicates)
+    serve = commands.add_parser(
+        "serve-reports", help="serve data/reports on 127.0.0.1, where the report asset's link points"
+    )
+    serve.add_argument("--port", type=int, help="default: reports.serve_port in contacts.yaml (3001)")
+    serve.set_defaults(handler=command_serve_reports)
     home = commands.add_parser("prepare-home", help="create DAGSTER_HOME with the shipped dagster.yaml")
     home.set_defaults(handler=command_prepare_home)
     args = parser.parse_args(argv)

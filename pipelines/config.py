@@ -89,6 +89,14 @@ class Dedupe(_Strict):
     min_probability: float = Field(0.5, gt=0, lt=1)
 
 
+class Reports(_Strict):
+    """The list-health report (assets/metrics/report.py): whether to write the PDF beside the HTML, and the
+    port of `contacts serve-reports`, which the report asset links to."""
+
+    pdf: bool = True
+    serve_port: int = Field(3001, ge=1, le=65535)
+
+
 class Limits(_Strict):
     """What one inbox file may hold (assets/ingest/read_limits.py); sizes as `4MiB`, `1GB` or bytes."""
 
@@ -110,6 +118,7 @@ class ContactsConfig(_Strict):
     schedule: Schedule = Field(default_factory=Schedule)
     limits: Limits = Field(default_factory=Limits)
     dedupe: Dedupe = Field(default_factory=Dedupe)
+    reports: Reports = Field(default_factory=Reports)
 
     @field_validator("timezone")
     @classmethod

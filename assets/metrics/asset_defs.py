@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.metrics.health import compute_list_health, compute_segment_health
-from assets.metrics.report import write_report
+from assets.metrics.report import HTML_NAME, PDF_NAME, write_report
 from pipelines.metadata import markdown_table, unchanged_metadata
 from pipelines.resources import DUCKDB_POOL, ContactsWarehouse
 from pipelines.warehouse.fingerprints import (
@@ -210,44 +210,66 @@ def build_metrics_assets(segment_keys: list[dg.AssetKey]) -> list[dg.AssetsDefin
             }
         )
 
-    @dg.asset(deps=["list_health", "segment_health"], group_name="metrics", kinds={"html"}, pool=DUCKDB_POOL)
+    @dg.asset(
+        deps=["list_health", "segment_health", "segment_catalog"],
+        group_name="metrics",
+        kinds={"html", "pdf"},
+        pool=DUCKDB_POOL,
+    )
     def list_health_report(
         context: dg.AssetExecutionContext, warehouse: ContactsWarehouse
     ) -> dg.MaterializeResult:
-        """data/reports/list_health.html: charts per list and of segment sizes, viewable offline."""
+        """data/reports/list_health.html and .pdf: a summary per list, audience overlap, segment performance,
+        the prediction back-tests, then each list's charts by week, month and day. Opens offline; served by
+        `contacts serve-reports` (started by `make ui`) at the `open` link."""
         step = warehouse.step(context)
-        path = warehouse.paths.data_dir / "reports" / "list_health.html"
+        directory = warehouse.paths.data_dir / "reports"
+        html_path, pdf_path = directory / HTML_NAME, directory / PDF_NAME
+        reports = step.config.reports
         with step.connect() as con:
             # The report shows the public views: after a backfill still the newest as-of day, so say that day.
             (shown,) = con.execute(
                 "select as_of_date from versions where version = current_version('list_health')"
             ).fetchone() or (None,)
-            # Unchanged while the versions it shows, the day it names and the file itself are as it left them.
+            # Unchanged while the versions it shows, the day it names and the files themselves are as it left them.
             inputs = StepInputs(
                 "list_health_report",
                 {"config": config_token(step.config), "day": (shown or step.as_of).isoformat()},
                 lambda con: {
                     **data_tokens(con),
                     "list_health": con.execute("select current_version('list_health')").fetchall()[0][0],
-                    "segment_members": relation_token(con, "segment_members"),
-                    "file": report_stat(path),
+                    **{relation: relation_token(con, relation) for relation in ("segment_members",)},
+                    "file": report_stat(html_path),
+                    "pdf": report_stat(pdf_path) if reports.pdf else None,
                 },
             )
             skipped = unchanged(con, inputs)
             if skipped:
-                (charts,) = con.execute("select count(*) + 1 from staging.list_catalog").fetchone()
-                context.log.info("%s unchanged: %s", path, skipped)
+                context.log.info("%s unchanged: %s", html_path, skipped)
+                summary = None
             else:
-                charts = write_report(con, path, shown or step.as_of)
+                written = write_report(con, directory, shown or step.as_of, pdf=reports.pdf)
+                summary = written.summary_markdown
                 record(con, inputs)
-                context.log.info("wrote %s (%d charts)", path, charts)
-        return dg.MaterializeResult(
-            metadata={
-                "path": dg.MetadataValue.path(str(path)),
-                "open": dg.MetadataValue.url(path.as_uri()),
-                "charts": charts,
-                **unchanged_metadata(skipped),
-            }
-        )
+                context.log.info(
+                    "wrote %s (%d charts)%s",
+                    html_path,
+                    written.charts,
+                    f" and {pdf_path} ({written.pages} pages)" if written.pdf else "",
+                )
+        served = f"http://127.0.0.1:{reports.serve_port}"
+        metadata = {
+            "path": dg.MetadataValue.path(str(html_path)),
+            # A browser opens no file:// link from the UI's http:// page: the report is served instead.
+            "open": dg.MetadataValue.url(f"{served}/{HTML_NAME}"),
+            "served_by": "contacts serve-reports (started by make ui)",
+            **unchanged_metadata(skipped),
+        }
+        if reports.pdf:
+            metadata["pdf"] = dg.MetadataValue.path(str(pdf_path))
+            metadata["open_pdf"] = dg.MetadataValue.url(f"{served}/{PDF_NAME}")
+        if summary is not None:
+            metadata["summary"] = dg.MetadataValue.md(summary)
+        return dg.MaterializeResult(metadata=metadata)
 
     return [segment_health, list_health_report]
