@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from assets.metrics.deliverability import BOUNCE_RATE_LIMIT, COMPLAINT_RATE_LIMIT
+from assets.metrics.deliverability import BOUNCE_RATE_LIMIT, COMPLAINT_RATE_LIMIT, RATE_LIMITS
+from assets.metrics.deliverability import over_limit as rate_over_limit
 
 GRAINS = ("week", "month", "day")  # the order of the report's buttons; the first is the default view
 WINDOW_DAYS = 30  # the summary compares the last 30 days with the 30 before
@@ -91,7 +92,8 @@ PERIOD_COLUMNS = tuple(
 
 # One row per list and period. A rate over a period divides its counts by the subscribers at the end of the
 # day before the period (null on a list's first period: there is no day before it); deliverability rates
-# divide the period's events by its messages sent, from the daily rates times the day's messages.
+# divide the period's events by its messages sent (list_health's daily counts; hard bounces only, as its
+# bounce_rate).
 PERIOD_SQL = """
 with daily as (
     select *, lag(subscribed) over (partition by list_id order by day) as subscribed_before,
@@ -107,16 +109,11 @@ select list_id, period, count(*) as days,
        round((sum(new_subscribers) - sum(churned)) / nullif(arg_min(subscribed_before, day), 0), 4) as growth_rate,
        round(sum(churned) / nullif(arg_min(subscribed_before, day), 0), 4) as churn_rate,
        arg_max(engagement_rate, day) as engagement_rate,
-       round(sum(bounces_sent) / nullif(sum(messages_sent), 0), 4) as bounce_rate,
-       round(sum(complaints_sent) / nullif(sum(messages_sent), 0), 4) as complaint_rate,
-       round(sum(unsubscribes_sent) / nullif(sum(messages_sent), 0), 4) as unsubscribe_rate,
+       round(sum(hard_bounce_events) / nullif(sum(messages_sent), 0), 4) as bounce_rate,
+       round(sum(complaint_events) / nullif(sum(messages_sent), 0), 4) as complaint_rate,
+       round(sum(unsubscribe_events) / nullif(sum(messages_sent), 0), 4) as unsubscribe_rate,
        sum(messages_sent) as messages_sent
-from (
-    select *, round(bounce_rate * messages_sent) as bounces_sent,
-           round(complaint_rate * messages_sent) as complaints_sent,
-           round(unsubscribe_rate * messages_sent) as unsubscribes_sent
-    from daily
-)
+from daily
 group by list_id, period
 order by list_id, period
 """
@@ -140,9 +137,9 @@ select list_id,
              / nullif(arg_min(subscribed_before, day) filter (where window_name = 'last'), 0), 4) as churn_rate,
        max(engagement_rate) filter (where day = $as_of) as engagement_rate,
        sum(messages_sent) filter (where window_name = 'last') as messages_sent,
-       round(sum(round(bounce_rate * messages_sent)) filter (where window_name = 'last')
+       round(sum(hard_bounce_events) filter (where window_name = 'last')
              / nullif(sum(messages_sent) filter (where window_name = 'last'), 0), 4) as bounce_rate,
-       round(sum(round(complaint_rate * messages_sent)) filter (where window_name = 'last')
+       round(sum(complaint_events) filter (where window_name = 'last')
              / nullif(sum(messages_sent) filter (where window_name = 'last'), 0), 4) as complaint_rate
 from windows
 group by list_id
@@ -181,7 +178,7 @@ SUMMARY_LABELS = (
     (
         "bounce_rate",
         "Bounce rate, 30 d",
-        f"bounces / messages sent in the last 30 days; limit {BOUNCE_RATE_LIMIT:.0%}",
+        f"hard bounces / messages sent in the last 30 days; limit {BOUNCE_RATE_LIMIT:.0%}",
     ),
     (
         "complaint_rate",
@@ -190,7 +187,6 @@ SUMMARY_LABELS = (
     ),
 )
 PERCENT_FIGURES = frozenset({"churn_rate", "engagement_rate", "bounce_rate", "complaint_rate"})
-LIMITS = {"bounce_rate": BOUNCE_RATE_LIMIT, "complaint_rate": COMPLAINT_RATE_LIMIT}
 
 SEGMENTS_SQL = """
 with latest as (
@@ -349,4 +345,5 @@ def format_figure(name: str, value) -> str:
 
 
 def over_limit(name: str, value) -> bool:
-    return value is not None and name in LIMITS and value > LIMITS[name]
+    """Whether a summary figure breaks its bulk-sender limit (only the bounce and complaint rates have one)."""
+    return name in RATE_LIMITS and rate_over_limit(value, RATE_LIMITS[name])
