@@ -273,60 +273,43 @@ select r.* from running r semi join lh_days using (list_id, day);
 
 -- Deliverability (README "List-health metrics"): per list and day, the messages sent to its members and
 -- their hard bounces, soft bounces, complaints and unsubscribes. A message is counted on each day it has a
--- sent or delivered event: with a message_id once per address and message whether it has a sent, a
--- delivered or both events (and each other kind once per message); without one, per address, campaign and
--- day, the larger of its sent and its delivered events, and every other event. An event counts for each
--- list the address is a member of at some moment of its day (m_from to m_last). A day depends only on its
--- own events, so only the days from $start_day on are read (the time bound lets DuckDB skip row groups;
--- two days cover any zone's offset).
+-- sent or delivered event: with a message_id once per contact and message whether it has a sent, a
+-- delivered or both events (and each other kind once per message); without one, per contact, campaign and
+-- day, the larger of its sent and its delivered events, and every other event. One row per contact, day
+-- and message (or campaign), then each row counts for each list the contact is a member of at some moment
+-- of its day (m_from to m_last). A day depends only on its own events, so only the days from $start_day on
+-- are read (the time bound lets DuckDB skip row groups; two days cover any zone's offset).
 create or replace temp table lh_delivery as
-with dated as (
-    select email, timezone($tz, occurred_at)::date as day, event, message_id, if(message_id is null, campaign_id, null) as campaign_id
-    from staging.event_rows
-    where event in ('sent', 'delivered', 'hard_bounce', 'soft_bounce', 'complaint', 'unsubscribe')
-      and occurred_at >= $start_day::date - interval 2 day
-),
-
-messages as (
+with messages as (
     select
-        email,
-        day,
-        message_id is not null as identified,
-        count(*) filter (where event = 'sent') as sent,
-        count(*) filter (where event = 'delivered') as delivered,
-        count(*) filter (where event = 'hard_bounce') as hard_bounces,
-        count(*) filter (where event = 'soft_bounce') as soft_bounces,
-        count(*) filter (where event = 'complaint') as complaints,
-        count(*) filter (where event = 'unsubscribe') as unsubscribes
-    from dated
-    where day >= $start_day::date and day <= $until::date
-    group by email, day, message_id, campaign_id
-),
-
-contact_days as (
-    select
-        email,
-        day,
-        sum(if(identified, least(sent + delivered, 1), greatest(sent, delivered))) as messages_sent,
-        sum(if(identified, least(hard_bounces, 1), hard_bounces)) as hard_bounces,
-        sum(if(identified, least(soft_bounces, 1), soft_bounces)) as soft_bounces,
-        sum(if(identified, least(complaints, 1), complaints)) as complaints,
-        sum(if(identified, least(unsubscribes, 1), unsubscribes)) as unsubscribes
-    from messages
-    group by all
+        c.contact_id,
+        timezone($tz, e.occurred_at)::date as day,
+        e.message_id is not null as identified,
+        count(*) filter (where e.event = 'sent') as sent,
+        count(*) filter (where e.event = 'delivered') as delivered,
+        count(*) filter (where e.event = 'hard_bounce') as hard_bounces,
+        count(*) filter (where e.event = 'soft_bounce') as soft_bounces,
+        count(*) filter (where e.event = 'complaint') as complaints,
+        count(*) filter (where e.event = 'unsubscribe') as unsubscribes
+    from staging.event_rows e
+    join staging.contacts c using (email)
+    where e.event in ('sent', 'delivered', 'hard_bounce', 'soft_bounce', 'complaint', 'unsubscribe')
+      and e.occurred_at >= $start_day::date - interval 2 day
+    group by c.contact_id, day, e.message_id, if(e.message_id is null, e.campaign_id, null)
 )
 
 select
     m.list_id,
     d.day,
-    sum(d.messages_sent) as messages_sent,
-    sum(d.hard_bounces) as hard_bounces,
-    sum(d.soft_bounces) as soft_bounces,
-    sum(d.complaints) as complaints,
-    sum(d.unsubscribes) as unsubscribes
-from contact_days d
-join lh_members m on m.email = d.email
-where d.day >= m.m_from and (m.m_last is null or d.day <= m.m_last)
+    sum(if(d.identified, least(d.sent + d.delivered, 1), greatest(d.sent, d.delivered))) as messages_sent,
+    sum(if(d.identified, least(d.hard_bounces, 1), d.hard_bounces)) as hard_bounces,
+    sum(if(d.identified, least(d.soft_bounces, 1), d.soft_bounces)) as soft_bounces,
+    sum(if(d.identified, least(d.complaints, 1), d.complaints)) as complaints,
+    sum(if(d.identified, least(d.unsubscribes, 1), d.unsubscribes)) as unsubscribes
+from messages d
+join lh_members m on m.contact_id = d.contact_id
+where d.day >= $start_day::date and d.day <= $until::date
+  and d.day >= m.m_from and (m.m_last is null or d.day <= m.m_last)
 group by all;
 
 create or replace temp table lh_final as
