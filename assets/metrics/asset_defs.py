@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.metrics.deliverability import RATE_LIMITS, over_limit
 from assets.metrics.health import compute_list_health, compute_segment_health
 from assets.metrics.report import HTML_NAME, PDF_NAME, write_report
 from pipelines.metadata import markdown_table, unchanged_metadata
@@ -35,6 +36,10 @@ HEADLINE_METRICS = (
     "engagement_rate",
 )
 DAILY_FIGURES = HEADLINE_METRICS
+# The as-of day's deliverability of the `all` list (the whole mail stream), flagged against the providers'
+# limits (assets/metrics/deliverability.py).
+DELIVERABILITY_LIST = "all"
+DELIVERABILITY_FIGURES = ("messages_sent", "bounce_rate", "complaint_rate", "unsubscribe_rate")
 list_health_by_day = dg.AssetSpec(
     "list_health_by_day",
     deps=["list_health"],
@@ -91,6 +96,17 @@ def list_health(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse)
                 [as_of],
             ).fetchall()
         }
+        delivery = dict(
+            zip(
+                DELIVERABILITY_FIGURES,
+                con.execute(
+                    f"select {', '.join(DELIVERABILITY_FIGURES)} from staging.list_health where day = ? and list_id = ?",
+                    [as_of, DELIVERABILITY_LIST],
+                ).fetchone()
+                or (None,) * len(DELIVERABILITY_FIGURES),
+                strict=True,
+            )
+        )
         (total,) = con.execute("select count(*) from staging.list_health").fetchone()
         (recomputed,) = con.execute(
             "select count(distinct day) from staging.list_health where day >= ?", [start]
@@ -118,7 +134,26 @@ def list_health(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse)
             metadata[f"{list_id}_{metric}"] = (
                 dg.MetadataValue.float(float(value)) if value is not None else dg.MetadataValue.null()
             )
+    metadata.update(deliverability_metadata(delivery))
     return dg.MaterializeResult(metadata=metadata)
+
+
+def deliverability_metadata(delivery: dict) -> dict[str, dg.MetadataValue]:
+    """`all_messages_sent`, `all_<rate>` and, for the bounce and complaint rates, `all_<rate>_over_limit` and
+    `<rate>_limit`: the same keys every run (null figures before the list's first day; not over when nothing
+    was sent)."""
+    metadata: dict[str, dg.MetadataValue] = {}
+    for figure in DELIVERABILITY_FIGURES:
+        value = delivery.get(figure)
+        metadata[f"{DELIVERABILITY_LIST}_{figure}"] = (
+            dg.MetadataValue.float(float(value)) if value is not None else dg.MetadataValue.null()
+        )
+    for rate, limit in RATE_LIMITS.items():
+        metadata[f"{DELIVERABILITY_LIST}_{rate}_over_limit"] = dg.MetadataValue.bool(
+            over_limit(delivery.get(rate), limit)
+        )
+        metadata[f"{rate}_limit"] = dg.MetadataValue.float(limit)
+    return metadata
 
 
 # Each day reported is a Dagster event (about 2 ms each): a first load of years of history would spend

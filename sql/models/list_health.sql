@@ -9,18 +9,31 @@
 -- Day arithmetic: a status row is the end-of-day status for the days [day(valid_from), day(valid_to)); an
 -- event on day e falls in the engaged window of the days [e, e + window - 1].
 
--- Status intervals, in days, with the status that ended each one.
+-- Status intervals, in days, with the status that ended each one and the status at the end of the day it
+-- ended (the first later one that outlasts its first day; statuses that start and end on one day are no
+-- end-of-day status).
 create or replace temp table lh_status as
+with dated as (
+    select email, status, valid_from, timezone($tz, valid_from)::date as day_from, timezone($tz, valid_to)::date as day_to
+    from status_history
+)
+
 select
     email,
     status,
-    timezone($tz, valid_from)::date as day_from,
-    timezone($tz, valid_to)::date as day_to,
-    lead(status) over (partition by email order by valid_from) as next_status
-from status_history;
+    day_from,
+    day_to,
+    lead(status) over w as next_status,
+    first_value(if(day_to is null or day_to > day_from, status, null) ignore nulls) over (w rows between 1 following and unbounded following) as day_to_status
+from dated
+window w as (partition by email order by valid_from);
 
--- Membership intervals (list_id, email, contact_id, m_from, m_to). Contacts on a test list stay out of the
--- system lists. Every member is a contact; the integer contact_id makes the big joins below cheaper.
+-- Membership intervals (list_id, email, contact_id, m_from, m_to, m_last). Contacts on a test list stay out
+-- of the system lists. Every member is a contact; the integer contact_id makes the big joins below cheaper.
+-- m_last: the last day the address is a member at some moment of the day, for the deliverability counts:
+-- m_to, the day it left (it was a member when the day began), unless the next interval of the same list
+-- starts that day (a status list: subscribed again, or from one closed status to another), which then
+-- has that day; null while the membership lasts.
 create or replace temp table lh_members as
 with test_members as (
     select distinct m.email
@@ -30,20 +43,29 @@ with test_members as (
 ),
 
 static_members as (
-    select m.list_id, m.email, timezone($tz, m.added_at)::date as m_from, null::date as m_to
+    select m.list_id, m.email, timezone($tz, m.added_at)::date as m_from, null::date as m_to, null::date as m_last
     from staging.list_members m
     join staging.list_catalog c using (list_id)
     where c.kind in ('static', 'test')
 ),
 
 everyone as (
-    select 'all' as list_id, email, timezone($tz, created_at)::date as m_from, null::date as m_to
+    select 'all' as list_id, email, timezone($tz, created_at)::date as m_from, null::date as m_to, null::date as m_last
     from staging.contacts
     where email not in (select email from test_members)
 ),
 
 by_status as (
-    select if(status = 'subscribed', 'subscribed', 'suppressed') as list_id, email, day_from as m_from, day_to as m_to
+    select
+        if(status = 'subscribed', 'subscribed', 'suppressed') as list_id,
+        email,
+        day_from as m_from,
+        day_to as m_to,
+        case
+            when status = 'subscribed' and day_to_status = 'subscribed' then day_to - 1
+            when status <> 'subscribed' and day_to_status in {closed_statuses} then day_to - 1
+            else day_to
+        end as m_last
     from lh_status
     where status <> 'unconfirmed'
       and (day_to is null or day_to > day_from)
@@ -249,6 +271,47 @@ running as (
 
 select r.* from running r semi join lh_days using (list_id, day);
 
+-- Deliverability (README "List-health metrics"): per list and day, the messages sent to its members and
+-- their hard bounces, soft bounces, complaints and unsubscribes. A message is counted on each day it has a
+-- sent or delivered event: with a message_id once per contact and message whether it has a sent, a
+-- delivered or both events (and each other kind once per message); without one, per contact, campaign and
+-- day, the larger of its sent and its delivered events, and every other event. One row per contact, day
+-- and message (or campaign), then each row counts for each list the contact is a member of at some moment
+-- of its day (m_from to m_last). A day depends only on its own events, so only the days from $start_day on
+-- are read (the time bound lets DuckDB skip row groups; two days cover any zone's offset).
+create or replace temp table lh_delivery as
+with messages as (
+    select
+        c.contact_id,
+        timezone($tz, e.occurred_at)::date as day,
+        e.message_id is not null as identified,
+        count(*) filter (where e.event = 'sent') as sent,
+        count(*) filter (where e.event = 'delivered') as delivered,
+        count(*) filter (where e.event = 'hard_bounce') as hard_bounces,
+        count(*) filter (where e.event = 'soft_bounce') as soft_bounces,
+        count(*) filter (where e.event = 'complaint') as complaints,
+        count(*) filter (where e.event = 'unsubscribe') as unsubscribes
+    from staging.event_rows e
+    join staging.contacts c using (email)
+    where e.event in ('sent', 'delivered', 'hard_bounce', 'soft_bounce', 'complaint', 'unsubscribe')
+      and e.occurred_at >= $start_day::date - interval 2 day
+    group by c.contact_id, day, e.message_id, if(e.message_id is null, e.campaign_id, null)
+)
+
+select
+    m.list_id,
+    d.day,
+    sum(if(d.identified, least(d.sent + d.delivered, 1), greatest(d.sent, d.delivered))) as messages_sent,
+    sum(if(d.identified, least(d.hard_bounces, 1), d.hard_bounces)) as hard_bounces,
+    sum(if(d.identified, least(d.soft_bounces, 1), d.soft_bounces)) as soft_bounces,
+    sum(if(d.identified, least(d.complaints, 1), d.complaints)) as complaints,
+    sum(if(d.identified, least(d.unsubscribes, 1), d.unsubscribes)) as unsubscribes
+from messages d
+join lh_members m on m.contact_id = d.contact_id
+where d.day >= $start_day::date and d.day <= $until::date
+  and d.day >= m.m_from and (m.m_last is null or d.day <= m.m_last)
+group by all;
+
 create or replace temp table lh_final as
 with starts as (
     select list_id, s_from as day, count(*) as new_subscribers from lh_subscribed group by all
@@ -296,12 +359,18 @@ combined as (
         c.clicked,
         c.reached,
         o.rows_offered,
-        o.rows_invalid
+        o.rows_invalid,
+        coalesce(dv.messages_sent, 0)::bigint as messages_sent,
+        coalesce(dv.hard_bounces, 0)::bigint as hard_bounce_events,
+        coalesce(dv.soft_bounces, 0)::bigint as soft_bounce_events,
+        coalesce(dv.complaints, 0)::bigint as complaint_events,
+        coalesce(dv.unsubscribes, 0)::bigint as unsubscribe_events
     from lh_days d
     join lh_counts c using (list_id, day)
     left join starts st using (list_id, day)
     left join ends en using (list_id, day)
     left join offered o using (list_id, day)
+    left join lh_delivery dv using (list_id, day)
 ),
 
 final as (
@@ -320,7 +389,16 @@ final as (
         round(engaged / nullif(subscribed, 0), 4) as engagement_rate,
         round(opened / nullif(reached, 0), 4) as open_rate,
         round(clicked / nullif(reached, 0), 4) as click_rate,
-        round(coalesce(rows_invalid, 0) / nullif(rows_offered, 0), 4) as invalid_rate
+        round(coalesce(rows_invalid, 0) / nullif(rows_offered, 0), 4) as invalid_rate,
+        messages_sent,
+        hard_bounce_events,
+        soft_bounce_events,
+        complaint_events,
+        unsubscribe_events,
+        -- 6 places: the providers' complaint limit is 0.3%
+        round(hard_bounce_events / nullif(messages_sent, 0), 6) as bounce_rate,
+        round(complaint_events / nullif(messages_sent, 0), 6) as complaint_rate,
+        round(unsubscribe_events / nullif(messages_sent, 0), 6) as unsubscribe_rate
     from combined
     where day >= $start_day::date  -- the day before the start only supplied subscribed_before
 )
@@ -347,4 +425,5 @@ drop table lh_islands;
 drop table lh_changes;
 drop table lh_deltas;
 drop table lh_counts;
+drop table lh_delivery;
 drop table lh_final;

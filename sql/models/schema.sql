@@ -239,42 +239,62 @@ create table if not exists versions (
 
 -- Grain: one row per (list, day) in the configured timezone (sql/models/list_health.sql).
 create table if not exists staging.list_health (
-    list_id         varchar not null,
-    day             date not null,
-    members         bigint not null,
-    subscribed      bigint not null,
-    new_subscribers bigint not null,
-    unsubscribes    bigint not null,
-    bounces         bigint not null,
-    complaints      bigint not null,
-    churned         bigint not null,
-    growth_rate     double,
-    churn_rate      double,
-    engagement_rate double,
-    open_rate       double,
-    click_rate      double,
-    invalid_rate    double
+    list_id            varchar not null,
+    day                date not null,
+    members            bigint not null,
+    subscribed         bigint not null,
+    new_subscribers    bigint not null,
+    unsubscribes       bigint not null,
+    bounces            bigint not null,
+    complaints         bigint not null,
+    churned            bigint not null,
+    growth_rate        double,
+    churn_rate         double,
+    engagement_rate    double,
+    open_rate          double,
+    click_rate         double,
+    invalid_rate       double,
+    -- deliverability (README "List-health metrics"): messages sent that day to the day's members, and
+    -- their events of that day over them (null rates when nothing was sent)
+    messages_sent      bigint not null,
+    hard_bounce_events bigint not null,
+    soft_bounce_events bigint not null,
+    complaint_events   bigint not null,
+    unsubscribe_events bigint not null,
+    bounce_rate        double,  -- hard bounces / messages_sent
+    complaint_rate     double,
+    unsubscribe_rate   double
 );
 
 -- Internal: list_health's days after the as-of date of its last computation, up to a year ahead
 -- (sql/models/list_health.sql): a run on a later day, when no input changed since, takes its new days from
 -- here instead of recomputing. Counts and rates per list and day only.
 create table if not exists staging.list_health_ahead (
-    list_id         varchar not null,
-    day             date not null,
-    members         bigint not null,
-    subscribed      bigint not null,
-    new_subscribers bigint not null,
-    unsubscribes    bigint not null,
-    bounces         bigint not null,
-    complaints      bigint not null,
-    churned         bigint not null,
-    growth_rate     double,
-    churn_rate      double,
-    engagement_rate double,
-    open_rate       double,
-    click_rate      double,
-    invalid_rate    double
+    list_id            varchar not null,
+    day                date not null,
+    members            bigint not null,
+    subscribed         bigint not null,
+    new_subscribers    bigint not null,
+    unsubscribes       bigint not null,
+    bounces            bigint not null,
+    complaints         bigint not null,
+    churned            bigint not null,
+    growth_rate        double,
+    churn_rate         double,
+    engagement_rate    double,
+    open_rate          double,
+    click_rate         double,
+    invalid_rate       double,
+    -- deliverability (README "List-health metrics"): messages sent that day to the day's members, and
+    -- their events of that day over them (null rates when nothing was sent)
+    messages_sent      bigint not null,
+    hard_bounce_events bigint not null,
+    soft_bounce_events bigint not null,
+    complaint_events   bigint not null,
+    unsubscribe_events bigint not null,
+    bounce_rate        double,  -- hard bounces / messages_sent
+    complaint_rate     double,
+    unsubscribe_rate   double
 );
 
 -- Internal: what list_health was last computed from, so a run recomputes only the days new inputs touch.
