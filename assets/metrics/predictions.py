@@ -413,7 +413,13 @@ def compute_predictions(
         churn = ChurnModel(reason=f"history shorter than the horizon: {days} days of {horizon}")
     else:
         churn = fit_churn(feature_frame(con, config, as_of - dt.timedelta(days=horizon), horizon))
-    current = feature_frame(con, config, as_of)
+    day_end = end_of_day(as_of, config.timezone)
+    # Kept for the insert below, so the features are computed once; dropped before the step ends.
+    con.execute(
+        f"create or replace temp table _prediction_features as {render(load_sql(FEATURES_SQL))}",
+        {"day_end": day_end, "label_end": day_end},
+    )
+    current = con.sql("select * exclude (email) from _prediction_features order by contact_id").pl()
     value = fit_value(current)
     risk = churn.predict(current)
     if risk is not None:
@@ -428,19 +434,18 @@ def compute_predictions(
         },
         schema={"contact_id": pl.Int64, "churn_risk": pl.Float64, "predicted_value_365d": pl.Float64},
     )
-    day_end = end_of_day(as_of, config.timezone)
-    sql = render(load_sql(FEATURES_SQL))
     con.execute("delete from staging.contact_predictions")
     with registered(con, "_prediction_scores", scores):
         con.execute(
-            f"""insert into staging.contact_predictions
+            """insert into staging.contact_predictions
                 select f.contact_id, f.email, $as_of_date, round(s.churn_risk, 4), round(s.predicted_value_365d, 2),
                        f.historical_value, round(f.recency_days, 2), f.frequency, round(f.tenure_days, 2), f.opens_90d,
                        f.clicks_90d, f.purchases, f.repeat_purchases, f.purchase_span_days, f.purchase_age_days,
                        f.mean_repeat_value
-                from ({sql}) f join _prediction_scores s using (contact_id)""",
-            {"day_end": day_end, "label_end": day_end, "as_of_date": as_of},
+                from _prediction_features f join _prediction_scores s using (contact_id)""",
+            {"as_of_date": as_of},
         )
+    con.execute("drop table _prediction_features")
     return Predictions(churn, value, current.height)
 
 
