@@ -170,11 +170,27 @@ def test_backtest_on_a_known_churn_rule(generated):
     ) == (1500,)
 
 
-def test_unchanged_inputs_skip(generated, tmp_path):
+def test_unchanged_inputs_skip_and_each_day_keeps_its_backtest(generated, tmp_path):
     workspace = generated[0].copy_to(tmp_path / "again")
-    result = workspace.run(as_of="2026-06-30", only=("contact_predictions", "prediction_backtest"))
-    for node in ("contact_predictions", "prediction_backtest"):
+    steps = ("contact_predictions", "prediction_backtest")
+    result = workspace.run(as_of="2026-06-30", only=steps)
+    for node in steps:
         assert result.asset_materializations_for_node(node)[0].metadata["unchanged"].value is True
+    result = workspace.run(as_of="2026-07-01", only=steps)
+    assert (
+        result.asset_materializations_for_node("prediction_backtest")[0].metadata["unchanged"].value is False
+    )
+    assert workspace.query(
+        "select as_of_date::varchar, count(*) from prediction_backtest group by all order by 1"
+    ) == [("2026-06-30", 2), ("2026-07-01", 2)]
+    assert workspace.query("select distinct as_of_date::varchar from contact_predictions") == [
+        ("2026-07-01",)
+    ]
+    # time travel: the predictions as they were as of the first day
+    assert workspace.query(
+        """select distinct as_of_date::varchar
+           from contact_predictions_at(version_as_of('contact_predictions', date '2026-06-30'))"""
+    ) == [("2026-06-30",)]
 
 
 def simulate_bgnbd(rng: random.Random, customers: int, r, alpha, a, b, p, q, v) -> pl.DataFrame:

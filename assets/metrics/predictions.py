@@ -82,9 +82,12 @@ class ValueModel:
         big_t = frame["purchase_age_days"].cast(pl.Float64).to_numpy()
         m = frame["mean_repeat_value"].cast(pl.Float64).fill_null(0.0).to_numpy()
         bought = frame["purchases"].to_numpy() > 0
-        purchases = bgnbd_expected(self.params, x, t_x, big_t, days)
-        spend = gamma_gamma_expected(self.params, x, m)
-        return np.where(bought, purchases * spend, 0.0)
+        with np.errstate(all="ignore"):
+            purchases = bgnbd_expected(self.params, x, t_x, big_t, days)
+            spend = gamma_gamma_expected(self.params, x, m)
+            value = np.where(bought, purchases * spend, 0.0)
+        # NaN where the closed form breaks down (2F1 at its singular points): null, never a number
+        return np.where(np.isfinite(value) & (value >= 0), value, np.nan)
 
 
 def feature_frame(
@@ -377,14 +380,16 @@ def backtest(con: duckdb.DuckDBPyConnection, config: ContactsConfig, as_of: dt.d
         results.append(Backtest("predicted_value", reason=value.reason))
     else:
         predicted = value.expected_value(scored, horizon)
-        purchased = scored["purchased_in_window"].to_numpy()
+        known = np.isfinite(predicted)  # the contacts the closed form could score
+        purchased = scored["purchased_in_window"].to_numpy()[known]
         results.append(
             Backtest(
                 "predicted_value",
-                n=scored.height,
-                base_rate=float(purchased.mean()),
-                auc=auc(predicted, purchased),
-                calibration=calibration(predicted, scored["value_in_window"].to_numpy()),
+                n=int(known.sum()),
+                base_rate=float(purchased.mean()) if known.any() else None,
+                auc=auc(predicted[known], purchased),
+                calibration=calibration(predicted[known], scored["value_in_window"].to_numpy()[known]),
+                reason=None if known.any() else "no contact to score",
             )
         )
     return results
@@ -430,7 +435,9 @@ def compute_predictions(
         {
             "contact_id": current["contact_id"],
             "churn_risk": pl.Series(risk, dtype=pl.Float64) if risk is not None else None,
-            "predicted_value_365d": pl.Series(predicted, dtype=pl.Float64) if predicted is not None else None,
+            "predicted_value_365d": pl.Series(predicted, dtype=pl.Float64).fill_nan(None)
+            if predicted is not None
+            else None,
         },
         schema={"contact_id": pl.Int64, "churn_risk": pl.Float64, "predicted_value_365d": pl.Float64},
     )
