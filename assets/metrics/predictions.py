@@ -99,7 +99,9 @@ def feature_frame(
     label_end = end_of_day(day + dt.timedelta(days=label_days), config.timezone)
     sql = render(load_sql(FEATURES_SQL))
     return con.sql(
-        f"select * exclude (email) from ({sql})", params={"day_end": day_end, "label_end": label_end}
+        # ordered, so that the sample of a big audience is the same for the same data
+        f"select * exclude (email) from ({sql}) order by contact_id",
+        params={"day_end": day_end, "label_end": label_end},
     ).pl()
 
 
