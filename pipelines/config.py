@@ -69,6 +69,8 @@ class Rules(_Strict):
     engaged_window_days: int = Field(30, ge=1)
     inactive_after_days: int = Field(180, ge=1)
     fold_provider_aliases: bool = False
+    # contact_predictions: the window churn_risk looks ahead, and the back-test's shift (README "Predictions")
+    prediction_horizon_days: int = Field(90, ge=7, le=730)
 
 
 class Exports(_Strict):

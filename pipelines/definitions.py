@@ -12,6 +12,7 @@ from assets.erasure.asset_defs import erasure_log
 from assets.exports.asset_defs import build_export_assets
 from assets.ingest.asset_defs import ledger_and_rejects
 from assets.metrics.asset_defs import build_metrics_assets, list_health, list_health_by_day
+from assets.metrics.prediction_defs import contact_predictions, prediction_backtest
 from pipelines.automation import build_daily_schedule, build_inbox_sensor
 from pipelines.config import ConfigError, ContactsConfig, load_config
 from pipelines.logging_setup import concise_console
@@ -47,6 +48,8 @@ def build_definitions(paths: Paths) -> dg.Definitions:
             *segment_assets,
             list_health,
             list_health_by_day,
+            contact_predictions,
+            prediction_backtest,
             *build_metrics_assets(segment_keys),
             *build_export_assets(
                 segments, [list_id for list_id, spec in config.lists.items() if not spec.test]

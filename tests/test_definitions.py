@@ -40,6 +40,8 @@ def test_definitions_shape(tmp_path):
         "list_health_by_day": "metrics",
         "segment_health": "metrics",
         "list_health_report": "metrics",
+        "contact_predictions": "predictions",
+        "prediction_backtest": "predictions",
         **{f"segments/{path.stem}": "audience" for path in (PROJECT_ROOT / "sql" / "segments").glob("*.sql")},
         **{
             f"exports/segments/{path.stem}": "exports"

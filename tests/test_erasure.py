@@ -76,6 +76,7 @@ def test_erased_address_leaves_no_trace_and_stays_out(seeded):
     # the scan does see the address before erasure: in the warehouse and in the exports
     before = set(traces(workspace))
     assert "warehouse.duckdb" in before and {"v1.csv", "v1.jsonl", "latest.csv", "v1.added.csv"} <= before
+    assert workspace.query("select count(*) from contact_predictions where email = ?", [LOWER]) == [(1,)]
     keep_before = workspace.one(
         "select contact_id, first_name from contacts where email = 'keep@example.org'"
     )
@@ -94,6 +95,8 @@ def test_erased_address_leaves_no_trace_and_stays_out(seeded):
         "status_history",
         "events",
         "contact_engagement",
+        "contact_predictions",
+        "contact_predictions_history",
     ):
         assert workspace.query(f"select count(*) from {table} where email = ?", [LOWER]) == [(0,)], table
     assert workspace.one("select count(*) from field_issues") == (0,)  # the bad birthday was the erased row's

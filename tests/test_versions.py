@@ -94,6 +94,8 @@ def test_time_travel_and_diffs_over_three_runs(workspace):
         "contacts",
         "contact_engagement",
         "list_members",
+        "contact_predictions",
+        "prediction_backtest",
         "list_health",
         "segment_members",
     ]

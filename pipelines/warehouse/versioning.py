@@ -42,6 +42,8 @@ VERSIONED = {
         VersionedRelation(
             "duplicate_candidates", "staging.duplicate_candidates", ("contact_id_a", "contact_id_b")
         ),
+        VersionedRelation("contact_predictions", "staging.contact_predictions", ("contact_id",)),
+        VersionedRelation("prediction_backtest", "staging.prediction_backtest", ("model", "as_of_date")),
     )
 }
 

@@ -185,6 +185,40 @@ create table if not exists staging.contact_engagement (
     lifecycle           varchar not null
 );
 
+-- Grain: one row per contact created by the end of the run's as-of day: churn risk and expected purchase value
+-- with the features they were computed from (assets/metrics/predictions.py, README "Predictions").
+create table if not exists staging.contact_predictions (
+    contact_id           bigint not null,
+    email                varchar not null,
+    as_of_date           date not null,
+    churn_risk           double,                -- null when the churn model could not be fitted (metadata says why)
+    predicted_value_365d double,                -- null when the value model could not be fitted
+    historical_value     double not null,
+    recency_days         double not null,
+    frequency            bigint not null,
+    tenure_days          double not null,
+    opens_90d            bigint not null,
+    clicks_90d           bigint not null,
+    purchases            bigint not null,
+    repeat_purchases     bigint not null,
+    purchase_span_days   bigint not null,
+    purchase_age_days    bigint not null,
+    mean_repeat_value    double
+);
+
+-- Grain: one row per model per as-of date: the model fitted one horizon earlier, scored against what happened.
+create table if not exists staging.prediction_backtest (
+    model        varchar not null,               -- 'churn_risk', 'predicted_value'
+    as_of_date   date not null,
+    horizon_days int not null,
+    n            bigint,
+    base_rate    double,
+    auc          double,
+    brier        double,
+    calibration  struct(decile int, n bigint, predicted double, observed double)[],
+    reason       varchar                          -- null when computed, else why not
+);
+
 -- Grain: one row per (list, contact): static and test lists from manifests and signup events, system lists.
 create table if not exists staging.list_members (
     list_id    varchar not null,

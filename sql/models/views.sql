@@ -46,6 +46,17 @@ where valid_from_version <= current_version('list_health')
 create or replace view duplicate_candidates as
 select * exclude (valid_from_version, valid_to_version) from duplicate_candidates_history where valid_to_version is null;
 
+create or replace view contact_predictions as
+select * exclude (valid_from_version, valid_to_version) from contact_predictions_history
+where valid_from_version <= current_version('contact_predictions')
+  and (valid_to_version is null or valid_to_version > current_version('contact_predictions'));
+
+-- Every as-of date's back-test rows are kept (the working table only replaces its own day's rows).
+create or replace view prediction_backtest as
+select * exclude (valid_from_version, valid_to_version) from prediction_backtest_history
+where valid_from_version <= current_version('prediction_backtest')
+  and (valid_to_version is null or valid_to_version > current_version('prediction_backtest'));
+
 create or replace view events as
 select c.contact_id, e.email, e.event, e.occurred_at, e.campaign_id, e.list, e.value, e.url,
        e.message_id, e.tags, e.machine_open, e.service_event
@@ -122,6 +133,14 @@ where valid_from_version <= v and (valid_to_version is null or valid_to_version 
 
 create or replace macro duplicate_candidates_at(v) as table
 select * exclude (valid_from_version, valid_to_version) from duplicate_candidates_history
+where valid_from_version <= v and (valid_to_version is null or valid_to_version > v);
+
+create or replace macro contact_predictions_at(v) as table
+select * exclude (valid_from_version, valid_to_version) from contact_predictions_history
+where valid_from_version <= v and (valid_to_version is null or valid_to_version > v);
+
+create or replace macro prediction_backtest_at(v) as table
+select * exclude (valid_from_version, valid_to_version) from prediction_backtest_history
 where valid_from_version <= v and (valid_to_version is null or valid_to_version > v);
 
 create or replace macro list_health_at(v) as table
