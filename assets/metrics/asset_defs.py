@@ -246,7 +246,7 @@ def build_metrics_assets(segment_keys: list[dg.AssetKey]) -> list[dg.AssetsDefin
         )
 
     @dg.asset(
-        deps=["list_health", "segment_health", "segment_catalog"],
+        deps=["list_health", "segment_health", "segment_catalog", "prediction_backtest"],
         group_name="metrics",
         kinds={"html", "pdf"},
         pool=DUCKDB_POOL,
@@ -273,7 +273,10 @@ def build_metrics_assets(segment_keys: list[dg.AssetKey]) -> list[dg.AssetsDefin
                 lambda con: {
                     **data_tokens(con),
                     "list_health": con.execute("select current_version('list_health')").fetchall()[0][0],
-                    **{relation: relation_token(con, relation) for relation in ("segment_members",)},
+                    **{
+                        relation: relation_token(con, relation)
+                        for relation in ("segment_members", "prediction_backtest")
+                    },
                     "file": report_stat(html_path),
                     "pdf": report_stat(pdf_path) if reports.pdf else None,
                 },

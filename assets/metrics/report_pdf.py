@@ -251,12 +251,28 @@ def list_page(report: ListReport, as_of: dt.date):
     return figure
 
 
+# The PDF's 14 standard fonts (Helvetica): nothing to embed, which takes a third off the drawing time and
+# keeps the file small. Their metrics have no "normal" weight, only "medium", which font_manager warns about
+# for every text.
+PDF_STYLE = {"pdf.use14corefonts": True, "font.family": "sans-serif", "font.sans-serif": ["Helvetica"]}
+
+
 def write_pdf(data: ReportData, path: Path) -> int:
     """Write the PDF to `path` (the caller renames it into place); returns its number of pages."""
+    import logging
+
+    import matplotlib
     from matplotlib.backends.backend_pdf import PdfPages
 
-    pages = [overview_page(data), *(list_page(report, data.as_of) for report in data.lists)]
-    with PdfPages(path, metadata={"Title": f"List health as of {data.as_of.isoformat()}"}) as pdf:
-        for page in pages:
-            pdf.savefig(page)
+    font_log = logging.getLogger("matplotlib.font_manager")
+    level = font_log.level
+    font_log.setLevel(logging.ERROR)
+    try:
+        with matplotlib.rc_context(PDF_STYLE):
+            pages = [overview_page(data), *(list_page(report, data.as_of) for report in data.lists)]
+            with PdfPages(path, metadata={"Title": f"List health as of {data.as_of.isoformat()}"}) as pdf:
+                for page in pages:
+                    pdf.savefig(page)
+    finally:
+        font_log.setLevel(level)
     return len(pages)
