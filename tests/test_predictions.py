@@ -68,6 +68,38 @@ def test_features_by_hand(by_hand):
     ]
 
 
+def test_labels_by_hand(by_hand):
+    """The training rows as of 2026-04-01 (Berlin), labels over the 90 days after it: a had opens and clicks
+    (kept), c unsubscribed on 2026-06-01 (churned, and no open or click either); b did not exist yet."""
+    import duckdb
+
+    from assets.metrics.predictions import feature_frame
+    from pipelines.config import load_config
+
+    workspace, _ = by_hand
+    con = duckdb.connect(str(workspace.paths.warehouse), read_only=True)
+    try:
+        frame = feature_frame(con, load_config(workspace.paths.config_path), dt.date(2026, 4, 1), 90)
+    finally:
+        con.close()
+    rows = frame.select(
+        "contact_id",
+        "closed_at_day",
+        "churned_in_window",
+        "purchased_in_window",
+        "value_in_window",
+        "purchases",
+    ).rows()
+    ids = dict(workspace.query("select email, contact_id from contacts"))
+    # a bought on April 1st 10:00 and 12:00 UTC (before the day ends at 22:00 UTC), then 30 + 20 in the window
+    assert rows == sorted(
+        [
+            (ids["a@example.com"], False, False, True, 50.0, 2),
+            (ids["c@example.com"], False, True, False, 0.0, 0),
+        ]
+    )
+
+
 def test_too_short_history_records_reasons(by_hand):
     workspace, result = by_hand
     # the history starts on 2026-02-01 00:00 UTC: 149 days before the end of the as-of day, under two horizons

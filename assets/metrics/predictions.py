@@ -77,17 +77,17 @@ class ValueModel:
 
         if self.reason:
             return None
-        x = frame["repeat_purchases"].cast(pl.Float64).to_numpy()
-        t_x = frame["purchase_span_days"].cast(pl.Float64).to_numpy()
-        big_t = frame["purchase_age_days"].cast(pl.Float64).to_numpy()
-        m = frame["mean_repeat_value"].cast(pl.Float64).fill_null(0.0).to_numpy()
-        bought = frame["purchases"].to_numpy() > 0
+        buyers = frame.filter(pl.col("purchases") > 0)  # only buyers need the closed form (2F1 is slow)
+        x = buyers["repeat_purchases"].cast(pl.Float64).to_numpy()
+        t_x = buyers["purchase_span_days"].cast(pl.Float64).to_numpy()
+        big_t = buyers["purchase_age_days"].cast(pl.Float64).to_numpy()
+        m = buyers["mean_repeat_value"].cast(pl.Float64).fill_null(0.0).to_numpy()
         with np.errstate(all="ignore"):
-            purchases = bgnbd_expected(self.params, x, t_x, big_t, days)
-            spend = gamma_gamma_expected(self.params, x, m)
-            value = np.where(bought, purchases * spend, 0.0)
+            value = bgnbd_expected(self.params, x, t_x, big_t, days) * gamma_gamma_expected(self.params, x, m)
+        result = np.zeros(frame.height)
         # NaN where the closed form breaks down (2F1 at its singular points): null, never a number
-        return np.where(np.isfinite(value) & (value >= 0), value, np.nan)
+        result[frame["purchases"].to_numpy() > 0] = np.where(np.isfinite(value) & (value >= 0), value, np.nan)
+        return result
 
 
 def feature_frame(
