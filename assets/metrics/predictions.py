@@ -106,12 +106,10 @@ def feature_frame(
 
 
 def history_days(con: duckdb.DuckDBPyConnection, config: ContactsConfig, as_of: dt.date) -> int:
-    """Days from the first event, status or contact creation to the end of the as-of day."""
-    (first,) = con.execute(
-        """select least((select min(occurred_at) from staging.event_rows),
-                        (select min(valid_from) from status_history),
-                        (select min(created_at) from staging.contacts))"""
-    ).fetchall()[0]
+    """Days from the first event to the end of the as-of day. Not from the first contact's creation: a file's
+    signup dates can go back years before any event, and every label (an open, a click, a purchase) is an
+    event."""
+    (first,) = con.execute("select min(occurred_at) from staging.event_rows").fetchall()[0]
     if first is None:
         return 0
     return max(0, math.floor((end_of_day(as_of, config.timezone) - first).total_seconds() / 86400))
@@ -151,7 +149,8 @@ def fit_churn(frame: pl.DataFrame) -> ChurnModel:
     penalty = np.full(design.shape[1], L2_PENALTY)
     penalty[0] = 0.0
     beta = np.zeros(design.shape[1])
-    beta[0] = math.log(labels.mean() / (1 - labels.mean()))
+    base = min(max(labels.mean(), 1e-6), 1 - 1e-6)  # a sample can miss the rarer outcome
+    beta[0] = math.log(base / (1 - base))
     iterations = 0
     while iterations < 50:
         iterations += 1
