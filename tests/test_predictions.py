@@ -68,17 +68,50 @@ def test_features_by_hand(by_hand):
     ]
 
 
+def test_labels_by_hand(by_hand):
+    """The training rows as of 2026-04-01 (Berlin), labels over the 90 days after it: a had opens and clicks
+    (kept), c unsubscribed on 2026-06-01 (churned, and no open or click either); b did not exist yet."""
+    import duckdb
+
+    from assets.metrics.predictions import feature_frame
+    from pipelines.config import load_config
+
+    workspace, _ = by_hand
+    con = duckdb.connect(str(workspace.paths.warehouse), read_only=True)
+    try:
+        frame = feature_frame(con, load_config(workspace.paths.config_path), dt.date(2026, 4, 1), 90)
+    finally:
+        con.close()
+    rows = frame.select(
+        "contact_id",
+        "closed_at_day",
+        "churned_in_window",
+        "purchased_in_window",
+        "value_in_window",
+        "purchases",
+    ).rows()
+    ids = dict(workspace.query("select email, contact_id from contacts"))
+    # a bought on April 1st 10:00 and 12:00 UTC (before the day ends at 22:00 UTC), then 30 + 20 in the window
+    assert rows == sorted(
+        [
+            (ids["a@example.com"], False, False, True, 50.0, 2),
+            (ids["c@example.com"], False, True, False, 0.0, 0),
+        ]
+    )
+
+
 def test_too_short_history_records_reasons(by_hand):
     workspace, result = by_hand
-    # the history starts on 2026-02-01 00:00 UTC: 149 days before the end of the as-of day, under two horizons
-    reason = "history shorter than two horizons: 149 days of 180"
+    # the history starts with the first event, 2026-03-01 10:00 UTC: 121 days before the end of the as-of day
+    # (c's creation a month earlier does not count), under two horizons
+    reason = "history shorter than two horizons: 121 days of 180"
     assert workspace.query(
         "select model, as_of_date, horizon_days, n, base_rate, auc, brier, calibration, reason from prediction_backtest order by model"
     ) == [
         ("churn_risk", dt.date(2026, 6, 30), 90, None, None, None, None, None, reason),
         ("predicted_value", dt.date(2026, 6, 30), 90, None, None, None, None, None, reason),
     ]
-    # the live churn model had 180 days (more than the horizon) but two contacts then: too few to fit
+    # the live churn model had 121 days (more than the horizon) but two contacts then: too few to fit
     assert workspace.query("select count(*) from contact_predictions where churn_risk is not null") == [(0,)]
     metadata = result.asset_materializations_for_node("contact_predictions")[0].metadata
     assert metadata["churn_not_computed_because"].value == "too few labelled contacts: 2 of 100"
@@ -288,3 +321,16 @@ def test_calibration_deciles():
     assert [d["n"] for d in deciles] == [2] * 10
     assert deciles[0] == {"decile": 1, "n": 2, "predicted": 0.025, "observed": 0.0}
     assert deciles[-1]["observed"] == 1.0
+
+
+def test_history_shorter_than_the_horizon_is_a_reason(by_hand, tmp_path):
+    workspace = by_hand[0].copy_to(tmp_path / "longer")
+    config = workspace.paths.config_path
+    config.write_text(config.read_text() + "rules:\n  prediction_horizon_days: 200\n")
+    result = workspace.run(as_of="2026-06-30", only=("contact_predictions", "prediction_backtest"))
+    metadata = result.asset_materializations_for_node("contact_predictions")[0].metadata
+    assert metadata["churn_not_computed_because"].value == "history shorter than the horizon: 121 days of 200"
+    assert workspace.query("select distinct churn_risk from contact_predictions") == [(None,)]
+    assert workspace.query("select distinct horizon_days, reason from prediction_backtest") == [
+        (200, "history shorter than two horizons: 121 days of 400")
+    ]

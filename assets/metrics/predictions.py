@@ -77,17 +77,17 @@ class ValueModel:
 
         if self.reason:
             return None
-        x = frame["repeat_purchases"].cast(pl.Float64).to_numpy()
-        t_x = frame["purchase_span_days"].cast(pl.Float64).to_numpy()
-        big_t = frame["purchase_age_days"].cast(pl.Float64).to_numpy()
-        m = frame["mean_repeat_value"].cast(pl.Float64).fill_null(0.0).to_numpy()
-        bought = frame["purchases"].to_numpy() > 0
+        buyers = frame.filter(pl.col("purchases") > 0)  # only buyers need the closed form (2F1 is slow)
+        x = buyers["repeat_purchases"].cast(pl.Float64).to_numpy()
+        t_x = buyers["purchase_span_days"].cast(pl.Float64).to_numpy()
+        big_t = buyers["purchase_age_days"].cast(pl.Float64).to_numpy()
+        m = buyers["mean_repeat_value"].cast(pl.Float64).fill_null(0.0).to_numpy()
         with np.errstate(all="ignore"):
-            purchases = bgnbd_expected(self.params, x, t_x, big_t, days)
-            spend = gamma_gamma_expected(self.params, x, m)
-            value = np.where(bought, purchases * spend, 0.0)
+            value = bgnbd_expected(self.params, x, t_x, big_t, days) * gamma_gamma_expected(self.params, x, m)
+        result = np.zeros(frame.height)
         # NaN where the closed form breaks down (2F1 at its singular points): null, never a number
-        return np.where(np.isfinite(value) & (value >= 0), value, np.nan)
+        result[frame["purchases"].to_numpy() > 0] = np.where(np.isfinite(value) & (value >= 0), value, np.nan)
+        return result
 
 
 def feature_frame(
@@ -106,12 +106,10 @@ def feature_frame(
 
 
 def history_days(con: duckdb.DuckDBPyConnection, config: ContactsConfig, as_of: dt.date) -> int:
-    """Days from the first event, status or contact creation to the end of the as-of day."""
-    (first,) = con.execute(
-        """select least((select min(occurred_at) from staging.event_rows),
-                        (select min(valid_from) from status_history),
-                        (select min(created_at) from staging.contacts))"""
-    ).fetchall()[0]
+    """Days from the first event to the end of the as-of day. Not from the first contact's creation: a file's
+    signup dates can go back years before any event, and every label (an open, a click, a purchase) is an
+    event."""
+    (first,) = con.execute("select min(occurred_at) from staging.event_rows").fetchall()[0]
     if first is None:
         return 0
     return max(0, math.floor((end_of_day(as_of, config.timezone) - first).total_seconds() / 86400))
@@ -151,7 +149,8 @@ def fit_churn(frame: pl.DataFrame) -> ChurnModel:
     penalty = np.full(design.shape[1], L2_PENALTY)
     penalty[0] = 0.0
     beta = np.zeros(design.shape[1])
-    beta[0] = math.log(labels.mean() / (1 - labels.mean()))
+    base = min(max(labels.mean(), 1e-6), 1 - 1e-6)  # a sample can miss the rarer outcome
+    beta[0] = math.log(base / (1 - base))
     iterations = 0
     while iterations < 50:
         iterations += 1
