@@ -109,9 +109,9 @@ select list_id, period, count(*) as days,
        round((sum(new_subscribers) - sum(churned)) / nullif(arg_min_null(subscribed_before, day), 0), 4) as growth_rate,
        round(sum(churned) / nullif(arg_min_null(subscribed_before, day), 0), 4) as churn_rate,
        arg_max(engagement_rate, day) as engagement_rate,
-       round(sum(hard_bounce_events) / nullif(sum(messages_sent), 0), 4) as bounce_rate,
-       round(sum(complaint_events) / nullif(sum(messages_sent), 0), 4) as complaint_rate,
-       round(sum(unsubscribe_events) / nullif(sum(messages_sent), 0), 4) as unsubscribe_rate,
+       round(sum(hard_bounce_events) / nullif(sum(messages_sent), 0), 6) as bounce_rate,
+       round(sum(complaint_events) / nullif(sum(messages_sent), 0), 6) as complaint_rate,
+       round(sum(unsubscribe_events) / nullif(sum(messages_sent), 0), 6) as unsubscribe_rate,
        sum(messages_sent) as messages_sent
 from daily
 group by list_id, period
