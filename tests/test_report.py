@@ -20,6 +20,7 @@ import pytest
 
 from assets.metrics.report_data import read_report_data
 from assets.metrics.report_html import axis_range, chart_figure
+from tests.conftest import make_workspace
 from tests.test_list_health import LATE_EVENTS, drop_fixture
 from tests.test_webserver import free_port
 
@@ -58,8 +59,10 @@ class ReportParser(HTMLParser):
             self.fetched += 1
 
 
-@pytest.fixture
-def report_workspace(workspace):
+@pytest.fixture(scope="module")
+def reported(tmp_path_factory):
+    """The fixture run once as of 03-16 (the tests only read it; one that changes it works on a copy)."""
+    workspace = make_workspace(tmp_path_factory.mktemp("report"))
     drop_fixture(workspace)
     workspace.paths.config_path.write_text(REPORT_CONFIG)
     workspace.drop("2-late.csv", LATE_EVENTS, folder="events")
@@ -71,7 +74,7 @@ def report_workspace(workspace):
     )
     workspace.write_segment("everyone", "select contact_id from contacts")
     workspace.write_segment("nobody", "select contact_id from contacts where false")
-    return workspace
+    return workspace, workspace.run(as_of=AS_OF.isoformat())
 
 
 def report_data(workspace):
@@ -82,10 +85,8 @@ def report_data(workspace):
         con.close()
 
 
-def test_summary_and_weekly_figures_have_known_answers(report_workspace):
-    workspace = report_workspace
-    workspace.run(as_of=AS_OF.isoformat())
-    data = report_data(workspace)
+def test_summary_and_weekly_figures_have_known_answers(reported):
+    data = report_data(reported[0])
     newsletter = next(report for report in data.lists if report.list_id == "newsletter")
     summary = newsletter.summary
     # test_list_health's EXPECTED: 7 new and 5 churned from 03-02 to 03-16; the list is younger than 30 days,
@@ -115,9 +116,8 @@ def test_summary_and_weekly_figures_have_known_answers(report_workspace):
     assert len(newsletter.periods["day"]) == 15 and len(newsletter.periods["month"]) == 1
 
 
-def test_each_list_has_the_charts_it_can_have(report_workspace):
-    workspace = report_workspace
-    result = workspace.run(as_of=AS_OF.isoformat())
+def test_each_list_has_the_charts_it_can_have(reported):
+    workspace, result = reported
     data = report_data(workspace)
     charts = {report.list_id: [chart.key for chart, _ in report.charts()] for report in data.lists}
     assert charts["seed-tests"] == []  # no members: no chart at all
@@ -147,10 +147,8 @@ def test_each_list_has_the_charts_it_can_have(report_workspace):
     assert "| newsletter | 2 | 7 | +2 |" in metadata["summary"].value
 
 
-def test_axes_read_as_dates_and_percent(report_workspace):
-    workspace = report_workspace
-    workspace.run(as_of=AS_OF.isoformat())
-    data = report_data(workspace)
+def test_axes_read_as_dates_and_percent(reported):
+    data = report_data(reported[0])
     webinar = next(report for report in data.lists if report.list_id == "webinar")
     assert [row["period"] for row in webinar.periods["day"]] == [AS_OF]
     for chart, series in webinar.charts():
@@ -177,9 +175,8 @@ def pdf_pages(content: bytes) -> int:
     return len(re.findall(rb"/Type\s*/Page[^s]", content))
 
 
-def test_pdf_has_an_overview_and_a_page_per_list(report_workspace):
-    workspace = report_workspace
-    workspace.run(as_of=AS_OF.isoformat())
+def test_pdf_has_an_overview_and_a_page_per_list(reported, tmp_path):
+    workspace = reported[0].copy_to(tmp_path / "copy")
     pdf = workspace.paths.data_dir / "reports" / "list_health.pdf"
     content = pdf.read_bytes()
     assert content.startswith(b"%PDF-") and content.rstrip().endswith(b"%%EOF")
