@@ -140,6 +140,12 @@ def test_each_list_has_the_charts_it_can_have(reported):
     assert "<td>everyone</td>" in segments and "<td>nobody</td>" in segments
     assert "Never had a member, so not charted: nobody" in segments
 
+    # the back-tests: a row per model, with the reason when there was too little history
+    predictions = html[html.index('id="predictions"') :]
+    predictions = predictions[: predictions.index("</section>")]
+    for model, reason in workspace.query("select model, reason from prediction_backtest"):
+        assert f"<td>{model}</td>" in predictions and (reason is None or reason in predictions)
+
     materialization = next(iter(result.asset_materializations_for_node("list_health_report")))
     metadata = materialization.metadata
     assert re.fullmatch(r"http://127\.0\.0\.1:3001/list_health\.html", metadata["open"].value)

@@ -14,6 +14,7 @@ import duckdb
 from assets.metrics.deliverability import BOUNCE_RATE_LIMIT, COMPLAINT_RATE_LIMIT, RATE_LIMITS
 from assets.metrics.deliverability import over_limit as rate_over_limit
 
+COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")  # series colours, the same in HTML and PDF
 GRAINS = ("week", "month", "day")  # the order of the report's buttons; the first is the default view
 WINDOW_DAYS = 30  # the summary compares the last 30 days with the 30 before
 
@@ -261,6 +262,10 @@ class ReportData:
     overlap: dict[tuple[str, str], float | None]  # (row id, column id) -> shared / the smaller
     backtests: list[Backtest]
     segment_sizes: list[tuple[str, int, dt.date, int]]  # (segment_id, version, as_of_date, size)
+
+    def latest_backtests(self) -> list[Backtest]:
+        """The newest back-test of each model (the rows are in as-of order)."""
+        return list({backtest.model: backtest for backtest in self.backtests}.values())
 
 
 def dict_rows(con: duckdb.DuckDBPyConnection, sql: str, parameters: dict | list | None = None) -> list[dict]:

@@ -14,6 +14,7 @@ import plotly.io
 import plotly.offline
 
 from assets.metrics.report_data import (
+    COLORS,
     GRAINS,
     SEGMENT_LABELS,
     SUMMARY_LABELS,
@@ -29,7 +30,6 @@ from assets.metrics.report_data import (
 
 PERIOD_DAYS = {"day": 1, "week": 7, "month": 31}
 BUTTON_LABELS = {"week": "By week", "month": "By month", "day": "By day"}
-COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; max-width: 1400px; }
 table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.9rem; }
@@ -327,11 +327,9 @@ BACKTEST_LABELS = (
 def backtest_section(data: ReportData) -> str:
     if not data.backtests:
         return "<p class='note'>No back-test yet: the predictions step has not run.</p>"
-    latest: dict[str, Backtest] = {}
-    for backtest in data.backtests:
-        latest[backtest.model] = backtest
+    latest = data.latest_backtests()
     rows = []
-    for backtest in latest.values():
+    for backtest in latest:
         values = {
             "horizon_days": backtest.horizon_days,
             "n": backtest.n,
@@ -352,7 +350,7 @@ def backtest_section(data: ReportData) -> str:
     )
     charts = [
         figure_html(calibration_figure(backtest))
-        for backtest in latest.values()
+        for backtest in latest
         if backtest.reason is None and backtest.calibration
     ]
     trend = backtest_trend_figure(data)

@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 from assets.metrics.report_data import (
+    COLORS,
     SEGMENT_LABELS,
     SUMMARY_LABELS,
     Chart,
@@ -22,7 +23,6 @@ from assets.metrics.report_data import (
 )
 
 PAGE = (11.69, 8.27)  # A4 landscape, inches
-COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
 GRAIN_WORDS = {"day": "per day", "week": "per week", "month": "per month"}
 
 
@@ -193,11 +193,8 @@ def overlap_heatmap(axes, data: ReportData) -> None:
 
 
 def backtest_table(axes, data: ReportData) -> None:
-    latest = {}
-    for backtest in data.backtests:
-        latest[backtest.model] = backtest
     rows = []
-    for b in latest.values():
+    for b in data.latest_backtests():
         rows.append(
             [
                 b.model,
