@@ -18,8 +18,9 @@ from html.parser import HTMLParser
 import duckdb
 import pytest
 
-from assets.metrics.report_data import read_report_data
-from assets.metrics.report_html import axis_range, chart_figure
+from assets.metrics.report_data import Backtest, read_report_data
+from assets.metrics.report_html import axis_range, backtest_section, chart_figure
+from assets.metrics.report_pdf import write_pdf
 from tests.conftest import make_workspace
 from tests.test_list_health import LATE_EVENTS, drop_fixture
 from tests.test_webserver import free_port
@@ -231,3 +232,19 @@ def test_served_report_opens_and_nothing_outside_it(workspace):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_a_computed_back_test_is_charted(reported, tmp_path):
+    """Calibration by decile against the diagonal, and AUC over the as-of dates once there are two."""
+    data = report_data(reported[0])
+    calibration = [
+        {"decile": d, "n": 10, "predicted": d / 10 - 0.05, "observed": d / 10 - 0.04} for d in range(1, 11)
+    ]
+    data.backtests = [
+        Backtest("churn_risk", day, 90, 100, 0.3, auc, 0.15, calibration, None)
+        for day, auc in ((dt.date(2026, 2, 1), 0.82), (AS_OF, 0.86))
+    ]
+    section = backtest_section(data)
+    assert section.count("plotly-graph-div") == 2  # the newest calibration, and AUC by as-of date
+    assert "<td>0.860</td>" in section and "<td>30.0%</td>" in section
+    assert write_pdf(data, tmp_path / "report.pdf") == len(data.lists) + 1
