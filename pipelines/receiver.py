@@ -20,6 +20,7 @@ import hmac
 import json
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -346,10 +347,25 @@ def _sns_confirmation(parsed: Parsed) -> Mapping[str, Any] | None:
     return None
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
 def remove_leftover_temp_files(inbox: Path) -> int:
-    """Temp files of a receiver that was killed mid-write: never loaded (dotfiles), removed at start."""
+    """Temp files of a receiver that died mid-write (they are never loaded: dotfiles), removed at start; a
+    temp file of a receiver still running on the same inbox (its pid is in the name) is left to it."""
     removed = 0
     for path in inbox.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
+        parts = path.name.removeprefix(TEMP_PREFIX).split("-")
+        pid = int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else None
+        if pid is not None and pid != os.getpid() and _process_alive(pid):
+            continue
         path.unlink(missing_ok=True)
         removed += 1
     return removed
@@ -382,10 +398,14 @@ def build_app(receiver: Receiver, verifiers: Mapping[str, Verifier], data_dir: P
                     sns_log,
                 )
                 return JSONResponse({"status": "recorded"})
-            path = await run_in_threadpool(store, inbox, service, parsed.body, parsed.suffix)
+            try:
+                path = await run_in_threadpool(store, inbox, service, parsed.body, parsed.suffix)
+            except OSError as exc:  # a full disk, say: the service retries later
+                raise Refused(503, f"cannot write to {inbox}: {exc.strerror}") from None
         except Refused as refused:
             level = logging.INFO if refused.status < 400 else logging.WARNING
-            log.log(level, "%s: %d %s", service, refused.status, refused.reason)
+            # a name from the path is logged only when it is a configured service's (no injected text)
+            log.log(level, "%s: %d %s", service if verifier else "?", refused.status, refused.reason)
             status = "stored" if refused.status < 400 else "refused"
             return JSONResponse({"status": status}, status_code=refused.status, headers=refused.headers)
         log.info("%s: 200 stored %s (%d bytes)", service, path.name, len(parsed.body))
@@ -424,5 +444,10 @@ def serve(
         port,
         inbox,
     )
+    # Bound here, so that a port in use is an OSError for the CLI to report (uvicorn would exit on its own).
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
     # No access log: a path token would be in it. The receiver logs each request itself, without secrets.
-    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning", lifespan="off")
+    config = uvicorn.Config(app, access_log=False, log_level="warning", lifespan="off")
+    uvicorn.Server(config).run(sockets=[sock])

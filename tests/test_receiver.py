@@ -329,6 +329,11 @@ def test_config_errors_name_the_variable(tmp_path: Path, monkeypatch, capsys) ->
     monkeypatch.delenv("TEST_SES_TOKEN")
     assert main(["receive"]) == 2
     assert "receiver.ses.token_env: environment variable TEST_SES_TOKEN is not set" in capsys.readouterr().err
+    monkeypatch.setenv("TEST_SES_TOKEN", SES_TOKEN)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        assert main(["receive", "--port", str(taken.getsockname()[1])]) == 2
+    assert "cannot serve on 127.0.0.1:" in capsys.readouterr().err
     (tmp_path / "contacts.yaml").write_text("receiver: {}\n")
     assert main(["receive"]) == 2
     assert "no service under `receiver:`" in capsys.readouterr().err
@@ -519,7 +524,7 @@ def test_killed_receiver_loses_only_unanswered_deliveries(workspace) -> None:
     print(f"killed after {len(answered)} answered deliveries, {len(by_digest)} files")
 
     # a temp file left by a kill mid-write is never loaded, and the next start removes it
-    leftover = events / ".webhook-sendgrid-1-2-0123456789abcdef.tmp"
+    leftover = events / f".webhook-sendgrid-{receiver.pid}-2-0123456789abcdef.tmp"
     leftover.write_bytes(b'[{"email": "half')
     assert leftover not in discover_files(events)
     workspace.run(only=INGEST_AND_MERGE)
