@@ -133,6 +133,14 @@ class MailtrapReceiver(_Strict):
     signing_secret_env: str = Field(pattern=ENV_NAME)
 
 
+class MandrillReceiver(_Strict):
+    """Mandrill (Mailchimp Transactional): the webhook's key, and its URL exactly as entered in Mandrill, which
+    the signature covers (behind a proxy the receiver cannot see it)."""
+
+    webhook_key_env: str = Field(pattern=ENV_NAME)
+    url: str = Field(pattern=r"^https?://")
+
+
 class SharedSecretReceiver(_Strict):
     """A service that signs nothing: HTTP basic auth (`user:password` in the variable), or a token, sent as
     `Authorization: Bearer <token>` or as the last part of the path (`/webhooks/<service>/<token>`)."""
@@ -163,6 +171,8 @@ class Receiver(_Strict):
     ses: SharedSecretReceiver | None = None
     sparkpost: SharedSecretReceiver | None = None
     listmonk: SharedSecretReceiver | None = None
+    mandrill: MandrillReceiver | None = None
+    mailchimp: SharedSecretReceiver | None = None
 
     @property
     def services(self) -> dict[str, _Strict]:
@@ -170,7 +180,18 @@ class Receiver(_Strict):
         return {name: getattr(self, name) for name in RECEIVER_SERVICES if getattr(self, name) is not None}
 
 
-RECEIVER_SERVICES = ("sendgrid", "mailgun", "mailtrap", "postmark", "brevo", "ses", "sparkpost", "listmonk")
+RECEIVER_SERVICES = (
+    "sendgrid",
+    "mailgun",
+    "mailtrap",
+    "postmark",
+    "brevo",
+    "ses",
+    "sparkpost",
+    "listmonk",
+    "mandrill",
+    "mailchimp",
+)
 
 
 class ContactsConfig(_Strict):

@@ -23,6 +23,7 @@ import os
 import socket
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ from starlette.routing import Route
 from pipelines.config import (
     MailgunReceiver,
     MailtrapReceiver,
+    MandrillReceiver,
     Receiver,
     SendgridReceiver,
     SharedSecretReceiver,
@@ -52,6 +54,9 @@ TEMP_SUFFIX = ".tmp"
 SENDGRID_SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
 SENDGRID_TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
 MAILTRAP_SIGNATURE = "Mailtrap-Signature"
+MANDRILL_SIGNATURE = "X-Mandrill-Signature"
+# Services that post forms (application/x-www-form-urlencoded), not JSON: stored as the form's JSON.
+FORM_SERVICES = ("mandrill", "mailchimp")
 SNS_CONFIRMATIONS = ("SubscriptionConfirmation", "UnsubscribeConfirmation")
 
 
@@ -93,11 +98,13 @@ def _check_age(timestamp: str | None, max_age: int, now: float) -> None:
 
 @dataclass
 class Parsed:
-    """A delivery's body: the bytes as delivered, their JSON values (one, or one a line), the suffix."""
+    """A delivery's body: the bytes to store (as delivered; a form as its JSON), their JSON values (one, or
+    one a line), the suffix, and a form's fields in their order (Mandrill's signature covers them)."""
 
     body: bytes
     values: list[Any]
     suffix: str
+    fields: list[tuple[str, str]] | None = None
 
 
 class Verifier:
@@ -187,6 +194,26 @@ class MailtrapVerifier(Verifier):
 
 
 @dataclass
+class MandrillVerifier(Verifier):
+    """Base64 HMAC-SHA1, with the webhook key, of the webhook URL followed by each POST field's name and value
+    in name order (Mandrill's "Authenticating webhook requests")."""
+
+    key: bytes
+    url: str
+
+    def before_body(self, request: Request, token: str | None) -> None:
+        super().before_body(request, token)
+        if request.method == "POST" and not request.headers.get(MANDRILL_SIGNATURE):
+            raise Refused(401, f"no {MANDRILL_SIGNATURE} header")
+
+    def after_body(self, request: Request, parsed: Parsed) -> None:
+        signed = self.url + "".join(name + value for name, value in sorted(parsed.fields or []))
+        expected = base64.b64encode(hmac.new(self.key, signed.encode(), hashlib.sha1).digest()).decode()
+        if not hmac.compare_digest(expected, request.headers[MANDRILL_SIGNATURE].strip()):
+            raise Refused(403, "signature does not match the webhook key and URL")
+
+
+@dataclass
 class SharedSecretVerifier(Verifier):
     """Basic auth (`user:password`), or a token as `Authorization: Bearer` or the path's last part."""
 
@@ -244,6 +271,9 @@ def build_verifiers(
         elif isinstance(spec, MailtrapReceiver):
             value = _secret(environ, name, "signing_secret_env", spec.signing_secret_env)
             verifiers[name] = MailtrapVerifier(value.encode())
+        elif isinstance(spec, MandrillReceiver):
+            value = _secret(environ, name, "webhook_key_env", spec.webhook_key_env)
+            verifiers[name] = MandrillVerifier(value.encode(), spec.url)
         elif isinstance(spec, SharedSecretReceiver):
             if spec.basic_auth_env is not None:
                 value = _secret(environ, name, "basic_auth_env", spec.basic_auth_env)
@@ -297,6 +327,44 @@ def parse_body(body: bytes) -> Parsed:
     if not all(isinstance(value, (dict, list)) for value in values):
         raise Refused(400, "body is JSON but not an object or array")
     return Parsed(body, values, suffix)
+
+
+def _nest(target: dict, name: str, value: str) -> None:
+    """`data[merges][FNAME]=x` -> target["data"]["merges"]["FNAME"] = "x", as PHP's $_POST or qs read it."""
+    head, _, rest = name.partition("[")
+    keys = [head] + [part.rstrip("]") for part in rest.split("[")] if rest else [head]
+    for key in keys[:-1]:
+        child = target.get(key)
+        if not isinstance(child, dict):
+            child = target[key] = {}
+        target = child
+    target[keys[-1]] = value
+
+
+def parse_form(service: str, body: bytes) -> Parsed:
+    """A form post as JSON the loader reads: Mandrill's `{"mandrill_events": "[...]"}` (the events stay the
+    text Mandrill sent), Mailchimp's fields nested by their brackets (every value a string); else 400."""
+    try:
+        fields = urllib.parse.parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        raise Refused(400, "body is not a form (application/x-www-form-urlencoded)") from None
+    if service == "mandrill":
+        events = dict(fields).get("mandrill_events")
+        try:
+            batch = json.loads(events) if events is not None else None
+        except ValueError:
+            batch = None
+        if not isinstance(batch, list):
+            raise Refused(400, "no mandrill_events field holding a JSON array")
+        value: dict[str, Any] = {"mandrill_events": events}
+    else:
+        value = {}
+        for name, text in fields:
+            _nest(value, name, text)
+        if not isinstance(value.get("type"), str) or not isinstance(value.get("data"), dict):
+            raise Refused(400, "no type and data[...] fields in the form")
+    stored = json.dumps(value, ensure_ascii=False).encode()
+    return Parsed(stored, [value], ".json", fields)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -385,8 +453,11 @@ def build_app(receiver: Receiver, verifiers: Mapping[str, Verifier], data_dir: P
             if verifier is None:
                 raise Refused(404, "no such service configured")
             verifier.before_body(request, token)
-            parsed = parse_body(await read_body(request, limit))
+            body = await read_body(request, limit)
+            parsed = parse_form(service, body) if service in FORM_SERVICES else parse_body(body)
             verifier.after_body(request, parsed)
+            if service == "mandrill" and not json.loads(parsed.values[0]["mandrill_events"]):
+                raise Refused(200, "an empty batch (Mandrill's test): nothing to store")
             confirmation = _sns_confirmation(parsed) if service == "ses" else None
             if confirmation is not None:
                 await run_in_threadpool(record_sns_confirmation, sns_log, confirmation)
@@ -411,6 +482,20 @@ def build_app(receiver: Receiver, verifiers: Mapping[str, Verifier], data_dir: P
         log.info("%s: 200 stored %s (%d bytes)", service, path.name, len(parsed.body))
         return JSONResponse({"status": "stored"})
 
+    async def probe(request: Request) -> Response:
+        """Mandrill (HEAD) and Mailchimp (GET) check that the URL answers when the webhook is added."""
+        service = request.path_params["service"]
+        verifier = verifiers.get(service)
+        try:
+            if verifier is None or service not in FORM_SERVICES:
+                raise Refused(405, f"{request.method} (only POST)", {"Allow": "POST"})
+            verifier.before_body(request, request.path_params.get("token"))
+        except Refused as refused:
+            log.warning("%s: %d %s", service if verifier else "?", refused.status, refused.reason)
+            return JSONResponse({"status": "refused"}, status_code=refused.status, headers=refused.headers)
+        log.info("%s: 200 %s (the service checking the URL)", service, request.method)
+        return JSONResponse({"status": "ready"})
+
     async def not_found(request: Request, exc: Exception) -> Response:
         log.warning("404 %s", "not a webhook path")
         return JSONResponse({"status": "not found"}, status_code=404)
@@ -422,6 +507,8 @@ def build_app(receiver: Receiver, verifiers: Mapping[str, Verifier], data_dir: P
     routes = [
         Route("/webhooks/{service}", receive, methods=["POST"]),
         Route("/webhooks/{service}/{token}", receive, methods=["POST"]),
+        Route("/webhooks/{service}", probe, methods=["GET", "HEAD"]),
+        Route("/webhooks/{service}/{token}", probe, methods=["GET", "HEAD"]),
     ]
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
 

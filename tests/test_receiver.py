@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -43,12 +44,17 @@ MAILGUN_KEY = "mailgun-test-signing-key"
 MAILTRAP_SECRET = "mailtrap-test-secret"
 POSTMARK_AUTH = "postmark:test-password"
 SES_TOKEN = "ses-test-token-1234"
+MANDRILL_KEY = "mandrill-test-key"
+MANDRILL_URL = "https://hooks.example.com/webhooks/mandrill"
+MAILCHIMP_TOKEN = "mailchimp-test-token"
 RECEIVER = {
     "sendgrid": {"public_key_env": "TEST_SENDGRID_KEY"},
     "mailgun": {"signing_key_env": "TEST_MAILGUN_KEY"},
     "mailtrap": {"signing_secret_env": "TEST_MAILTRAP_SECRET"},
     "postmark": {"basic_auth_env": "TEST_POSTMARK_AUTH"},
     "ses": {"token_env": "TEST_SES_TOKEN"},
+    "mandrill": {"webhook_key_env": "TEST_MANDRILL_KEY", "url": MANDRILL_URL},
+    "mailchimp": {"token_env": "TEST_MAILCHIMP_TOKEN"},
 }
 RECEIVER_YAML = "receiver:\n" + "".join(f"  {name}: {json.dumps(spec)}\n" for name, spec in RECEIVER.items())
 
@@ -66,6 +72,8 @@ SECRETS = {
     "TEST_MAILTRAP_SECRET": MAILTRAP_SECRET,
     "TEST_POSTMARK_AUTH": POSTMARK_AUTH,
     "TEST_SES_TOKEN": SES_TOKEN,
+    "TEST_MANDRILL_KEY": MANDRILL_KEY,
+    "TEST_MAILCHIMP_TOKEN": MAILCHIMP_TOKEN,
 }
 
 
@@ -84,6 +92,29 @@ def mailgun_body(event_data: dict, token: str, timestamp: int = NOW, key: str = 
 
 def mailtrap_headers(body: bytes, secret: str = MAILTRAP_SECRET) -> dict:
     return {MAILTRAP_SIGNATURE: hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()}
+
+
+def mandrill_post(events: str, key: str = MANDRILL_KEY) -> tuple[bytes, dict]:
+    """The form Mandrill posts, and its X-Mandrill-Signature."""
+    signed = MANDRILL_URL + "mandrill_events" + events
+    signature = base64.b64encode(hmac.new(key.encode(), signed.encode(), hashlib.sha1).digest()).decode()
+    body = urllib.parse.urlencode({"mandrill_events": events}).encode()
+    return body, {"X-Mandrill-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"}
+
+
+def mailchimp_form(payload: dict) -> bytes:
+    """A parsed Mailchimp payload back into the form Mailchimp posts (`data[merges][FNAME]=...`)."""
+    fields: list[tuple[str, str]] = []
+
+    def flatten(prefix: str, value) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                flatten(f"{prefix}[{key}]" if prefix else key, item)
+        else:
+            fields.append((prefix, value))
+
+    flatten("", payload)
+    return urllib.parse.urlencode(fields).encode()
 
 
 def basic(credentials: str) -> dict:
@@ -159,6 +190,14 @@ def test_stored_deliveries_load_through_the_pipeline(receiver, workspace) -> Non
         client.post(f"/webhooks/ses/{SES_TOKEN}", content=line)
     for line in fixture_lines("postmark/webhooks.jsonl"):
         client.post("/webhooks/postmark", content=line, headers=basic(POSTMARK_AUTH))
+    mandrill = json.loads((SERVICES / "mandrill" / "webhook.json").read_text())["mandrill_events"]
+    body, headers = mandrill_post(mandrill)
+    assert client.post("/webhooks/mandrill", content=body, headers=headers).status_code == 200
+    for line in fixture_lines("mailchimp/webhooks.jsonl"):
+        if b'"fired_at"' not in line:  # a member record of the API, which no webhook posts
+            continue
+        form = mailchimp_form(json.loads(line))
+        assert client.post(f"/webhooks/mailchimp/{MAILCHIMP_TOKEN}", content=form).status_code == 200
     events = workspace.paths.event_inbox
     events.mkdir(parents=True)
     for path in inbox_files(data_dir):
@@ -171,6 +210,8 @@ def test_stored_deliveries_load_through_the_pipeline(receiver, workspace) -> Non
         ("mailtrap", "loaded"),
         ("amazon_ses", "loaded"),
         ("postmark", "loaded"),
+        ("mandrill", "loaded"),
+        ("mailchimp", "loaded"),
     }
     sns_lines = len(fixture_lines("amazon_ses/sns.jsonl"))
     confirmations = sum(
@@ -304,6 +345,35 @@ def test_sns_subscription_confirmation_is_recorded_not_stored(receiver) -> None:
         "topic_arn",
         "subscribe_url",
     }
+
+
+def test_mandrill_and_mailchimp_forms_are_stored_as_the_json_the_loader_reads(receiver) -> None:
+    client, data_dir = receiver
+    events = json.loads((SERVICES / "mandrill" / "webhook.json").read_text())["mandrill_events"]
+    body, headers = mandrill_post(events)
+    assert client.post("/webhooks/mandrill", content=body, headers=headers).status_code == 200
+    [stored] = inbox_files(data_dir)
+    assert json.loads(stored.read_bytes()) == {"mandrill_events": events}
+    assert (
+        client.post("/webhooks/mandrill", content=body, headers=mandrill_post(events, "x")[1]).status_code
+        == 403
+    )
+    assert client.post("/webhooks/mandrill", content=body).status_code == 401
+    assert client.post("/webhooks/mandrill", content=b"a=%zz&&", headers=headers).status_code == 400
+    assert client.head("/webhooks/mandrill").status_code == 200  # Mandrill's check when the webhook is added
+    empty, empty_headers = mandrill_post("[]")  # Mandrill's test of the URL
+    assert client.post("/webhooks/mandrill", content=empty, headers=empty_headers).status_code == 200
+    assert len(inbox_files(data_dir)) == 1
+
+    payload = json.loads(fixture_lines("mailchimp/webhooks.jsonl")[1])
+    path = f"/webhooks/mailchimp/{MAILCHIMP_TOKEN}"
+    assert client.post(path, content=mailchimp_form(payload)).status_code == 200
+    assert json.loads(inbox_files(data_dir)[0].read_bytes()) == payload  # webhook-mailchimp-... sorts first
+    assert client.get(path).status_code == 200  # Mailchimp's check when the webhook is added
+    assert client.get("/webhooks/mailchimp/wrong").status_code == 403
+    assert client.post("/webhooks/mailchimp/wrong", content=mailchimp_form(payload)).status_code == 403
+    assert client.post(path, content=b'{"type": "unsubscribe"}').status_code == 400
+    assert len(inbox_files(data_dir)) == 2
 
 
 def test_config_errors_name_the_variable(tmp_path: Path, monkeypatch, capsys) -> None:
