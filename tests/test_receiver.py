@@ -547,13 +547,13 @@ def test_thousands_of_deliveries_each_one_file_each_event_once(workspace) -> Non
     stored = {hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
     assert stored == {hashlib.sha256(body).hexdigest() for _, body in answered}
 
-    # The pipeline costs about 50 ms per file (ledger transaction, validation), so 2,400 files take two
-    # minutes to load: every tenth here, every one with CONTACTS_RECEIVER_LOAD_ALL=1.
+    # The pipeline costs 50-70 ms per file (ledger transaction, validation), so 2,400 files take two
+    # minutes to load: every twelfth here, every one with CONTACTS_RECEIVER_LOAD_ALL=1.
     if not os.environ.get("CONTACTS_RECEIVER_LOAD_ALL"):
         aside = workspace.paths.data_dir.parent / "not-loaded"
         aside.mkdir()
         for number, path in enumerate(files):
-            if number % 10:  # every tenth file stays: SendGrid, Mailgun and Postmark alike
+            if number % 12:  # every twelfth file stays: SendGrid, Mailgun and Postmark alike
                 path.rename(aside / path.name)
     loading = len(discover_files(workspace.paths.event_inbox))
     started = time.monotonic()
@@ -576,14 +576,14 @@ def test_killed_receiver_loses_only_unanswered_deliveries(workspace) -> None:
     sender.start()
     deadline = time.monotonic() + 30
     events = workspace.paths.event_inbox
-    while len(discover_files(events)) < 200 and time.monotonic() < deadline:
+    while len(discover_files(events)) < 120 and time.monotonic() < deadline:
         time.sleep(0.01)
     receiver.send_signal(signal.SIGKILL)
     receiver.wait(timeout=30)
     sender.join(timeout=60)
     stop.set()
     assert not sender.is_alive()
-    assert len(answered) >= 150
+    assert len(answered) >= 90
 
     by_digest = {path.name.rsplit("-", 1)[1].split(".")[0]: path for path in discover_files(events)}
     for _, body in answered:  # every answered delivery is there, complete
