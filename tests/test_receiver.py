@@ -220,6 +220,47 @@ def test_stored_deliveries_load_through_the_pipeline(receiver, workspace) -> Non
     assert dict(((name, count) for name, _, count in formats))["amazon_ses"] == sns_lines - confirmations
 
 
+# SendGrid's own test vector: sendgrid/sendgrid-python, test/unit/test_eventwebhook.py (commit 1dcc378, MIT):
+# their public key, a payload (with the trailing CRLF they sign) and its signature at their timestamp.
+SENDGRID_VECTOR = {
+    "key": "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8kF9mN1flpVKS3GRqe62gw+2fNNRaINXvVpiglSI8eNEc6wEA3F+g==",
+    "signature": "MEUCIGHQVtGj+Y3LkG9fLcxf3qfI10QysgDWmMOVmxG0u6ZUAiEAyBiXDWzM+uOe5W0JuG+luQAbPIqHh89M15TluLtEZtM=",
+    "timestamp": "1600112502",
+    "payload": json.dumps(
+        [
+            {
+                "email": "hello@world.com",
+                "event": "dropped",
+                "reason": "Bounced Address",
+                "sg_event_id": "ZHJvcC0xMDk5NDkxOS1MUnpYbF9OSFN0T0doUTRrb2ZTbV9BLTA",
+                "sg_message_id": "LRzXl_NHStOGhQ4kofSm_A.filterdrecv-p3mdw1-756b745b58-kmzbl-18-5F5FC76C-9.0",
+                "smtp-id": "<LRzXl_NHStOGhQ4kofSm_A@ismtpd0039p1iad1.sendgrid.net>",
+                "timestamp": 1600112492,
+            }
+        ],
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    + "\r\n",
+}
+
+
+def test_sendgrid_own_test_vector_verifies(tmp_path: Path) -> None:
+    config = ContactsConfig.model_validate({"receiver": {"sendgrid": RECEIVER["sendgrid"]}}).receiver
+    secrets = {"TEST_SENDGRID_KEY": SENDGRID_VECTOR["key"]}
+    clock = int(SENDGRID_VECTOR["timestamp"]) + 10
+    app = build_app(config, build_verifiers(config, secrets, clock=lambda: clock), tmp_path)
+    body = SENDGRID_VECTOR["payload"].encode()
+    headers = {
+        SENDGRID_SIGNATURE: SENDGRID_VECTOR["signature"],
+        SENDGRID_TIMESTAMP: SENDGRID_VECTOR["timestamp"],
+    }
+    with TestClient(app) as client:
+        assert client.post("/webhooks/sendgrid", content=body, headers=headers).status_code == 200
+        assert client.post("/webhooks/sendgrid", content=body[:-2], headers=headers).status_code == 403
+    assert [path.read_bytes() for path in inbox_files(tmp_path)] == [body]
+
+
 @pytest.mark.parametrize(
     ("headers", "status"),
     [
