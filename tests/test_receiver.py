@@ -261,6 +261,34 @@ def test_sendgrid_own_test_vector_verifies(tmp_path: Path) -> None:
     assert [path.read_bytes() for path in inbox_files(tmp_path)] == [body]
 
 
+def test_mailtrap_sdk_fixture_verifies(tmp_path: Path) -> None:
+    """The fixture every official Mailtrap SDK shares (mailtrap/mailtrap-python,
+    tests/unit/test_webhook_signature.py, commit ab72eaa): the header is the hex HMAC of the raw body."""
+    payload = (
+        b'{"event":"delivery","sending_stream":"transactional","category":"welcome",'
+        b'"message_id":"a8b1d8f6-1f8d-4a3c-9b2e-1a2b3c4d5e6f","email":"recipient@example.com",'
+        b'"event_id":"f1e2d3c4-b5a6-7890-1234-567890abcdef","timestamp":1716070000}'
+    )
+    config = ContactsConfig.model_validate({"receiver": {"mailtrap": RECEIVER["mailtrap"]}}).receiver
+    secrets = {"TEST_MAILTRAP_SECRET": "8d9a3c0e7f5b2d4a6c1e9f8b3a7d5c2e"}
+    signature = "6d262e2611cd09be1f948382b5c611d63b0e585c4c9c5e40139d6ac3876d5433"
+    with TestClient(build_app(config, build_verifiers(config, secrets), tmp_path)) as client:
+        tampered = payload.replace(b"delivery", b"Delivery")
+        assert (
+            client.post(
+                "/webhooks/mailtrap", content=tampered, headers={MAILTRAP_SIGNATURE: signature}
+            ).status_code
+            == 403
+        )
+        assert (
+            client.post(
+                "/webhooks/mailtrap", content=payload, headers={MAILTRAP_SIGNATURE: signature}
+            ).status_code
+            == 200
+        )
+    assert [path.read_bytes() for path in inbox_files(tmp_path)] == [payload]
+
+
 @pytest.mark.parametrize(
     ("headers", "status"),
     [
