@@ -382,11 +382,15 @@ def store(inbox: Path, service: str, body: bytes, suffix: str, now: dt.datetime 
     name = f"webhook-{service}-{now:%Y%m%dT%H%M%S.%f}Z-{digest}{suffix}"
     target = inbox / name
     temp = inbox / f"{TEMP_PREFIX}{service}-{os.getpid()}-{threading.get_ident()}-{digest}{TEMP_SUFFIX}"
-    with open(temp, "wb") as handle:
-        handle.write(body)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, target)
+    try:
+        with open(temp, "wb") as handle:
+            handle.write(body)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)  # a full disk, say: no half-written temp file is left behind
+        raise
     _fsync_dir(inbox)
     return target
 
@@ -457,7 +461,7 @@ def build_app(receiver: Receiver, verifiers: Mapping[str, Verifier], data_dir: P
             parsed = parse_form(service, body) if service in FORM_SERVICES else parse_body(body)
             verifier.after_body(request, parsed)
             if service == "mandrill" and not json.loads(parsed.values[0]["mandrill_events"]):
-                raise Refused(200, "an empty batch (Mandrill's test): nothing to store")
+                raise Refused(200, "an empty batch: nothing to store")
             confirmation = _sns_confirmation(parsed) if service == "ses" else None
             if confirmation is not None:
                 await run_in_threadpool(record_sns_confirmation, sns_log, confirmation)
@@ -477,7 +481,7 @@ def build_app(receiver: Receiver, verifiers: Mapping[str, Verifier], data_dir: P
             level = logging.INFO if refused.status < 400 else logging.WARNING
             # a name from the path is logged only when it is a configured service's (no injected text)
             log.log(level, "%s: %d %s", service if verifier else "?", refused.status, refused.reason)
-            status = "stored" if refused.status < 400 else "refused"
+            status = "accepted" if refused.status < 400 else "refused"
             return JSONResponse({"status": status}, status_code=refused.status, headers=refused.headers)
         log.info("%s: 200 stored %s (%d bytes)", service, path.name, len(parsed.body))
         return JSONResponse({"status": "stored"})

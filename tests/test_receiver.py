@@ -407,6 +407,20 @@ def test_bad_input_writes_nothing(receiver) -> None:
     assert [path.suffix for path in inbox_files(data_dir)] == [".jsonl"]
 
 
+def test_a_failed_write_answers_503_and_leaves_nothing(receiver, monkeypatch) -> None:
+    client, data_dir = receiver
+
+    def disk_full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    response = client.post(
+        "/webhooks/postmark", content=b'{"RecordType": "Open"}', headers=basic(POSTMARK_AUTH)
+    )
+    assert response.status_code == 503  # the service retries later
+    assert inbox_files(data_dir) == []  # neither a file nor a temp file
+
+
 def test_sns_subscription_confirmation_is_recorded_not_stored(receiver) -> None:
     client, data_dir = receiver
     confirmation = next(
