@@ -347,7 +347,7 @@ def test_mailgun_signature_timestamp_and_replayed_token(receiver) -> None:
     assert len(inbox_files(data_dir)) == 1
 
 
-def test_mailtrap_and_basic_auth_and_token_refusals(receiver) -> None:
+def test_mailtrap_and_basic_auth_and_token_refusals(receiver, caplog) -> None:
     client, data_dir = receiver
     body = (SERVICES / "mailtrap" / "webhook.json").read_bytes()[
         :1
@@ -372,6 +372,9 @@ def test_mailtrap_and_basic_auth_and_token_refusals(receiver) -> None:
     )
     assert client.post(f"/webhooks/postmark/{SES_TOKEN}", content=body).status_code == 404
     assert inbox_files(data_dir) == []
+    # each refusal is logged with its reason, never with a credential or token, given or expected
+    assert "403 wrong token" in caplog.text and "401 no basic auth credentials" in caplog.text
+    assert not any(secret in caplog.text for secret in (*SECRETS.values(), "wrong-token", "postmark:wrong"))
 
 
 def test_bad_input_writes_nothing(receiver) -> None:
@@ -638,6 +641,9 @@ def test_thousands_of_deliveries_each_one_file_each_event_once(workspace) -> Non
         receiver.wait(timeout=30)
     print(f"{total} deliveries in {elapsed:.1f} s: {total / elapsed:.0f} per second")
     assert len(answered) == total
+    log = (workspace.paths.data_dir.parent / "receiver.log").read_text()
+    assert log.count(": 200 stored webhook-") == total  # a line per delivery, naming the file
+    assert "@" not in log and not any(secret in log for secret in SECRETS.values())
     files = discover_files(workspace.paths.event_inbox)
     assert len(files) == total
     stored = {hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
