@@ -118,6 +118,10 @@ class Verifier:
     def after_body(self, request: Request, parsed: Parsed) -> None:
         return None
 
+    def not_stored(self, parsed: Parsed) -> None:
+        """The delivery passed but its file could not be written: forget what `after_body` remembered."""
+        return None
+
 
 @dataclass
 class SendgridVerifier(Verifier):
@@ -168,14 +172,23 @@ class MailgunVerifier(Verifier):
         _check_age(timestamp, self.max_age, now)
         digest = hashlib.sha256(parsed.body).hexdigest()
         with self.lock:
-            for old in [t for t, (expires, _) in self.seen.items() if expires < now]:
-                del self.seen[old]
+            # insertion order is expiry order (now + a constant): drop expired tokens from the front
+            while self.seen and self.seen[oldest := next(iter(self.seen))][0] < now:
+                del self.seen[oldest]
             before = self.seen.get(token)
             if before is not None:
                 if before[1] == digest:
                     raise Refused(200, "a redelivery of a stored body (same token, same bytes): kept once")
                 raise Refused(403, "token already used with another body (a replay)")
             self.seen[token] = (now + 2 * self.max_age, digest)
+
+    def not_stored(self, parsed: Parsed) -> None:
+        # so that Mailgun's retry of the same bytes is stored, not answered as a redelivery of nothing
+        signature = parsed.values[0].get("signature") if isinstance(parsed.values[0], dict) else None
+        token = str(signature.get("token", "")) if isinstance(signature, dict) else ""
+        with self.lock:
+            if self.seen.get(token, (0, ""))[1] == hashlib.sha256(parsed.body).hexdigest():
+                del self.seen[token]
 
 
 @dataclass
@@ -476,6 +489,7 @@ def build_app(receiver: Receiver, verifiers: Mapping[str, Verifier], data_dir: P
             try:
                 path = await run_in_threadpool(store, inbox, service, parsed.body, parsed.suffix)
             except OSError as exc:  # a full disk, say: the service retries later
+                verifier.not_stored(parsed)
                 raise Refused(503, f"cannot write to {inbox}: {exc.strerror}") from None
         except Refused as refused:
             level = logging.INFO if refused.status < 400 else logging.WARNING

@@ -422,6 +422,12 @@ def test_a_failed_write_answers_503_and_leaves_nothing(receiver, monkeypatch) ->
     )
     assert response.status_code == 503  # the service retries later
     assert inbox_files(data_dir) == []  # neither a file nor a temp file
+    # Mailgun's retry of the same bytes (the same token) is stored once the disk has room again
+    mailgun = mailgun_body({"event": "delivered", "timestamp": NOW, "recipient": "a@example.com"}, "retried")
+    assert client.post("/webhooks/mailgun", content=mailgun).status_code == 503
+    monkeypatch.undo()
+    assert client.post("/webhooks/mailgun", content=mailgun).status_code == 200
+    assert [path.read_bytes() for path in inbox_files(data_dir)] == [mailgun]
 
 
 def test_sns_subscription_confirmation_is_recorded_not_stored(receiver) -> None:
