@@ -202,6 +202,38 @@ def command_serve_reports(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_receive(args: argparse.Namespace) -> int:
+    """Serve the webhook endpoints of the services configured under `receiver:` (pipelines/receiver.py)."""
+    import logging
+
+    from pipelines.receiver import ReceiverConfigError, build_verifiers, serve
+
+    paths = paths_from_env()
+    try:
+        receiver = load_config(paths.config_path).receiver
+        verifiers = build_verifiers(receiver, os.environ)
+    except (ConfigError, ReceiverConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not verifiers:
+        print(
+            f"error: {paths.config_path}: no service under `receiver:`, so every path would answer 404 "
+            '(README: "Receiving webhooks")',
+            file=sys.stderr,
+        )
+        return 2
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)-7s receiver: %(message)s"
+    )
+    host, port = args.host or receiver.host, args.port or receiver.port
+    try:
+        serve(receiver, verifiers, paths.data_dir, host, port)
+    except OSError as exc:
+        print(f"error: cannot serve on {host}:{port}: {exc.strerror}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def command_prepare_home(args: argparse.Namespace) -> int:
     print(f"DAGSTER_HOME={dagster_home()}")
     return 0
@@ -249,6 +281,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     serve.add_argument("--port", type=int, help="default: reports.serve_port in contacts.yaml (3001)")
     serve.set_defaults(handler=command_serve_reports)
+    receive = commands.add_parser(
+        "receive", help="receive sending services' webhooks into inbox/events (the `receiver:` section)"
+    )
+    receive.add_argument("--host", help="default: receiver.host in contacts.yaml (127.0.0.1)")
+    receive.add_argument("--port", type=int, help="default: receiver.port in contacts.yaml (3002)")
+    receive.set_defaults(handler=command_receive)
     home = commands.add_parser("prepare-home", help="create DAGSTER_HOME with the shipped dagster.yaml")
     home.set_defaults(handler=command_prepare_home)
     args = parser.parse_args(argv)

@@ -111,6 +111,89 @@ class Limits(_Strict):
     max_field_size: ByteSize = Field(ByteSize(1 << 20), gt=0)  # bytes of one cell
 
 
+# The receiver's secrets come from the environment: the config names the variable, never holds the secret.
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class SendgridReceiver(_Strict):
+    """SendGrid's Signed Event Webhook: the verification key as the SendGrid UI shows it (base64 DER)."""
+
+    public_key_env: str = Field(pattern=ENV_NAME)
+
+
+class MailgunReceiver(_Strict):
+    """Mailgun: the HTTP webhook signing key (HMAC-SHA256 of timestamp + token)."""
+
+    signing_key_env: str = Field(pattern=ENV_NAME)
+
+
+class MailtrapReceiver(_Strict):
+    """Mailtrap: the webhook's signing secret (HMAC-SHA256 of the raw body, header `Mailtrap-Signature`)."""
+
+    signing_secret_env: str = Field(pattern=ENV_NAME)
+
+
+class MandrillReceiver(_Strict):
+    """Mandrill (Mailchimp Transactional): the webhook's key, and its URL exactly as entered in Mandrill, which
+    the signature covers (behind a proxy the receiver cannot see it)."""
+
+    webhook_key_env: str = Field(pattern=ENV_NAME)
+    url: str = Field(pattern=r"^https?://")
+
+
+class SharedSecretReceiver(_Strict):
+    """A service that signs nothing: HTTP basic auth (`user:password` in the variable), or a token, sent as
+    `Authorization: Bearer <token>` or as the last part of the path (`/webhooks/<service>/<token>`)."""
+
+    basic_auth_env: str | None = Field(None, pattern=ENV_NAME)
+    token_env: str | None = Field(None, pattern=ENV_NAME)
+
+    @model_validator(mode="after")
+    def _one_scheme(self) -> SharedSecretReceiver:
+        if (self.basic_auth_env is None) == (self.token_env is None):
+            raise ValueError("set exactly one of basic_auth_env (user:password) and token_env")
+        return self
+
+
+class Receiver(_Strict):
+    """`contacts receive` (pipelines/receiver.py): where it listens, what a delivery may be, and each
+    service's authentication. A service left out answers 404."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(3002, ge=1, le=65535)
+    max_body_size: ByteSize = Field(ByteSize(5_000_000), gt=0)
+    max_age_seconds: int = Field(300, ge=1)  # signed timestamps older or newer than this are refused
+    sendgrid: SendgridReceiver | None = None
+    mailgun: MailgunReceiver | None = None
+    mailtrap: MailtrapReceiver | None = None
+    postmark: SharedSecretReceiver | None = None
+    brevo: SharedSecretReceiver | None = None
+    ses: SharedSecretReceiver | None = None
+    sparkpost: SharedSecretReceiver | None = None
+    listmonk: SharedSecretReceiver | None = None
+    mandrill: MandrillReceiver | None = None
+    mailchimp: SharedSecretReceiver | None = None
+
+    @property
+    def services(self) -> dict[str, _Strict]:
+        """The configured services by their path name."""
+        return {name: getattr(self, name) for name in RECEIVER_SERVICES if getattr(self, name) is not None}
+
+
+RECEIVER_SERVICES = (
+    "sendgrid",
+    "mailgun",
+    "mailtrap",
+    "postmark",
+    "brevo",
+    "ses",
+    "sparkpost",
+    "listmonk",
+    "mandrill",
+    "mailchimp",
+)
+
+
 class ContactsConfig(_Strict):
     timezone: str = "UTC"
     fields: dict[str, CustomField] = Field(default_factory=dict)
@@ -121,6 +204,7 @@ class ContactsConfig(_Strict):
     limits: Limits = Field(default_factory=Limits)
     dedupe: Dedupe = Field(default_factory=Dedupe)
     reports: Reports = Field(default_factory=Reports)
+    receiver: Receiver = Field(default_factory=Receiver)
 
     @field_validator("timezone")
     @classmethod
