@@ -505,7 +505,9 @@ def build_app(receiver: Receiver, verifiers: Mapping[str, Verifier], data_dir: P
         service = request.path_params["service"]
         verifier = verifiers.get(service)
         try:
-            if verifier is None or service not in FORM_SERVICES:
+            if verifier is None:  # not a configured service: not a webhook path, whatever the method
+                raise Refused(404, "not a configured service")
+            if service not in FORM_SERVICES:
                 raise Refused(405, f"{request.method} (only POST)", {"Allow": "POST"})
             verifier.before_body(request, request.path_params.get("token"))
         except Refused as refused:

@@ -400,6 +400,7 @@ def test_bad_input_writes_nothing(receiver) -> None:
     with TestClient(build_app(only_postmark, build_verifiers(only_postmark, SECRETS), data_dir)) as other:
         assert other.post("/webhooks/brevo", content=b"{}").status_code == 404  # not configured
     assert client.post("/webhooks/nosuch", content=b"{}").status_code == 404
+    assert client.get("/webhooks/nosuch").status_code == 404  # whatever the method
     assert client.post("/other", content=b"{}").status_code == 404
     assert client.get("/webhooks/postmark", headers=auth).status_code == 405
     assert client.put("/webhooks/postmark", content=b"{}", headers=auth).status_code == 405
