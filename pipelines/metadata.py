@@ -25,3 +25,8 @@ def unchanged_metadata(reason: str | None) -> dict:
         "unchanged": reason is not None,
         "unchanged_because": dg.MetadataValue.text(reason) if reason else dg.MetadataValue.null(),
     }
+
+
+def number_or_null(value) -> dg.MetadataValue:
+    """A figure as a float, or null when there is none: the same key every run, so the UI plots it."""
+    return dg.MetadataValue.float(float(value)) if value is not None else dg.MetadataValue.null()

@@ -123,31 +123,4 @@ def load_event_rows(
         ).pl()
     rest_cells = parsed.cells.join(rest_numbers, on="row_number", how="semi", maintain_order="left")
     rest = dataclasses.replace(parsed, cells=rest_cells)
-    if rest_cells.height == 0 and not parsed.problems:
-        # Every row went in by the statement (a webhook delivery's usual case): the careful path would
-        # validate empty frames, about two thirds of a small file's time.
-        return LoadedEvents(inserted, nothing_staged(rest, mapping, file_id, config, cache, reading))
     return LoadedEvents(inserted, stage_event_file(rest, mapping, file_id, config, cache, reading))
-
-
-_NOTHING_STAGED: dict[str, StagedFile] = {}
-
-
-def nothing_staged(
-    empty: ParsedFile,
-    mapping: HeaderMapping,
-    file_id: int,
-    config: ContactsConfig,
-    cache: EmailValidatorCache,
-    reading: EventReading,
-) -> StagedFile:
-    """What `stage_event_file` gives for a file without rows: empty frames of its schemas (which depend on
-    nothing but the timezone of the parsed times), staged once per timezone and reused."""
-    staged = _NOTHING_STAGED.get(config.timezone)
-    if staged is None:
-        staged = _NOTHING_STAGED[config.timezone] = stage_event_file(
-            empty, mapping, file_id, config, cache, reading
-        )
-    return StagedFile(
-        rows=staged.rows.clear(), rejects=staged.rejects.clear(), field_issues=staged.field_issues.clear()
-    )

@@ -8,7 +8,7 @@ import dagster as dg
 from assets.metrics.deliverability import RATE_LIMITS, over_limit
 from assets.metrics.health import compute_list_health, compute_segment_health
 from assets.metrics.report import HTML_NAME, PDF_NAME, write_report
-from pipelines.metadata import markdown_table, unchanged_metadata
+from pipelines.metadata import markdown_table, number_or_null, unchanged_metadata
 from pipelines.resources import DUCKDB_POOL, ContactsWarehouse
 from pipelines.warehouse.fingerprints import (
     StepInputs,
@@ -131,9 +131,7 @@ def list_health(context: dg.AssetExecutionContext, warehouse: ContactsWarehouse)
         for metric in HEADLINE_METRICS:
             value = headline.get(list_id, {}).get(metric)
             # The same keys every run, so the UI plots them across runs.
-            metadata[f"{list_id}_{metric}"] = (
-                dg.MetadataValue.float(float(value)) if value is not None else dg.MetadataValue.null()
-            )
+            metadata[f"{list_id}_{metric}"] = number_or_null(value)
     metadata.update(deliverability_metadata(delivery))
     return dg.MaterializeResult(metadata=metadata)
 
@@ -145,9 +143,7 @@ def deliverability_metadata(delivery: dict) -> dict[str, dg.MetadataValue]:
     metadata: dict[str, dg.MetadataValue] = {}
     for figure in DELIVERABILITY_FIGURES:
         value = delivery.get(figure)
-        metadata[f"{DELIVERABILITY_LIST}_{figure}"] = (
-            dg.MetadataValue.float(float(value)) if value is not None else dg.MetadataValue.null()
-        )
+        metadata[f"{DELIVERABILITY_LIST}_{figure}"] = number_or_null(value)
     for rate, limit in RATE_LIMITS.items():
         metadata[f"{DELIVERABILITY_LIST}_{rate}_over_limit"] = dg.MetadataValue.bool(
             over_limit(delivery.get(rate), limit)

@@ -6,7 +6,7 @@ import json
 import dagster as dg
 
 from assets.metrics.predictions import CHURN_FEATURES, VALUE_DAYS, compute_predictions, store_backtest
-from pipelines.metadata import markdown_table, unchanged_metadata
+from pipelines.metadata import markdown_table, number_or_null, unchanged_metadata
 from pipelines.resources import DUCKDB_POOL, ContactsWarehouse
 from pipelines.warehouse.fingerprints import (
     StepInputs,
@@ -39,10 +39,6 @@ def prediction_inputs(step, name: str) -> StepInputs:
             name: relation_token(con, name),
         },
     )
-
-
-def _number(value) -> dg.MetadataValue:
-    return dg.MetadataValue.float(float(value)) if value is not None else dg.MetadataValue.null()
 
 
 def _text(value) -> dg.MetadataValue:
@@ -95,9 +91,9 @@ def contact_predictions(
         "dagster/row_count": total,
         "as_of_date": step.as_of.isoformat(),
         "version": version if version is not None else dg.MetadataValue.null(),
-        "average_churn_risk": _number(risk),
-        "total_predicted_value_365d": _number(value),
-        "total_historical_value": _number(historical),
+        "average_churn_risk": number_or_null(risk),
+        "total_predicted_value_365d": number_or_null(value),
+        "total_historical_value": number_or_null(historical),
         "by_churn_risk": dg.MetadataValue.md(bands),
         **unchanged_metadata(skipped),
     }
@@ -112,7 +108,7 @@ def contact_predictions(
             {
                 "churn_not_computed_because": _text(churn.reason),
                 "churn_training_contacts": churn.n,
-                "churn_training_base_rate": _number(churn.base_rate),
+                "churn_training_base_rate": number_or_null(churn.base_rate),
                 "churn_coefficients": dg.MetadataValue.md(
                     "Logistic regression on standardised log1p features: z = intercept + sum coefficient x "
                     "(log1p(feature) - mean) / scale; churn_risk = 1 / (1 + exp(-z)).\n\n"
@@ -135,7 +131,9 @@ def contact_predictions(
                 "value_buyers": value_model.buyers,
                 "value_repeat_buyers": value_model.repeat_buyers,
                 "value_horizon_days": VALUE_DAYS,
-                **{f"value_{name}": _number(value_model.params.get(name)) for name in VALUE_PARAMETERS},
+                **{
+                    f"value_{name}": number_or_null(value_model.params.get(name)) for name in VALUE_PARAMETERS
+                },
             }
         )
     return dg.MaterializeResult(metadata=metadata)
@@ -191,9 +189,9 @@ def prediction_backtest(
         metadata.update(
             {
                 f"{model}_n": n if n is not None else dg.MetadataValue.null(),
-                f"{model}_base_rate": _number(base_rate),
-                f"{model}_auc": _number(auc),
-                f"{model}_brier": _number(brier),
+                f"{model}_base_rate": number_or_null(base_rate),
+                f"{model}_auc": number_or_null(auc),
+                f"{model}_brier": number_or_null(brier),
                 f"{model}_not_computed_because": _text(reason),
             }
         )
