@@ -99,34 +99,33 @@ def contact_predictions(
     }
     if fitted is not None:
         churn, value_model = fitted.churn, fitted.value
+        fitted_churn = not churn.reason
         rows = [f"| intercept | {churn.intercept:.4f} | | |"] + [
             f"| log1p({name}) | {churn.coefficients[name]:.4f} | {churn.means[name]:.4f} | {churn.scales[name]:.4f} |"
             for name in CHURN_FEATURES
-            if not churn.reason
+            if fitted_churn
         ]
+        coefficients = dg.MetadataValue.md(
+            "Logistic regression on standardised log1p features: z = intercept + sum coefficient x "
+            "(log1p(feature) - mean) / scale; churn_risk = 1 / (1 + exp(-z)).\n\n"
+            "| term | coefficient | mean | scale |\n|---|---|---|---|\n" + "\n".join(rows)
+        )
+        model = dg.MetadataValue.json(
+            {
+                "intercept": churn.intercept,
+                "coefficients": churn.coefficients,
+                "means": churn.means,
+                "scales": churn.scales,
+                "iterations": churn.iterations,
+            }
+        )
         metadata.update(
             {
                 "churn_not_computed_because": _text(churn.reason),
                 "churn_training_contacts": churn.n,
                 "churn_training_base_rate": number_or_null(churn.base_rate),
-                "churn_coefficients": dg.MetadataValue.md(
-                    "Logistic regression on standardised log1p features: z = intercept + sum coefficient x "
-                    "(log1p(feature) - mean) / scale; churn_risk = 1 / (1 + exp(-z)).\n\n"
-                    "| term | coefficient | mean | scale |\n|---|---|---|---|\n" + "\n".join(rows)
-                )
-                if not churn.reason
-                else dg.MetadataValue.null(),
-                "churn_model": dg.MetadataValue.json(
-                    {
-                        "intercept": churn.intercept,
-                        "coefficients": churn.coefficients,
-                        "means": churn.means,
-                        "scales": churn.scales,
-                        "iterations": churn.iterations,
-                    }
-                )
-                if not churn.reason
-                else dg.MetadataValue.null(),
+                "churn_coefficients": coefficients if fitted_churn else dg.MetadataValue.null(),
+                "churn_model": model if fitted_churn else dg.MetadataValue.null(),
                 "value_not_computed_because": _text(value_model.reason),
                 "value_buyers": value_model.buyers,
                 "value_repeat_buyers": value_model.repeat_buyers,
